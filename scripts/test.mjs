@@ -1,0 +1,37 @@
+// Runs the whole vitest suite, then prints the totals as one plain line
+// (`N passed, N failed`) read from vitest's JSON report, so that a run which
+// executed nothing cannot pass unnoticed.
+import { spawnSync } from "node:child_process"
+import { mkdirSync, readFileSync, rmSync } from "node:fs"
+
+const report = "test-results/vitest.json"
+mkdirSync("test-results", { recursive: true })
+rmSync(report, { force: true })
+const args = process.argv.slice(2)
+const run = spawnSync(
+  "npx",
+  [
+    "vitest",
+    "run",
+    "--reporter=default",
+    "--reporter=json",
+    `--outputFile.json=${report}`,
+    ...args,
+  ],
+  { stdio: "inherit" },
+)
+let passed = 0
+let failed = 0
+let skipped = 0
+try {
+  const json = JSON.parse(readFileSync(report, "utf8"))
+  passed = json.numPassedTests ?? 0
+  failed = (json.numFailedTests ?? 0) + (json.numRuntimeErrorTestSuites ?? 0)
+  skipped = (json.numPendingTests ?? 0) + (json.numTodoTests ?? 0)
+} catch {
+  console.error("test: vitest wrote no JSON report; counting the run as failed")
+  failed = Math.max(failed, 1)
+}
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`)
+const code = run.status ?? 1
+process.exit(code !== 0 ? code : failed > 0 || passed === 0 ? 1 : 0)
