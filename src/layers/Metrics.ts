@@ -1,0 +1,114 @@
+/**
+ * Metrics: one prom-client registry per node (never the global one, so several nodes can
+ * run in one process in tests), the metrics every layer records into, and the `/metrics`
+ * server on the metrics port.
+ */
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import { Context, Effect, Layer } from "effect"
+import * as prom from "prom-client"
+import { NodeConfig } from "../services/NodeConfig.ts"
+
+const makeMetrics = () => {
+  const registry = new prom.Registry()
+  prom.collectDefaultMetrics({ register: registry })
+  return {
+    registry,
+    httpRequestDuration: new prom.Histogram({
+      name: "guts_http_request_duration_seconds",
+      help: "HTTP request duration by route, method and status",
+      labelNames: ["route", "method", "status"] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    storageAvailableBytes: new prom.Gauge({
+      name: "guts_storage_available_bytes",
+      help: "Bytes free on the volume holding the data directory",
+      registers: [registry],
+    }),
+    gitBytesServed: new prom.Counter({
+      name: "guts_git_bytes_served_total",
+      help: "Pack bytes sent to git clients",
+      registers: [registry],
+    }),
+    gitBytesReceived: new prom.Counter({
+      name: "guts_git_bytes_received_total",
+      help: "Pack bytes received from git clients",
+      registers: [registry],
+    }),
+    gitOperations: new prom.Counter({
+      name: "guts_git_operations_total",
+      help: "Git protocol operations by service and outcome",
+      labelNames: ["service", "outcome"] as const,
+      registers: [registry],
+    }),
+    blockHeight: new prom.Gauge({
+      name: "guts_consensus_block_height",
+      help: "Height of the last applied block",
+      registers: [registry],
+    }),
+    transactionsApplied: new prom.Counter({
+      name: "guts_transactions_applied_total",
+      help: "Transactions applied, by kind and outcome",
+      labelNames: ["kind", "outcome"] as const,
+      registers: [registry],
+    }),
+  }
+}
+
+export class Metrics extends Context.Tag("guts/Metrics")<
+  Metrics,
+  ReturnType<typeof makeMetrics>
+>() {
+  static readonly Live = Layer.sync(Metrics, makeMetrics)
+}
+
+export class MetricsServer extends Context.Tag("guts/MetricsServer")<
+  MetricsServer,
+  { readonly port: number }
+>() {}
+
+/** Serves `/metrics` in the Prometheus text format on the configured metrics port. */
+export const MetricsServerLive = Layer.scoped(
+  MetricsServer,
+  Effect.gen(function* () {
+    const config = yield* NodeConfig
+    const metrics = yield* Metrics
+    const server = http.createServer((req, res) => {
+      if (req.url === "/metrics" || req.url?.startsWith("/metrics?")) {
+        metrics.registry.metrics().then(
+          (text) => {
+            res.writeHead(200, { "content-type": metrics.registry.contentType })
+            res.end(text)
+          },
+          (err) => {
+            res.writeHead(500, { "content-type": "text/plain" })
+            res.end(String(err))
+          },
+        )
+      } else {
+        res.writeHead(404, { "content-type": "text/plain" })
+        res.end("metrics are served at /metrics\n")
+      }
+    })
+    yield* Effect.acquireRelease(
+      Effect.async<void, Error>((resume) => {
+        server.once("error", (err) => resume(Effect.fail(err)))
+        server.listen(config.metricsPort, config.host, () => resume(Effect.void))
+      }),
+      () =>
+        Effect.async<void>((resume) => {
+          server.close(() => resume(Effect.void))
+          server.closeAllConnections()
+        }),
+    ).pipe(
+      Effect.mapError(
+        (err) =>
+          new Error(
+            `cannot listen for metrics on ${config.host}:${config.metricsPort}: ${err.message} (choose another port with --metrics-port)`,
+          ),
+      ),
+    )
+    return { port: (server.address() as AddressInfo).port }
+  }),
+)

@@ -1,0 +1,47 @@
+/**
+ * ObjectStore in memory: for tests and `--storage memory`. Same semantics as RocksDB.
+ */
+import * as os from "node:os"
+import * as zlib from "node:zlib"
+import { Effect, Layer } from "effect"
+import type { ObjectId } from "../domain/git/ObjectId.ts"
+import { ObjectNotFound, ObjectStore, type StoredObject } from "../services/ObjectStore.ts"
+import { hashOf, makeResolver } from "./ObjectResolver.ts"
+
+export const makeMemoryObjectStore = () => {
+  const objects = new Map<ObjectId, StoredObject>()
+  const getStored = (id: ObjectId) =>
+    Effect.suspend(() => {
+      const o = objects.get(id)
+      return o ? Effect.succeed(o) : Effect.fail(new ObjectNotFound({ id }))
+    })
+  const resolver = makeResolver(getStored, 16 * 1024 * 1024)
+  const store = ObjectStore.of({
+    has: (id) => Effect.sync(() => objects.has(id)),
+    missing: (ids) => Effect.sync(() => ids.filter((id) => !objects.has(id))),
+    get: resolver.get,
+    getStored,
+    put: (type, content) =>
+      Effect.sync(() => {
+        const id = hashOf(type, content)
+        if (!objects.has(id))
+          objects.set(id, {
+            id,
+            type,
+            size: content.length,
+            repr: { kind: "whole", deflated: zlib.deflateSync(content) },
+          })
+        return id
+      }),
+    putBatch: (batch) =>
+      Effect.sync(() => {
+        for (const o of batch) if (!objects.has(o.id)) objects.set(o.id, o)
+      }),
+    availableBytes: Effect.sync(() => os.freemem()),
+  })
+  /** Test hook: replace the stored bytes of an object (simulates corruption). */
+  const tamper = (id: ObjectId, stored: StoredObject) => objects.set(id, stored)
+  return { store, tamper }
+}
+
+export const ObjectStoreMemory = Layer.sync(ObjectStore, () => makeMemoryObjectStore().store)

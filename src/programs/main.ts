@@ -1,0 +1,87 @@
+/**
+ * `guts`: the command line. `guts node` runs a node; `guts sim` runs the consensus
+ * simulator (its own argument parser); more subcommands join as they land.
+ */
+import { Command, Options } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Config, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { GUTS_VERSION } from "../domain/Version.ts"
+import { HttpServer } from "../layers/http/HttpServer.ts"
+import { adminTokenPath } from "../layers/Bootstrap.ts"
+import { NodeConfig } from "../services/NodeConfig.ts"
+import { nodeLayer } from "./node.ts"
+
+const dataDir = Options.directory("data-dir").pipe(
+  Options.withDescription("where RocksDB, SQLite and consensus state live (env GUTS_DATA_DIR)"),
+  Options.withFallbackConfig(Config.string("GUTS_DATA_DIR")),
+  Options.withDefault("./data"),
+)
+const httpPort = Options.integer("http-port").pipe(
+  Options.withDescription("port of the REST API, git smart HTTP and health (env GUTS_HTTP_PORT)"),
+  Options.withFallbackConfig(Config.integer("GUTS_HTTP_PORT")),
+  Options.withDefault(8080),
+)
+const metricsPort = Options.integer("metrics-port").pipe(
+  Options.withDescription("port of the Prometheus /metrics endpoint (env GUTS_METRICS_PORT)"),
+  Options.withFallbackConfig(Config.integer("GUTS_METRICS_PORT")),
+  Options.withDefault(9090),
+)
+const host = Options.text("host").pipe(
+  Options.withDescription("address to listen on (env GUTS_HOST)"),
+  Options.withFallbackConfig(Config.string("GUTS_HOST")),
+  Options.withDefault("0.0.0.0"),
+)
+const storage = Options.choice("storage", ["rocksdb", "memory"]).pipe(
+  Options.withDescription(
+    "rocksdb keeps data under --data-dir; memory forgets everything on exit (env GUTS_STORAGE)",
+  ),
+  Options.withFallbackConfig(Config.literal("rocksdb", "memory")("GUTS_STORAGE")),
+  Options.withDefault("rocksdb" as const),
+)
+const publicUrl = Options.text("public-url").pipe(
+  Options.withDescription(
+    "URL clients reach this node at, used in API answers (env GUTS_PUBLIC_URL)",
+  ),
+  Options.withFallbackConfig(Config.string("GUTS_PUBLIC_URL")),
+  Options.optional,
+)
+
+const node = Command.make(
+  "node",
+  { dataDir, httpPort, metricsPort, host, storage, publicUrl },
+  (opts) =>
+    Effect.gen(function* () {
+      const layer = nodeLayer({
+        dataDir: opts.dataDir,
+        httpPort: opts.httpPort,
+        metricsPort: opts.metricsPort,
+        host: opts.host,
+        storage: opts.storage,
+        ...(Option.isSome(opts.publicUrl) ? { publicUrl: opts.publicUrl.value } : {}),
+      })
+      yield* Effect.gen(function* () {
+        const server = yield* HttpServer
+        const config = yield* NodeConfig
+        yield* Effect.logInfo(
+          `guts ${GUTS_VERSION} node ready: http ${server.url} (git: ${server.url}/{owner}/{repo}.git), ` +
+            `metrics http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${config.metricsPort}/metrics, ` +
+            `storage ${config.storage} in ${config.dataDir}, admin token in ${adminTokenPath(config.dataDir)}`,
+        )
+        return yield* Effect.never
+      }).pipe(Effect.provide(layer))
+    }),
+).pipe(Command.withDescription("run a Guts node (single validator)"))
+
+const guts = Command.make("guts").pipe(
+  Command.withDescription("Guts: a code forge replicated by Byzantine-fault-tolerant consensus"),
+  Command.withSubcommands([node]),
+)
+
+const cli = Command.run(guts, { name: "guts", version: GUTS_VERSION })
+
+const logger = process.env.GUTS_LOG_FORMAT === "json" ? Logger.json : Logger.logFmt
+cli(process.argv).pipe(
+  Effect.provide(Layer.mergeAll(NodeContext.layer, logger)),
+  Logger.withMinimumLogLevel(LogLevel.Info),
+  NodeRuntime.runMain,
+)

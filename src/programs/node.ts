@@ -1,0 +1,63 @@
+/**
+ * The node: every layer of a single Guts process wired together. `nodeLayer(config)` is
+ * what `guts node` launches and what integration tests start in-process (with port 0).
+ */
+import { Effect, Layer, Schedule } from "effect"
+import { BootstrapLive } from "../layers/Bootstrap.ts"
+import { apiRoutes } from "../layers/http/ApiRoutes.ts"
+import { gitRoutes } from "../layers/http/GitRoutes.ts"
+import { healthRoutes } from "../layers/http/HealthRoutes.ts"
+import { httpServerLayer } from "../layers/http/HttpServer.ts"
+import { LedgerLocal } from "../layers/LedgerLocal.ts"
+import { metadataLayer } from "../layers/MetadataSqlite.ts"
+import { Metrics, MetricsServerLive } from "../layers/Metrics.ts"
+import { storageLayer } from "../layers/Storage.ts"
+import { Apply } from "../services/Apply.ts"
+import { Auth } from "../services/Auth.ts"
+import type { Ledger } from "../services/Ledger.ts"
+import { GitService } from "../services/GitService.ts"
+import { NodeConfig, type NodeConfigShape, nodeConfigLayer } from "../services/NodeConfig.ts"
+import { ObjectStore } from "../services/ObjectStore.ts"
+import { Repositories } from "../services/Repositories.ts"
+
+/** Refreshes `guts_storage_available_bytes` every 15 s. */
+const StorageGaugeLive = Layer.scopedDiscard(
+  Effect.gen(function* () {
+    const metrics = yield* Metrics
+    const objects = yield* ObjectStore
+    yield* objects.availableBytes.pipe(
+      Effect.tap((n) => Effect.sync(() => metrics.storageAvailableBytes.set(n))),
+      Effect.ignore,
+      Effect.repeat(Schedule.spaced("15 seconds")),
+      Effect.forkScoped,
+    )
+  }),
+)
+
+export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
+  const config = nodeConfigLayer(overrides)
+  return Layer.unwrapEffect(
+    Effect.gen(function* () {
+      const cfg = yield* NodeConfig
+      const storage = storageLayer(
+        cfg.storage === "memory" ? { kind: "memory" } : { kind: "rocksdb", dataDir: cfg.dataDir },
+      )
+      const metadata = metadataLayer(cfg.storage === "memory" ? undefined : cfg.dataDir)
+      const base = Layer.mergeAll(storage, metadata, Metrics.Live)
+      const ledger = LedgerLocal.pipe(Layer.provide(Apply.Live), Layer.provideMerge(base))
+      const services = Layer.mergeAll(Auth.Live, Repositories.Live, GitService.Live).pipe(
+        Layer.provideMerge(ledger),
+      )
+      const servers = Layer.mergeAll(
+        httpServerLayer<ObjectStore | Ledger | Auth | NodeConfig | Repositories | GitService>([
+          ...healthRoutes,
+          ...apiRoutes(),
+          ...gitRoutes,
+        ]),
+        MetricsServerLive,
+        StorageGaugeLive,
+      )
+      return servers.pipe(Layer.provideMerge(BootstrapLive), Layer.provideMerge(services))
+    }),
+  ).pipe(Layer.provideMerge(config))
+}

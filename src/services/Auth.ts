@@ -1,0 +1,70 @@
+/**
+ * Auth: who is making a request. Accepts GitHub's header forms — `Authorization: Bearer T`,
+ * `Authorization: token T` — and HTTP Basic with the token as password (what git sends).
+ *
+ * Tokens are stored only as sha256 hashes; the lookup is by hash, so comparing a presented
+ * token never compares secrets byte by byte. A presented token that is unknown, revoked or
+ * expired is an error ("Bad credentials"), never silently anonymous.
+ */
+import { createHash, randomBytes } from "node:crypto"
+import { Clock, Context, Effect, Layer } from "effect"
+import { Metadata, type UserRow } from "./Metadata.ts"
+
+export interface Principal {
+  readonly user: UserRow
+  readonly scopes: ReadonlyArray<string>
+}
+
+export type Credentials =
+  | { readonly _tag: "Anonymous" }
+  | { readonly _tag: "Authenticated"; readonly principal: Principal }
+  | { readonly _tag: "BadCredentials"; readonly reason: string }
+
+export const hashToken = (token: string) => createHash("sha256").update(token).digest("hex")
+
+/** A new random token: `guts_` and 40 hex digits (160 bits). */
+export const newToken = () => `guts_${randomBytes(20).toString("hex")}`
+
+/** The token in an Authorization header value, if any. */
+export const tokenFromAuthorization = (header: string | undefined): string | undefined => {
+  if (!header) return undefined
+  const space = header.indexOf(" ")
+  if (space < 0) return undefined
+  const scheme = header.slice(0, space).toLowerCase()
+  const value = header.slice(space + 1).trim()
+  if (scheme === "bearer" || scheme === "token") return value
+  if (scheme === "basic") {
+    const decoded = Buffer.from(value, "base64").toString("utf8")
+    const colon = decoded.indexOf(":")
+    return colon >= 0 ? decoded.slice(colon + 1) : decoded
+  }
+  return undefined
+}
+
+const make = Effect.gen(function* () {
+  const meta = yield* Metadata
+  const authenticate = (authorization: string | undefined) =>
+    Effect.gen(function* () {
+      const token = tokenFromAuthorization(authorization)
+      if (token === undefined || token === "") {
+        return authorization
+          ? ({ _tag: "BadCredentials", reason: "unsupported Authorization scheme" } as Credentials)
+          : ({ _tag: "Anonymous" } as Credentials)
+      }
+      const row = yield* meta.tokenByHash(hashToken(token)).pipe(Effect.orDie)
+      const now = yield* Clock.currentTimeMillis
+      if (!row || row.revoked === 1 || (row.expires_at !== null && row.expires_at <= now))
+        return { _tag: "BadCredentials", reason: "Bad credentials" } as Credentials
+      const user = yield* meta.userById(row.user_id).pipe(Effect.orDie)
+      if (!user) return { _tag: "BadCredentials", reason: "Bad credentials" } as Credentials
+      return {
+        _tag: "Authenticated",
+        principal: { user, scopes: row.scopes ? row.scopes.split(",") : [] },
+      } as Credentials
+    })
+  return { authenticate }
+})
+
+export class Auth extends Context.Tag("guts/Auth")<Auth, Effect.Effect.Success<typeof make>>() {
+  static readonly Live = Layer.effect(Auth, make)
+}

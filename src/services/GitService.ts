@@ -1,0 +1,64 @@
+/**
+ * GitService: the git smart protocol over the stores (shared/specs/git-http.md).
+ *
+ * - advertise: ref advertisements (v0/v1) and the v2 capability advertisement;
+ * - uploadPack: negotiation (multi_ack_detailed, no-done; v2 fetch/ls-refs), shallow and
+ *   filters, and a streamed pack that reuses stored deltas;
+ * - receivePack: commands, a streamed pack parsed and verified (thin bases resolved from
+ *   the store, every id re-hashed, connectivity checked), objects stored, then the ref
+ *   updates submitted to the Ledger — the only way refs change — and a report-status
+ *   answer per ref.
+ *
+ * Transport framing (HTTP, status codes) is the caller's; protocol errors are answered in
+ * the protocol (ERR lines, side-band 3, `ng` / `unpack` statuses), so the client prints
+ * them and the node keeps serving others.
+ */
+import type { Readable } from "node:stream"
+import { Context, Effect, Layer } from "effect"
+import type { Principal } from "./Auth.ts"
+import { Ledger } from "./Ledger.ts"
+import type { RepoRow } from "./Metadata.ts"
+import { ObjectStore } from "./ObjectStore.ts"
+import { RefStore } from "./RefStore.ts"
+import { Metrics } from "../layers/Metrics.ts"
+import { makeUploadPack } from "./git/UploadPack.ts"
+import { makeReceivePack } from "./git/ReceivePack.ts"
+import { makeAdvertiser } from "./git/Advertise.ts"
+
+/** Where protocol output goes; `write` waits while the client is slow (backpressure). */
+export interface ResponseSink {
+  readonly write: (chunk: Uint8Array) => Effect.Effect<void>
+}
+
+export const repoKey = (repo: Pick<RepoRow, "owner_login" | "name">) =>
+  `${repo.owner_login}/${repo.name}`
+
+const make = Effect.gen(function* () {
+  const objects = yield* ObjectStore
+  const refs = yield* RefStore
+  const ledger = yield* Ledger
+  const metrics = yield* Metrics
+  const advertiser = makeAdvertiser({ objects, refs })
+  const upload = makeUploadPack({ objects, refs, metrics, advertiser })
+  const receive = makeReceivePack({ objects, refs, ledger, metrics })
+  return {
+    advertise: (repo: RepoRow, service: "git-upload-pack" | "git-receive-pack", protocol: string) =>
+      advertiser.advertise(repoKey(repo), service, protocol),
+    uploadPack: (repo: RepoRow, protocol: string, body: Buffer, sink: ResponseSink) =>
+      upload.serve(repoKey(repo), protocol, body, sink),
+    receivePack: (
+      repo: RepoRow,
+      principal: Principal,
+      body: Readable,
+      sink: ResponseSink,
+      options: { maxBytes: number },
+    ) => receive.serve(repo, principal, body, sink, options),
+  }
+})
+
+export class GitService extends Context.Tag("guts/GitService")<
+  GitService,
+  Effect.Effect.Success<typeof make>
+>() {
+  static readonly Live = Layer.effect(GitService, make)
+}

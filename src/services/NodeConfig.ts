@@ -1,0 +1,38 @@
+/**
+ * NodeConfig: the settings a node runs with, resolved once at start (flags, then
+ * environment variables `GUTS_*`, then defaults) and read by every layer that needs them.
+ */
+import { Context, Layer } from "effect"
+
+export type StorageKind = "memory" | "rocksdb"
+
+export interface NodeConfigShape {
+  /** Where RocksDB, SQLite and consensus state live (`./data` by default). */
+  readonly dataDir: string
+  readonly host: string
+  readonly httpPort: number
+  readonly metricsPort: number
+  readonly storage: StorageKind
+  /** The URL clients reach this node at (used in API responses); undefined: from the Host header. */
+  readonly publicUrl: string | undefined
+  /** Largest git request body accepted, in bytes (a push pack). */
+  readonly maxPushBytes: number
+  /** How long shutdown waits for in-flight requests before interrupting them. */
+  readonly shutdownGraceMs: number
+}
+
+export class NodeConfig extends Context.Tag("guts/NodeConfig")<NodeConfig, NodeConfigShape>() {}
+
+export const defaultNodeConfig: NodeConfigShape = {
+  dataDir: "./data",
+  host: "0.0.0.0",
+  httpPort: 8080,
+  metricsPort: 9090,
+  storage: "rocksdb",
+  publicUrl: undefined,
+  maxPushBytes: 2 * 1024 * 1024 * 1024,
+  shutdownGraceMs: 10_000,
+}
+
+export const nodeConfigLayer = (overrides: Partial<NodeConfigShape> = {}) =>
+  Layer.succeed(NodeConfig, { ...defaultNodeConfig, ...overrides })

@@ -1,0 +1,92 @@
+/**
+ * ObjectStore: content-addressed, immutable git objects shared by every repository.
+ *
+ * Guarantees (checked by test/conformance/ObjectStore.conformance.ts for every layer):
+ * - An object is stored under the SHA-1 of its canonical encoding (`<type> <size>\0<content>`);
+ *   the store never holds an object whose id it did not verify at write time.
+ * - Objects are immutable: writing an id twice is a no-op.
+ * - Each object keeps a *pack representation*: either the whole content deflated, or a
+ *   delta against a base object (as it arrived in a pack). Serving a pack can copy these
+ *   bytes verbatim (delta reuse) instead of recompressing.
+ * - `putBatch` is atomic: after a crash either every object of the batch is present or none.
+ *
+ * Layers: ObjectStoreMemory (tests, `--storage memory`), ObjectStoreRocks (RocksDB).
+ */
+import { Context, Data, type Effect } from "effect"
+import type { ObjectId, ObjectType } from "../domain/git/ObjectId.ts"
+
+/** How an object is kept: its deflated bytes, whole or as a delta over `base`. */
+export type PackedRepr =
+  | { readonly kind: "whole"; readonly deflated: Uint8Array }
+  | {
+      readonly kind: "delta"
+      readonly base: ObjectId
+      readonly deflated: Uint8Array
+      /** Inflated size of the delta data itself (what a pack entry header states). */
+      readonly deltaSize: number
+    }
+
+export interface StoredObject {
+  readonly id: ObjectId
+  readonly type: ObjectType
+  /** Size of the inflated, fully resolved content. */
+  readonly size: number
+  readonly repr: PackedRepr
+}
+
+/** A fully resolved object. */
+export interface GitObject {
+  readonly id: ObjectId
+  readonly type: ObjectType
+  readonly content: Uint8Array
+}
+
+export class ObjectNotFound extends Data.TaggedError("ObjectNotFound")<{ readonly id: ObjectId }> {
+  override get message() {
+    return `object ${this.id} is not in the store`
+  }
+}
+
+/** The store found bytes under an id that do not hash to it (disk corruption, tampering). */
+export class ObjectCorrupt extends Data.TaggedError("ObjectCorrupt")<{
+  readonly id: ObjectId
+  readonly reason: string
+}> {
+  override get message() {
+    return `object ${this.id} is corrupt: ${this.reason}`
+  }
+}
+
+export class StorageError extends Data.TaggedError("StorageError")<{
+  readonly operation: string
+  readonly cause: unknown
+}> {
+  override get message() {
+    return `storage ${this.operation} failed: ${String((this.cause as Error)?.message ?? this.cause)}`
+  }
+}
+
+export interface ObjectStoreShape {
+  readonly has: (id: ObjectId) => Effect.Effect<boolean, StorageError>
+  /** Which of `ids` are missing (one round trip for many). */
+  readonly missing: (
+    ids: ReadonlyArray<ObjectId>,
+  ) => Effect.Effect<ReadonlyArray<ObjectId>, StorageError>
+  /** The resolved object (delta chains followed iteratively, result re-hashed). */
+  readonly get: (
+    id: ObjectId,
+  ) => Effect.Effect<GitObject, ObjectNotFound | ObjectCorrupt | StorageError>
+  /** The stored representation, for delta reuse when writing packs. */
+  readonly getStored: (id: ObjectId) => Effect.Effect<StoredObject, ObjectNotFound | StorageError>
+  /** Stores one whole object (loose write); returns its id. */
+  readonly put: (type: ObjectType, content: Uint8Array) => Effect.Effect<ObjectId, StorageError>
+  /**
+   * Stores already-verified objects atomically. The caller (pack ingestion) has resolved
+   * every delta and checked every id; delta bases must be in the batch or in the store.
+   */
+  readonly putBatch: (objects: ReadonlyArray<StoredObject>) => Effect.Effect<void, StorageError>
+  /** Bytes the store's volume has free (for `guts_storage_available_bytes`). */
+  readonly availableBytes: Effect.Effect<number, StorageError>
+}
+
+export class ObjectStore extends Context.Tag("guts/ObjectStore")<ObjectStore, ObjectStoreShape>() {}

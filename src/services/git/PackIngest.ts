@@ -1,0 +1,105 @@
+/**
+ * PackIngest: a pushed pack, from the request body to verified objects.
+ * Streams the body into the PackParser (bounded by the push size limit), fetches the
+ * bases a thin pack leaves out from the store, and resolves and re-hashes everything.
+ */
+import * as zlib from "node:zlib"
+import { Effect } from "effect"
+import { applyDelta, DeltaError } from "../../domain/git/Delta.ts"
+import type { ObjectId, ObjectType } from "../../domain/git/ObjectId.ts"
+import {
+  type ExternalBase,
+  PackError,
+  PackParser,
+  refBasesNotInPack,
+  resolvePack,
+} from "../../domain/git/PackReader.ts"
+import type { StoredObject } from "../ObjectStore.ts"
+import type { BodyReader } from "./BodyReader.ts"
+
+export interface IngestOptions {
+  readonly maxBytes: number
+  /** A base object from the repository's store, for thin packs. */
+  readonly lookup: (id: ObjectId) => Effect.Effect<ExternalBase | undefined>
+  readonly onProgress?: ((text: string) => Effect.Effect<void>) | undefined
+  readonly keepContent?: (type: ObjectType) => boolean
+}
+
+export interface Ingested {
+  readonly objects: ReadonlyArray<StoredObject>
+  readonly contents: ReadonlyMap<ObjectId, { type: ObjectType; content: Uint8Array }>
+  readonly bytes: number
+  readonly thinBases: number
+}
+
+export const ingestPack = (reader: BodyReader, options: IngestOptions) =>
+  Effect.gen(function* () {
+    const parser = new PackParser()
+    let reported = 0
+    for (;;) {
+      const chunk = yield* reader.next.pipe(
+        Effect.catchAll((e) =>
+          Effect.succeed(new PackError({ message: `reading the pack failed: ${e.message}` })),
+        ),
+      )
+      if (chunk instanceof PackError) return chunk
+      if (chunk === undefined) break
+      const err = parser.push(chunk)
+      if (err) return err
+      if (parser.bytes > options.maxBytes)
+        return new PackError({
+          message: `pack exceeds the push size limit of ${options.maxBytes} bytes`,
+        })
+      if (options.onProgress && parser.entries.length - reported >= 5000) {
+        reported = parser.entries.length
+        yield* options.onProgress(`Receiving objects: ${reported}/${parser.expected}\r`)
+      }
+    }
+    const err = parser.end()
+    if (err) return err
+    const external = new Map<ObjectId, ExternalBase>()
+    for (const id of refBasesNotInPack(parser.entries)) {
+      const base = yield* options.lookup(id)
+      if (base) external.set(id, base)
+    }
+    // Resolution is CPU work; yield first so other requests are not starved.
+    yield* Effect.yieldNow()
+    const resolved = resolvePack(parser.entries, external)
+    if (resolved instanceof PackError) return resolved
+    if (options.onProgress)
+      yield* options.onProgress(`Resolving deltas: ${resolved.objects.length} objects, done.\n`)
+    return {
+      objects: resolved.objects,
+      contents: resolved.contents,
+      bytes: parser.bytes,
+      thinBases: resolved.externalBases.length,
+    } satisfies Ingested
+  })
+
+/**
+ * The object `o` as a whole (deflated) representation, resolving its delta chain through
+ * the other received objects. Used when a delta's base will not be kept.
+ */
+export const wholeObject = (o: StoredObject, received: ReadonlyArray<StoredObject>) =>
+  Effect.sync(() => {
+    const byId = new Map(received.map((x) => [x.id, x]))
+    const chain: StoredObject[] = []
+    let cur: StoredObject | undefined = o
+    while (cur && cur.repr.kind === "delta") {
+      chain.push(cur)
+      cur = byId.get(cur.repr.base)
+    }
+    if (!cur) return o // base outside the pack: it is in the store, the delta can stay
+    let content: Buffer = zlib.inflateSync(cur.repr.deflated)
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const out = applyDelta(content, zlib.inflateSync(chain[i]!.repr.deflated))
+      if (out instanceof DeltaError) return o
+      content = out
+    }
+    return {
+      id: o.id,
+      type: o.type,
+      size: content.length,
+      repr: { kind: "whole", deflated: zlib.deflateSync(content) },
+    } satisfies StoredObject
+  })

@@ -1,0 +1,235 @@
+/**
+ * receive-pack (push) over stateless HTTP.
+ *
+ * Order of work, so that a bad push changes nothing:
+ *   commands → pack streamed in, parsed, every delta resolved (thin bases from the store)
+ *   and every id re-hashed → connectivity of each new tip → objects stored (immutable,
+ *   content-addressed, before anything refers to them) → ref updates submitted to the
+ *   Ledger as one transaction (compare-and-swap checked when it is applied) → one
+ *   report-status line per ref.
+ */
+import { randomUUID } from "node:crypto"
+import type { Readable } from "node:stream"
+import { Effect } from "effect"
+import type { ObjectId } from "../../domain/git/ObjectId.ts"
+import { FLUSH_PKT, pktLine } from "../../domain/git/PktLine.ts"
+import { refNameProblem } from "../../domain/git/RefName.ts"
+import {
+  isDelete,
+  parseReceiveCommands,
+  type RefCommand,
+} from "../../domain/protocol/ReceiveRequest.ts"
+import { ProtocolError } from "../../domain/protocol/UploadRequest.ts"
+import { type RefResult, type UserId, UpdateRefs } from "../../domain/Transaction.ts"
+import type { Metrics } from "../../layers/Metrics.ts"
+import type { Principal } from "../Auth.ts"
+import type { ResponseSink } from "../GitService.ts"
+import type { LedgerShape } from "../Ledger.ts"
+import type { RepoRow } from "../Metadata.ts"
+import type { ObjectStoreShape, StoredObject } from "../ObjectStore.ts"
+import type { RefStoreShape } from "../RefStore.ts"
+import { parseCommitInfo, parseTagTarget, parseTreeEntries } from "./ObjectWalk.ts"
+import { makeBodyReader, readPktSection } from "./BodyReader.ts"
+import { ingestPack, wholeObject } from "./PackIngest.ts"
+import { makeWire } from "./Wire.ts"
+
+interface Deps {
+  readonly objects: ObjectStoreShape
+  readonly refs: RefStoreShape
+  readonly ledger: LedgerShape
+  readonly metrics: Metrics["Type"]
+}
+
+/** The ids an object refers to (what must exist for it to be connected). */
+const referencesOf = (o: { type: string; content: Uint8Array }): ObjectId[] => {
+  if (o.type === "commit") {
+    const info = parseCommitInfo(o.content)
+    return info ? [info.tree, ...info.parents] : []
+  }
+  if (o.type === "tree") {
+    return (parseTreeEntries(o.content) ?? []).filter((e) => !e.isGitlink).map((e) => e.id)
+  }
+  if (o.type === "tag") {
+    const t = parseTagTarget(o.content)
+    return t ? [t.id] : []
+  }
+  return []
+}
+
+export const makeReceivePack = (deps: Deps) => {
+  const { objects, ledger, metrics } = deps
+
+  const serve = (
+    repo: RepoRow,
+    principal: Principal,
+    body: Readable,
+    sink: ResponseSink,
+    options: { maxBytes: number },
+  ) =>
+    Effect.gen(function* () {
+      const plain = makeWire(sink, "none")
+      const reader = makeBodyReader(body)
+      const head = yield* readPktSection(reader).pipe(Effect.catchAll((e) => Effect.succeed(e)))
+      if (head instanceof Error) {
+        yield* plain.line(`ERR ${head.message}\n`)
+        metrics.gitOperations.inc({ service: "receive-pack", outcome: "bad-request" })
+        return
+      }
+      const parsed = parseReceiveCommands(head)
+      if (parsed instanceof ProtocolError) {
+        yield* plain.line(`ERR ${parsed.message}\n`)
+        metrics.gitOperations.inc({ service: "receive-pack", outcome: "bad-request" })
+        return
+      }
+      const caps = parsed.capabilities
+      const commands = parsed.commands
+      const wire = makeWire(sink, caps.has("side-band-64k") ? "side-band-64k" : "none")
+      const quiet = caps.has("quiet")
+
+      // Options follow the commands when the client uses push-options.
+      if (caps.has("push-options")) {
+        const opts = yield* readPktSection(reader).pipe(Effect.catchAll((e) => Effect.succeed(e)))
+        if (opts instanceof Error) {
+          yield* plain.line(`ERR ${opts.message}\n`)
+          return
+        }
+      }
+
+      const report = (unpack: string, results: ReadonlyArray<RefResult>) =>
+        Effect.gen(function* () {
+          const lines = [`unpack ${unpack}\n`]
+          for (const r of results)
+            lines.push(r.ok ? `ok ${r.name}\n` : `ng ${r.name} ${r.reason ?? "rejected"}\n`)
+          if (caps.has("side-band-64k")) {
+            const payload = Buffer.concat([...lines.map((l) => pktLine(l)), FLUSH_PKT])
+            yield* wire.data(payload)
+            yield* plain.flush()
+          } else {
+            for (const l of lines) yield* plain.line(l)
+            yield* plain.flush()
+          }
+        })
+
+      // 1. The pack (absent when every command is a deletion).
+      const needsPack = commands.some((c) => !isDelete(c))
+      let received: ReadonlyArray<StoredObject> = []
+      const inPack = new Map<ObjectId, { type: string; content: Uint8Array }>()
+      if (needsPack) {
+        const ingested = yield* ingestPack(reader, {
+          maxBytes: options.maxBytes,
+          lookup: (id) =>
+            objects.get(id).pipe(
+              Effect.map((o) => ({ type: o.type, content: o.content })),
+              Effect.catchAll(() => Effect.succeed(undefined)),
+            ),
+          onProgress: quiet ? undefined : (text) => wire.progress(text),
+          keepContent: (type) => type !== "blob",
+        })
+        if (ingested instanceof Error) {
+          metrics.gitOperations.inc({ service: "receive-pack", outcome: "bad-pack" })
+          yield* report(
+            ingested.message.replace(/\n/g, " "),
+            commands.map((c) => ({ name: c.ref, ok: false, reason: "unpacker error" })),
+          )
+          return
+        }
+        metrics.gitBytesReceived.inc(ingested.bytes)
+        received = ingested.objects
+        for (const [id, o] of ingested.contents) inPack.set(id, o)
+      }
+
+      // 2. Checks before anything is stored: ref names, connectivity of each new tip.
+      const receivedIds = new Set(received.map((o) => o.id))
+      const results = new Map<string, RefResult>()
+      const reached = new Set<ObjectId>()
+      const connected = (tip: ObjectId) =>
+        Effect.gen(function* () {
+          const stack = [tip]
+          const seen = new Set<ObjectId>()
+          const local: ObjectId[] = []
+          while (stack.length > 0) {
+            const id = stack.pop()!
+            if (seen.has(id) || reached.has(id)) continue
+            seen.add(id)
+            if (!receivedIds.has(id)) {
+              if (!(yield* objects.has(id))) return false
+              continue // stored objects are connected by construction
+            }
+            local.push(id)
+            const o = inPack.get(id)
+            if (o) stack.push(...referencesOf(o))
+          }
+          for (const id of local) reached.add(id)
+          return true
+        })
+      for (const c of commands) {
+        const problem = refNameProblem(c.ref)
+        if (problem || !c.ref.startsWith("refs/")) {
+          results.set(c.ref, {
+            name: c.ref,
+            ok: false,
+            reason: `funny refname (${problem ?? "must start with refs/"})`,
+          })
+          continue
+        }
+        if (isDelete(c)) continue
+        if (!(yield* connected(c.new)))
+          results.set(c.ref, { name: c.ref, ok: false, reason: "missing necessary objects" })
+      }
+
+      // 3. Store what is connected (every object of a clean push); a delta whose base is
+      // not kept is stored whole, so the store never refers to an object it lacks.
+      const keep = results.size === 0 ? received : received.filter((o) => reached.has(o.id))
+      if (keep.length > 0) {
+        const kept = new Set(keep.map((o) => o.id))
+        const batch: StoredObject[] = []
+        for (const o of keep) {
+          // A base that came in this pack but is not kept would leave the delta dangling.
+          const dangling =
+            o.repr.kind === "delta" && !kept.has(o.repr.base) && receivedIds.has(o.repr.base)
+          batch.push(dangling ? yield* wholeObject(o, received) : o)
+        }
+        yield* objects.putBatch(batch)
+      }
+
+      // 4. Ref updates, through the ledger.
+      const atomic = caps.has("atomic")
+      const pendingCommands: RefCommand[] = commands.filter((c) => !results.has(c.ref))
+      if (atomic && results.size > 0) {
+        for (const c of pendingCommands)
+          results.set(c.ref, { name: c.ref, ok: false, reason: "atomic push failed" })
+      } else if (pendingCommands.length > 0) {
+        const tx = UpdateRefs.make({
+          submitter: principal.user.id as UserId,
+          idempotencyKey: randomUUID(),
+          owner: repo.owner_login,
+          repo: repo.name,
+          atomic,
+          changes: pendingCommands.map((c) => ({ name: c.ref, old: c.old, new: c.new })),
+        })
+        const outcome = yield* ledger.submit(tx).pipe(Effect.either)
+        if (outcome._tag === "Left") {
+          for (const c of pendingCommands)
+            results.set(c.ref, { name: c.ref, ok: false, reason: outcome.left.message })
+        } else if (outcome.right._tag === "Rejected") {
+          for (const c of pendingCommands)
+            results.set(c.ref, { name: c.ref, ok: false, reason: outcome.right.reason })
+        } else {
+          const detail = outcome.right.detail as { refs: RefResult[] }
+          for (const r of detail.refs) results.set(r.name, r)
+        }
+      }
+      metrics.gitOperations.inc({
+        service: "receive-pack",
+        outcome: [...results.values()].every((r) => r.ok) ? "ok" : "rejected",
+      })
+      yield* report(
+        "ok",
+        commands.map(
+          (c) => results.get(c.ref) ?? { name: c.ref, ok: false, reason: "not processed" },
+        ),
+      )
+    })
+
+  return { serve }
+}

@@ -1,0 +1,329 @@
+/**
+ * upload-pack over stateless HTTP: protocol v0/v1 and v2 (ls-refs, fetch).
+ * See shared/specs/git-http.md and git's gitprotocol-v2 / gitprotocol-pack.
+ */
+import * as zlib from "node:zlib"
+import { Effect } from "effect"
+import type { ObjectId } from "../../domain/git/ObjectId.ts"
+import { parsePacketsText, type TextPacket } from "../../domain/git/PktLine.ts"
+import { wantsV2 } from "../../domain/protocol/Capabilities.ts"
+import {
+  parseV0Request,
+  parseV2Fetch,
+  ProtocolError,
+  type UploadRequest,
+} from "../../domain/protocol/UploadRequest.ts"
+import type { Metrics } from "../../layers/Metrics.ts"
+import type { ResponseSink } from "../GitService.ts"
+import type { ObjectStoreShape } from "../ObjectStore.ts"
+import type { RefStoreShape } from "../RefStore.ts"
+import type { Advertiser } from "./Advertise.ts"
+import { makeWalker, type WalkResult } from "./ObjectWalk.ts"
+import { PackStream } from "./PackStream.ts"
+import { makeWire, sidebandOf, type Wire } from "./Wire.ts"
+
+interface Deps {
+  readonly objects: ObjectStoreShape
+  readonly refs: RefStoreShape
+  readonly metrics: Metrics["Type"]
+  readonly advertiser: Advertiser
+}
+
+/** Pack output is batched into chunks of about this size before writing. */
+const CHUNK = 256 * 1024
+
+export const makeUploadPack = (deps: Deps) => {
+  const { objects, metrics, advertiser } = deps
+
+  const source = {
+    read: (id: ObjectId) => objects.get(id),
+    sizeOf: (id: ObjectId) => Effect.map(objects.getStored(id), (s) => s.size),
+  }
+
+  /** Checks every want is an advertised tip or reachable from one. */
+  const checkWants = (
+    walker: ReturnType<typeof makeWalker>,
+    tips: ReadonlyArray<ObjectId>,
+    wants: ReadonlyArray<ObjectId>,
+  ) =>
+    Effect.gen(function* () {
+      const tipSet = new Set(tips)
+      for (const want of wants) {
+        if (tipSet.has(want)) continue
+        if (!(yield* objects.has(want)) || !(yield* walker.reachable(tips, want)))
+          return new ProtocolError({ message: `upload-pack: not our ref ${want}` })
+      }
+      return undefined
+    })
+
+  const commonHaves = (haves: ReadonlyArray<ObjectId>) =>
+    Effect.gen(function* () {
+      if (haves.length === 0) return [] as ObjectId[]
+      const missing = new Set(yield* objects.missing(haves))
+      return haves.filter((h) => !missing.has(h))
+    })
+
+  /** Streams the pack for a finished negotiation. */
+  const sendPack = (
+    wire: Wire,
+    req: UploadRequest,
+    walk: WalkResult,
+    tagRefs: ReadonlyArray<{ id: ObjectId; peeled?: ObjectId | undefined }>,
+  ) =>
+    Effect.gen(function* () {
+      const list = [...walk.objects]
+      const sending = new Set(list.map((o) => o.id))
+      if (req.capabilities.has("include-tag")) {
+        for (const t of tagRefs) {
+          if (t.peeled && sending.has(t.peeled) && !sending.has(t.id) && !walk.known.has(t.id)) {
+            sending.add(t.id)
+            list.push({ id: t.id, type: "tag" })
+          }
+        }
+      }
+      const quiet = req.capabilities.has("no-progress")
+      if (!quiet) yield* wire.progress(`Enumerating objects: ${list.length}, done.\n`)
+      const ofs = req.capabilities.has("ofs-delta")
+      const thin = req.capabilities.has("thin-pack")
+      const pack = new PackStream(list.length)
+      let pending: Buffer[] = [pack.header()]
+      let pendingBytes = 12
+      let total = 0
+      const flushPending = Effect.suspend(() => {
+        if (pendingBytes === 0) return Effect.void
+        const chunk = Buffer.concat(pending, pendingBytes)
+        pending = []
+        total += pendingBytes
+        pendingBytes = 0
+        return wire.data(chunk)
+      })
+      for (const o of list) {
+        const stored = yield* objects.getStored(o.id)
+        let bytes: Buffer
+        const repr = stored.repr
+        if (repr.kind === "whole") {
+          bytes = pack.whole(o.id, stored.type, stored.size, repr.deflated)
+        } else {
+          const baseOffset = pack.offsetOf(repr.base)
+          if (baseOffset !== undefined && ofs) {
+            bytes = pack.ofsDelta(o.id, baseOffset, repr.deltaSize, repr.deflated)
+          } else if (sending.has(repr.base) || (thin && walk.known.has(repr.base))) {
+            bytes = pack.refDelta(o.id, repr.base, repr.deltaSize, repr.deflated)
+          } else {
+            // The base will not be there: send the object whole.
+            const full = yield* objects.get(o.id)
+            bytes = pack.whole(
+              o.id,
+              full.type,
+              full.content.length,
+              zlib.deflateSync(full.content, { level: 1 }),
+            )
+          }
+        }
+        pending.push(bytes)
+        pendingBytes += bytes.length
+        if (pendingBytes >= CHUNK) yield* flushPending
+      }
+      const trailer = pack.trailer()
+      pending.push(trailer)
+      pendingBytes += trailer.length
+      yield* flushPending
+      metrics.gitBytesServed.inc(total)
+      if (!quiet) yield* wire.progress(`Total ${list.length} (reused ${list.length})\n`)
+    })
+
+  const walkFor = (
+    walker: ReturnType<typeof makeWalker>,
+    req: UploadRequest,
+    common: ReadonlyArray<ObjectId>,
+    repo: string,
+  ) =>
+    Effect.gen(function* () {
+      const notTips: ObjectId[] = []
+      if (req.deepenNot.length > 0) {
+        const { refs } = yield* advertiser.load(repo)
+        for (const name of req.deepenNot) {
+          const r = refs.find(
+            (x) =>
+              x.name === name || x.name === `refs/heads/${name}` || x.name === `refs/tags/${name}`,
+          )
+          if (r) notTips.push(r.peeled ?? r.id)
+        }
+      }
+      return yield* walker.walk({
+        wants: req.wants,
+        haves: common,
+        clientShallows: req.shallows,
+        depth: req.depth,
+        deepenSince: req.deepenSince,
+        deepenNotTips: notTips,
+        filter: req.filter,
+      })
+    })
+
+  const isDeepen = (req: UploadRequest) =>
+    req.depth !== undefined || req.deepenSince !== undefined || req.deepenNot.length > 0
+
+  const serveV0 = (repo: string, packets: ReadonlyArray<TextPacket>, sink: ResponseSink) =>
+    Effect.gen(function* () {
+      const req = parseV0Request(packets.map((p) => (p.kind === "data" ? p.text : null)))
+      if (req instanceof ProtocolError) {
+        yield* makeWire(sink, "none").fatal(req.message)
+        return
+      }
+      if (req.wants.length === 0) return
+      const wire = makeWire(sink, sidebandOf(req.capabilities))
+      const plain = makeWire(sink, "none")
+      const { refs, head } = yield* advertiser.load(repo)
+      const tips = [...refs.map((r) => r.id), ...(head ? [head] : [])]
+      const walker = makeWalker(source)
+      const bad = yield* checkWants(walker, tips, req.wants)
+      if (bad) {
+        yield* plain.line(`ERR ${bad.message}\n`)
+        return
+      }
+      const common = yield* commonHaves(req.haves)
+      let walk: WalkResult | undefined
+      if (isDeepen(req)) {
+        walk = yield* walkFor(walker, req, common, repo)
+        for (const id of walk.shallow) yield* plain.line(`shallow ${id}\n`)
+        for (const id of walk.unshallow) yield* plain.line(`unshallow ${id}\n`)
+        yield* plain.flush()
+      }
+      // A request that ends right after the want section (a stateless shallow clone's
+      // first round) gets only the shallow list: git's upload-pack stops at that EOF.
+      const firstFlush = packets.findIndex((p) => p.kind === "flush")
+      if (firstFlush < 0 || firstFlush === packets.length - 1) return
+      const detailed = req.capabilities.has("multi_ack_detailed")
+      const multi = detailed || req.capabilities.has("multi_ack")
+      const last = common[common.length - 1]
+      if (!req.done) {
+        const ready = yield* walker.allWantsReachCommon(req.wants, new Set(common))
+        if (multi)
+          for (const id of common)
+            yield* plain.line(`ACK ${id} ${detailed ? "common" : "continue"}\n`)
+        if (ready && detailed && last) yield* plain.line(`ACK ${last} ready\n`)
+        yield* plain.line("NAK\n")
+        if (!(ready && last && req.capabilities.has("no-done"))) return
+        yield* plain.line(`ACK ${last}\n`)
+      } else {
+        if (multi) for (const id of common) yield* plain.line(`ACK ${id} common\n`)
+        yield* plain.line(last ? `ACK ${last}\n` : "NAK\n")
+      }
+      walk ??= yield* walkFor(walker, req, common, repo)
+      yield* sendPack(
+        wire,
+        req,
+        walk,
+        refs.filter((r) => r.peeled),
+      )
+      if (sidebandOf(req.capabilities) !== "none") yield* plain.flush()
+    })
+
+  const lsRefs = (repo: string, args: ReadonlyArray<string>, sink: ResponseSink) =>
+    Effect.gen(function* () {
+      const wire = makeWire(sink, "none")
+      const peel = args.includes("peel")
+      const symrefs = args.includes("symrefs")
+      const unborn = args.includes("unborn")
+      const prefixes = args.filter((a) => a.startsWith("ref-prefix ")).map((a) => a.slice(11))
+      const matches = (name: string) =>
+        prefixes.length === 0 || prefixes.some((p) => name.startsWith(p))
+      const { refs, head, headTarget } = yield* advertiser.load(repo)
+      if (matches("HEAD")) {
+        if (head)
+          yield* wire.line(
+            `${head} HEAD${symrefs && headTarget ? ` symref-target:${headTarget}` : ""}\n`,
+          )
+        else if (unborn && headTarget)
+          yield* wire.line(`unborn HEAD${symrefs ? ` symref-target:${headTarget}` : ""}\n`)
+      }
+      for (const r of refs) {
+        if (!matches(r.name)) continue
+        yield* wire.line(`${r.id} ${r.name}${peel && r.peeled ? ` peeled:${r.peeled}` : ""}\n`)
+      }
+      yield* wire.flush()
+    })
+
+  const fetchV2 = (repo: string, args: ReadonlyArray<string>, sink: ResponseSink) =>
+    Effect.gen(function* () {
+      const plain = makeWire(sink, "none")
+      const req = parseV2Fetch(args)
+      if (req instanceof ProtocolError) {
+        yield* plain.line(`ERR ${req.message}\n`)
+        return
+      }
+      const { refs, head } = yield* advertiser.load(repo)
+      const tips = [...refs.map((r) => r.id), ...(head ? [head] : [])]
+      const walker = makeWalker(source)
+      const bad = yield* checkWants(walker, tips, req.wants)
+      if (bad) {
+        yield* plain.line(`ERR ${bad.message}\n`)
+        return
+      }
+      const common = yield* commonHaves(req.haves)
+      if (!req.done) {
+        yield* plain.line("acknowledgments\n")
+        if (common.length === 0) yield* plain.line("NAK\n")
+        for (const id of common) yield* plain.line(`ACK ${id}\n`)
+        const ready =
+          !req.waitForDone && (yield* walker.allWantsReachCommon(req.wants, new Set(common)))
+        if (!ready) {
+          yield* plain.flush()
+          return
+        }
+        yield* plain.line("ready\n")
+        yield* plain.raw(Buffer.from("0001"))
+      }
+      const walk = yield* walkFor(walker, req, common, repo)
+      if (isDeepen(req)) {
+        yield* plain.line("shallow-info\n")
+        for (const id of walk.shallow) yield* plain.line(`shallow ${id}\n`)
+        for (const id of walk.unshallow) yield* plain.line(`unshallow ${id}\n`)
+        yield* plain.raw(Buffer.from("0001"))
+      }
+      yield* plain.line("packfile\n")
+      yield* sendPack(
+        makeWire(sink, "side-band-64k"),
+        req,
+        walk,
+        refs.filter((r) => r.peeled),
+      )
+      yield* plain.flush()
+    })
+
+  const serveV2 = (repo: string, packets: ReadonlyArray<TextPacket>, sink: ResponseSink) =>
+    Effect.gen(function* () {
+      let command: string | undefined
+      const args: string[] = []
+      let inArgs = false
+      for (const p of packets) {
+        if (p.kind === "delim") {
+          inArgs = true
+          continue
+        }
+        if (p.kind !== "data") continue
+        const text = p.text.endsWith("\n") ? p.text.slice(0, -1) : p.text
+        if (!inArgs) {
+          if (text.startsWith("command=")) command = text.slice(8)
+        } else args.push(text)
+      }
+      if (command === "ls-refs") return yield* lsRefs(repo, args, sink)
+      if (command === "fetch") return yield* fetchV2(repo, args, sink)
+      yield* makeWire(sink, "none").line(`ERR unknown command '${command ?? ""}'\n`)
+    })
+
+  const serve = (repo: string, protocol: string, body: Buffer, sink: ResponseSink) =>
+    Effect.gen(function* () {
+      const packets = parsePacketsText(body)
+      if (packets instanceof Error) {
+        yield* makeWire(sink, "none").line(`ERR ${packets.message}\n`)
+        metrics.gitOperations.inc({ service: "upload-pack", outcome: "bad-request" })
+        return
+      }
+      yield* wantsV2(protocol) ? serveV2(repo, packets, sink) : serveV0(repo, packets, sink)
+      metrics.gitOperations.inc({ service: "upload-pack", outcome: "ok" })
+    })
+
+  return { serve }
+}
