@@ -36,6 +36,11 @@ const makeMetrics = () => {
       help: "Pack bytes received from git clients",
       registers: [registry],
     }),
+    gitThinBases: new prom.Counter({
+      name: "guts_git_thin_bases_total",
+      help: "Delta bases of pushed thin packs that were taken from the store",
+      registers: [registry],
+    }),
     gitOperations: new prom.Counter({
       name: "guts_git_operations_total",
       help: "Git protocol operations by service and outcome",

@@ -208,8 +208,16 @@ describe("git smart HTTP with the real git client", () => {
     await git(src, ["push", remote("thin"), "main"])
     write(src, "large.txt", `${lines}one more line\n`)
     await commitAll(src, "small change", 2)
+    const thinBases = async () =>
+      Number(
+        /guts_git_thin_bases_total (\d+)/.exec(await (await fetch(node.metricsUrl)).text())?.[1] ??
+          0,
+      )
+    const before = await thinBases()
     const push = await runGit(src, ["push", "--thin", "-v", remote("thin"), "main"])
     expect(push.code).toBe(0)
+    // The pack git sent left its delta base out: the server took it from its store.
+    expect(await thinBases()).toBeGreaterThan(before)
     const dst = path.join(work, "thin-clone")
     await git(work, ["clone", remote("thin"), dst])
     expect(fs.readFileSync(path.join(dst, "large.txt"), "utf8")).toBe(`${lines}one more line\n`)

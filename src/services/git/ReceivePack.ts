@@ -134,6 +134,7 @@ export const makeReceivePack = (deps: Deps) => {
           return
         }
         metrics.gitBytesReceived.inc(ingested.bytes)
+        metrics.gitThinBases.inc(ingested.thinBases)
         received = ingested.objects
         for (const [id, o] of ingested.contents) inPack.set(id, o)
       }
