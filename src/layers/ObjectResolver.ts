@@ -56,17 +56,21 @@ const inflate = (id: ObjectId, bytes: Uint8Array) =>
 
 export const makeResolver = (
   getStored: (id: ObjectId) => Effect.Effect<StoredObject, ObjectNotFound | StorageError>,
+  getStoredMany: (
+    ids: ReadonlyArray<ObjectId>,
+  ) => Effect.Effect<ReadonlyArray<StoredObject | undefined>, StorageError>,
   cacheBytes = 64 * 1024 * 1024,
 ) => {
   const cache = new LruBytes(cacheBytes)
-  const get = (
+  const resolveWith = (
+    read: (id: ObjectId) => Effect.Effect<StoredObject, ObjectNotFound | StorageError>,
     id: ObjectId,
   ): Effect.Effect<GitObject, ObjectNotFound | ObjectCorrupt | StorageError> =>
     Effect.gen(function* () {
       const hit = cache.get(id)
       if (hit) return hit
       const chain: StoredObject[] = []
-      let current: StoredObject = yield* getStored(id)
+      let current: StoredObject = yield* read(id)
       let base: GitObject | undefined
       for (let depth = 0; ; depth++) {
         if (depth > 10_000)
@@ -82,7 +86,7 @@ export const makeResolver = (
           base = cached
           break
         }
-        current = yield* getStored(current.repr.base)
+        current = yield* read(current.repr.base)
       }
       let obj = base
       if (chain.length === 0 || obj.id !== chain[chain.length - 1]!.id) {
@@ -106,5 +110,50 @@ export const makeResolver = (
       }
       return obj
     })
-  return { get }
+  const get = (id: ObjectId) => resolveWith(getStored, id)
+  /**
+   * Resolves many objects, reading the records of each delta-chain level in one batch
+   * (a clone walks thousands of trees: one round trip per level, not per object).
+   */
+  const getMany = (ids: ReadonlyArray<ObjectId>) =>
+    Effect.gen(function* () {
+      const records = new Map<ObjectId, StoredObject | undefined>()
+      let wanted = ids.filter((id) => !cache.get(id))
+      while (wanted.length > 0) {
+        const unique = [...new Set(wanted)].filter((id) => !records.has(id))
+        const got = yield* getStoredMany(unique)
+        unique.forEach((id, i) => records.set(id, got[i]))
+        wanted = []
+        for (const id of unique) {
+          const r = records.get(id)
+          if (r && r.repr.kind === "delta" && !records.has(r.repr.base) && !cache.get(r.repr.base))
+            wanted.push(r.repr.base)
+        }
+      }
+      const local = (id: ObjectId) =>
+        Effect.suspend(() => {
+          const r = records.get(id)
+          return r ? Effect.succeed(r) : getStored(id)
+        })
+      const out: Array<GitObject | undefined> = []
+      for (const id of ids) {
+        const hit = cache.get(id)
+        if (hit) {
+          out.push(hit)
+          continue
+        }
+        if (!records.get(id)) {
+          out.push(undefined)
+          continue
+        }
+        out.push(
+          yield* resolveWith(local, id).pipe(
+            Effect.catchTag("ObjectNotFound", () => Effect.succeed(undefined)),
+          ),
+        )
+      }
+      return out
+    })
+
+  return { get, getMany }
 }

@@ -15,12 +15,16 @@ export const makeMemoryObjectStore = () => {
       const o = objects.get(id)
       return o ? Effect.succeed(o) : Effect.fail(new ObjectNotFound({ id }))
     })
-  const resolver = makeResolver(getStored, 16 * 1024 * 1024)
+  const getStoredMany = (ids: ReadonlyArray<ObjectId>) =>
+    Effect.sync(() => ids.map((id) => objects.get(id)))
+  const resolver = makeResolver(getStored, getStoredMany, 16 * 1024 * 1024)
   const store = ObjectStore.of({
     has: (id) => Effect.sync(() => objects.has(id)),
     missing: (ids) => Effect.sync(() => ids.filter((id) => !objects.has(id))),
     get: resolver.get,
+    getMany: resolver.getMany,
     getStored,
+    getStoredMany,
     put: (type, content) =>
       Effect.sync(() => {
         const id = hashOf(type, content)

@@ -91,7 +91,11 @@ export const ObjectStoreRocks = Layer.effect(
               )
         }),
       )
-    const resolver = makeResolver(getStored)
+    const getStoredMany = (ids: ReadonlyArray<ObjectId>) =>
+      Effect.map(rocks.getMany(ids.map(objectKey)), (values) =>
+        values.map((v, i) => (v ? decodeStored(ids[i]!, v) : undefined)),
+      )
+    const resolver = makeResolver(getStored, getStoredMany)
     return ObjectStore.of({
       has: (id) => Effect.map(rocks.get(objectKey(id)), (v) => v !== undefined),
       missing: (ids) =>
@@ -99,7 +103,9 @@ export const ObjectStoreRocks = Layer.effect(
           ids.filter((_, i) => values[i] === undefined),
         ),
       get: resolver.get,
+      getMany: resolver.getMany,
       getStored,
+      getStoredMany,
       put: (type, content) =>
         Effect.gen(function* () {
           const id = hashOf(type, content)

@@ -72,7 +72,14 @@ export const rocksLayer = (dataDir: string) =>
         Effect.tryPromise({
           try: async () => {
             fs.mkdirSync(dir, { recursive: true })
-            const db = new RocksDB(dir)
+            // Smaller memtables than RocksDB's 64 MB default keep a node's RSS in budget;
+            // large values (big blobs) go to blob files instead of the LSM tree.
+            const db = new RocksDB(dir, {
+              writeBufferSize: 8 * 1024 * 1024,
+              maxWriteBufferNumber: 2,
+              enableBlobFiles: true,
+              minBlobSize: 64 * 1024,
+            })
             await db.ready()
             return db
           },

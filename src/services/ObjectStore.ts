@@ -76,6 +76,14 @@ export interface ObjectStoreShape {
   readonly get: (
     id: ObjectId,
   ) => Effect.Effect<GitObject, ObjectNotFound | ObjectCorrupt | StorageError>
+  /** Many resolved objects in few storage round trips (missing ones are undefined). */
+  readonly getMany: (
+    ids: ReadonlyArray<ObjectId>,
+  ) => Effect.Effect<ReadonlyArray<GitObject | undefined>, ObjectCorrupt | StorageError>
+  /** Many stored representations in one storage round trip (missing ones are undefined). */
+  readonly getStoredMany: (
+    ids: ReadonlyArray<ObjectId>,
+  ) => Effect.Effect<ReadonlyArray<StoredObject | undefined>, StorageError>
   /** The stored representation, for delta reuse when writing packs. */
   readonly getStored: (id: ObjectId) => Effect.Effect<StoredObject, ObjectNotFound | StorageError>
   /** Stores one whole object (loose write); returns its id. */

@@ -37,7 +37,16 @@ export interface ObjectSource {
   readonly read: (
     id: ObjectId,
   ) => Effect.Effect<{ type: ObjectType; content: Uint8Array }, WalkError>
-  readonly sizeOf: (id: ObjectId) => Effect.Effect<number, WalkError>
+  /** Resolved objects in few round trips (undefined when absent). */
+  readonly readMany: (
+    ids: ReadonlyArray<ObjectId>,
+  ) => Effect.Effect<
+    ReadonlyArray<{ type: ObjectType; content: Uint8Array } | undefined>,
+    WalkError
+  >
+  readonly sizesOf: (
+    ids: ReadonlyArray<ObjectId>,
+  ) => Effect.Effect<ReadonlyArray<number | undefined>, WalkError>
 }
 
 /** Reads the header fields of a commit the walk needs, without parsing the message. */
@@ -332,26 +341,28 @@ export const makeWalker = (source: ObjectSource) => {
           if (!sending.has(p) && uninteresting.has(p)) boundary.add(p)
       }
       for (const have of input.haves) if (uninteresting.has(have)) boundary.add(have)
-      const markKnownTree = (treeId: ObjectId): Effect.Effect<void, WalkError> =>
-        Effect.gen(function* () {
-          const stack = [treeId]
-          while (stack.length > 0) {
-            const t = stack.pop()!
-            if (known.has(t)) continue
-            known.add(t)
-            const o = yield* source.read(t)
-            const entries = parseTreeEntries(o.content) ?? []
-            for (const e of entries) {
-              if (e.isGitlink) continue
-              if (e.isTree) stack.push(e.id)
-              else known.add(e.id)
-            }
-          }
-        })
+      // Trees are read a level at a time, each level in one batch.
+      const readTrees = (ids: ReadonlyArray<ObjectId>) =>
+        Effect.map(source.readMany(ids), (objs) =>
+          objs.map((o) => (o ? (parseTreeEntries(o.content) ?? []) : [])),
+        )
+      let level: ObjectId[] = []
       for (const b of boundary) {
         known.add(b)
         const info = yield* commit(b)
-        if (info) yield* markKnownTree(info.tree)
+        if (info) level.push(info.tree)
+      }
+      while (level.length > 0) {
+        const fresh = [...new Set(level)].filter((t) => !known.has(t))
+        for (const t of fresh) known.add(t)
+        const entryLists = yield* readTrees(fresh)
+        level = []
+        for (const entries of entryLists)
+          for (const e of entries) {
+            if (e.isGitlink) continue
+            if (e.isTree) level.push(e.id)
+            else known.add(e.id)
+          }
       }
 
       // 4. Emit: commits newest first, then trees and blobs of each commit's tree.
@@ -366,37 +377,40 @@ export const makeWalker = (source: ObjectSource) => {
       const treeDepthLimit = filter?.kind === "tree" ? filter.depth : INFINITE_DEPTH
       const trees: ObjectId[] = []
       const blobs: ObjectId[] = []
-      const walkTree = (root: ObjectId, rootDepth: number): Effect.Effect<void, WalkError> =>
-        Effect.gen(function* () {
-          const stack: Array<[ObjectId, number]> = [[root, rootDepth]]
-          while (stack.length > 0) {
-            const [t, depth] = stack.pop()!
-            if (sent.has(t) || known.has(t)) continue
-            if (depth >= treeDepthLimit) continue
-            sent.add(t)
-            trees.push(t)
-            const o = yield* source.read(t)
-            const entries = parseTreeEntries(o.content) ?? []
-            for (let i = entries.length - 1; i >= 0; i--) {
-              const e = entries[i]!
-              if (e.isGitlink) continue
-              if (e.isTree) {
-                stack.push([e.id, depth + 1])
-                continue
-              }
-              if (sent.has(e.id) || known.has(e.id)) continue
-              if (filter?.kind === "blob:none") continue
-              if (depth + 1 >= treeDepthLimit) continue
-              if (filter?.kind === "blob:limit" && (yield* source.sizeOf(e.id)) >= filter.limit)
-                continue
-              sent.add(e.id)
-              blobs.push(e.id)
+      let frontier: ObjectId[] = sendCommits.map((c) => cache.map.get(c.id)!.tree)
+      for (let depth = 0; frontier.length > 0 && depth < treeDepthLimit; depth++) {
+        const fresh: ObjectId[] = []
+        for (const t of frontier) {
+          if (sent.has(t) || known.has(t)) continue
+          sent.add(t)
+          fresh.push(t)
+        }
+        trees.push(...fresh)
+        const entryLists = yield* readTrees(fresh)
+        const next: ObjectId[] = []
+        const sized: ObjectId[] = []
+        for (const entries of entryLists) {
+          for (const e of entries) {
+            if (e.isGitlink) continue
+            if (e.isTree) {
+              next.push(e.id)
+              continue
             }
+            if (sent.has(e.id) || known.has(e.id)) continue
+            if (filter?.kind === "blob:none") continue
+            if (depth + 1 >= treeDepthLimit) continue
+            sent.add(e.id)
+            if (filter?.kind === "blob:limit") sized.push(e.id)
+            else blobs.push(e.id)
           }
-        })
-      for (const c of sendCommits) {
-        const info = cache.map.get(c.id)!
-        yield* walkTree(info.tree, 0)
+        }
+        if (sized.length > 0) {
+          const sizes = yield* source.sizesOf(sized)
+          sized.forEach((id, i) => {
+            if ((sizes[i] ?? 0) < (filter as { limit: number }).limit) blobs.push(id)
+          })
+        }
+        frontier = next
       }
       // Objects asked for by id are sent whatever the filter says (lazy fetches).
       for (const t of directTrees) {

@@ -15,7 +15,7 @@ import {
 } from "../../domain/protocol/UploadRequest.ts"
 import type { Metrics } from "../../layers/Metrics.ts"
 import type { ResponseSink } from "../GitService.ts"
-import type { ObjectStoreShape } from "../ObjectStore.ts"
+import type { ObjectStoreShape, StoredObject } from "../ObjectStore.ts"
 import type { RefStoreShape } from "../RefStore.ts"
 import type { Advertiser } from "./Advertise.ts"
 import { makeWalker, type WalkResult } from "./ObjectWalk.ts"
@@ -37,7 +37,9 @@ export const makeUploadPack = (deps: Deps) => {
 
   const source = {
     read: (id: ObjectId) => objects.get(id),
-    sizeOf: (id: ObjectId) => Effect.map(objects.getStored(id), (s) => s.size),
+    readMany: (ids: ReadonlyArray<ObjectId>) => objects.getMany(ids),
+    sizesOf: (ids: ReadonlyArray<ObjectId>) =>
+      Effect.map(objects.getStoredMany(ids), (xs) => xs.map((x) => x?.size)),
   }
 
   /** Checks every want is an advertised tip or reachable from one. */
@@ -97,8 +99,13 @@ export const makeUploadPack = (deps: Deps) => {
         pendingBytes = 0
         return wire.data(chunk)
       })
-      for (const o of list) {
-        const stored = yield* objects.getStored(o.id)
+      const WINDOW = 512
+      let window: ReadonlyArray<StoredObject | undefined> = []
+      for (let i = 0; i < list.length; i++) {
+        const o = list[i]!
+        if (i % WINDOW === 0)
+          window = yield* objects.getStoredMany(list.slice(i, i + WINDOW).map((x) => x.id))
+        const stored = window[i % WINDOW] ?? (yield* objects.getStored(o.id))
         let bytes: Buffer
         const repr = stored.repr
         if (repr.kind === "whole") {
