@@ -8,6 +8,13 @@ const report = "test-results/vitest.json"
 mkdirSync("test-results", { recursive: true })
 rmSync(report, { force: true })
 const args = process.argv.slice(2)
+// Tests start real node processes from the compiled program (as `npm start` runs it).
+const build = spawnSync("npx", ["tsc", "-p", "tsconfig.build.json"], { stdio: "inherit" })
+if (build.status !== 0) {
+  console.error("test: the build failed; fix the type errors above")
+  console.log("0 passed, 1 failed, 0 skipped")
+  process.exit(1)
+}
 const run = spawnSync(
   "npx",
   [

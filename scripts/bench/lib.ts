@@ -221,8 +221,9 @@ export interface GutsProcess {
   readonly stop: () => Promise<void>
 }
 
-/** A Guts node as its own process (so its memory is measured alone). */
+/** A Guts node as its own process, from the build (so its memory is measured alone). */
 export const startGuts = async (dataDir: string): Promise<GutsProcess> => {
+  execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" })
   const net = await import("node:net")
   const port = async () =>
     new Promise<number>((resolve) => {
@@ -236,9 +237,7 @@ export const startGuts = async (dataDir: string): Promise<GutsProcess> => {
   const child = spawn(
     process.execPath,
     [
-      "--import",
-      "tsx",
-      "src/programs/main.ts",
+      "dist/programs/main.js",
       "node",
       "--data-dir",
       dataDir,

@@ -83,5 +83,5 @@ const logger = process.env.GUTS_LOG_FORMAT === "json" ? Logger.json : Logger.log
 cli(process.argv).pipe(
   Effect.provide(Layer.mergeAll(NodeContext.layer, logger)),
   Logger.withMinimumLogLevel(LogLevel.Info),
-  NodeRuntime.runMain,
+  NodeRuntime.runMain({ disablePrettyLogger: true }),
 )

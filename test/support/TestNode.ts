@@ -86,7 +86,7 @@ const waitReady = async (url: string, child: ChildProcess, output: () => string)
   throw new Error(`node did not become ready within 60 s:\n${output()}`)
 }
 
-/** A real `guts node` process, started the way the README says (tsx, CLI flags). */
+/** A real `guts node` process, run from the build as `npm start` runs it (CLI flags). */
 export const spawnNode = async (
   opts: { dataDir?: string; extraArgs?: string[]; portsFromEnv?: boolean } = {},
 ) => {
@@ -96,9 +96,8 @@ export const spawnNode = async (
   const child = spawn(
     process.execPath,
     [
-      "--import",
-      "tsx",
-      "src/programs/main.ts",
+      "--enable-source-maps",
+      "dist/programs/main.js",
       "node",
       "--data-dir",
       dataDir,
