@@ -223,4 +223,35 @@ describe("git smart HTTP with the real git client", () => {
     expect(fs.readFileSync(path.join(dst, "large.txt"), "utf8")).toBe(`${lines}one more line\n`)
     await git(dst, ["fsck", "--full"])
   })
+
+  it("follows annotated tags into fetched history (include-tag) and honours --shallow-since and --shallow-exclude", async () => {
+    await createRepo(node, "tags")
+    const src = path.join(work, "tags-src")
+    await initRepo(src)
+    for (let i = 0; i < 6; i++) {
+      write(src, "f.txt", `v${i}\n`)
+      await commitAll(src, `c${i}`, i * 600) // ten minutes apart
+    }
+    await git(src, ["tag", "-a", "old", "-m", "old", "HEAD~4"])
+    await git(src, ["push", remote("tags"), "main"])
+    const dst = path.join(work, "tags-clone")
+    await git(work, ["clone", "-q", remote("tags"), dst])
+    // Tags pushed after the clone, one on a new commit: a plain fetch (no --tags) follows
+    // both, since they point into history the client has or is fetching (include-tag).
+    write(src, "f.txt", "v6\n")
+    await commitAll(src, "c6", 3600)
+    await git(src, ["tag", "-a", "new", "-m", "new"])
+    await git(src, ["push", remote("tags"), "main", "new", "old"])
+    await git(dst, ["fetch", "-q", "origin"])
+    expect((await git(dst, ["tag"])).trim().split("\n")).toEqual(["new", "old"])
+    for (const version of ["0", "2"]) {
+      const since = path.join(work, `since-v${version}`)
+      // Commits at 00:00, 00:10, ... 00:50 and 01:00: since 00:25 keeps the last four.
+      await git(work, ["-c", `protocol.version=${version}`, "clone", "-q", "--shallow-since=2026-01-01T00:25:00Z", remote("tags"), since])
+      expect((await git(since, ["rev-list", "--count", "HEAD"])).trim()).toBe("4")
+      const excl = path.join(work, `exclude-v${version}`)
+      await git(work, ["-c", `protocol.version=${version}`, "clone", "-q", "--shallow-exclude=old", remote("tags"), excl])
+      expect((await git(excl, ["rev-list", "--count", "HEAD"])).trim()).toBe("5")
+    }
+  })
 })
