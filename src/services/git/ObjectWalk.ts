@@ -79,10 +79,18 @@ export const parseTreeEntries = (content: Uint8Array): TreeEntry[] | undefined =
   const entries: TreeEntry[] = []
   let pos = 0
   while (pos < buf.length) {
-    const space = buf.indexOf(32, pos)
-    if (space < 0) return undefined
-    const mode = Number.parseInt(buf.toString("latin1", pos, space), 8)
-    const nul = buf.indexOf(0, space + 1)
+    // Mode: octal digits up to a space (read byte by byte: this loop runs for every
+    // entry of every tree a clone walks).
+    let mode = 0
+    let p = pos
+    while (p < buf.length && buf[p] !== 32) {
+      const d = buf[p]! - 48
+      if (d < 0 || d > 7) return undefined
+      mode = mode * 8 + d
+      p++
+    }
+    if (p >= buf.length) return undefined
+    const nul = buf.indexOf(0, p + 1)
     if (nul < 0 || nul + 21 > buf.length) return undefined
     const id = buf.toString("hex", nul + 1, nul + 21) as ObjectId
     const kind = mode & 0o170000

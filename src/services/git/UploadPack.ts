@@ -32,8 +32,12 @@ interface Deps {
 /** Pack output is batched into chunks of about this size before writing. */
 const CHUNK = 256 * 1024
 
+/** How many full-clone object lists are kept (each is a few MB for a large repository). */
+const CLONE_LIST_CACHE = 16
+
 export const makeUploadPack = (deps: Deps) => {
   const { objects, metrics, advertiser } = deps
+  const cloneLists = new Map<string, WalkResult>()
 
   const source = {
     read: (id: ObjectId) => objects.get(id),
@@ -157,7 +161,24 @@ export const makeUploadPack = (deps: Deps) => {
           if (r) notTips.push(r.peeled ?? r.id)
         }
       }
-      return yield* walker.walk({
+      // A full clone's object list depends only on the wanted ids (content-addressed
+      // history never changes), so it is computed once and reused: the role git's
+      // reachability bitmaps play for http-backend.
+      const plainClone =
+        common.length === 0 &&
+        req.shallows.length === 0 &&
+        !isDeepen(req) &&
+        req.filter === undefined
+      const cacheKey = plainClone ? [...req.wants].sort().join(",") : undefined
+      if (cacheKey) {
+        const hit = cloneLists.get(cacheKey)
+        if (hit) {
+          cloneLists.delete(cacheKey)
+          cloneLists.set(cacheKey, hit)
+          return hit
+        }
+      }
+      const result = yield* walker.walk({
         wants: req.wants,
         haves: common,
         clientShallows: req.shallows,
@@ -166,6 +187,11 @@ export const makeUploadPack = (deps: Deps) => {
         deepenNotTips: notTips,
         filter: req.filter,
       })
+      if (cacheKey) {
+        cloneLists.set(cacheKey, result)
+        if (cloneLists.size > CLONE_LIST_CACHE) cloneLists.delete(cloneLists.keys().next().value!)
+      }
+      return result
     })
 
   const isDeepen = (req: UploadRequest) =>
