@@ -1,5 +1,8 @@
 /**
- * ObjectStore in memory: for tests and `--storage memory`. Same semantics as RocksDB.
+ * ObjectStore in memory: for tests and `--storage memory`. Same contract as RocksDB (the
+ * conformance suite runs against both): reads re-hash through ObjectResolver, the first
+ * representation stored for an id is kept, a batch is applied in one synchronous step.
+ * Free space is the host's free memory.
  */
 import * as os from "node:os"
 import * as zlib from "node:zlib"
@@ -43,7 +46,7 @@ export const makeMemoryObjectStore = () => {
       }),
     availableBytes: Effect.sync(() => os.freemem()),
   })
-  /** Test hook: replace the stored bytes of an object (simulates corruption). */
+  /** Test hook: replaces an object's stored record behind the store's back (corruption). */
   const tamper = (id: ObjectId, stored: StoredObject) => objects.set(id, stored)
   return { store, tamper }
 }

@@ -1,7 +1,14 @@
 /**
- * ObjectStore on RocksDB. Key: "o" + 20 id bytes. Value: a compact record —
- *   byte 0: type code (1-4); byte 1: 0 whole / 1 delta;
- *   varint: resolved size; [delta: 20 base id bytes, varint delta size]; deflated bytes.
+ * ObjectStore on RocksDB, column family `objects`. Key: the 20 raw id bytes. Value: a
+ * compact record —
+ *   byte 0: type code (1 commit, 2 tree, 3 blob, 4 tag); byte 1: 0 whole, 1 delta;
+ *   varint: resolved size; delta only: 20 base id bytes, varint delta size;
+ *   then the deflated bytes (the pack representation, reusable verbatim).
+ *
+ * Reads re-hash what they resolve (ObjectResolver), so bytes damaged or replaced on disk
+ * fail as ObjectCorrupt instead of being served; a record that does not even decode is
+ * corruption too. Writes never replace a stored object: a second representation of the
+ * same id could otherwise close a delta cycle (A over B, then B over A).
  */
 import * as fs from "node:fs"
 import * as zlib from "node:zlib"
@@ -11,22 +18,21 @@ import {
   OBJECT_TYPE_CODE,
   type ObjectId,
   objectIdFromBytes,
+  objectIdToBytes,
 } from "../domain/git/ObjectId.ts"
 import {
+  type GitObject,
+  ObjectCorrupt,
   ObjectNotFound,
   ObjectStore,
   StorageError,
   type StoredObject,
 } from "../services/ObjectStore.ts"
 import { hashOf, makeResolver } from "./ObjectResolver.ts"
-import { KeyPrefix, Rocks } from "./Rocks.ts"
+import { Rocks } from "./Rocks.ts"
 
-const objectKey = (id: ObjectId) => {
-  const k = Buffer.allocUnsafe(21)
-  k[0] = KeyPrefix.object
-  k.write(id, 1, "hex")
-  return k
-}
+/** The key of an object in the `objects` column family (tests use it to damage records). */
+export const objectKey = (id: ObjectId): Buffer => objectIdToBytes(id)
 
 const varint = (n: number) => {
   const out: number[] = []
@@ -43,71 +49,117 @@ export const encodeStored = (o: StoredObject): Buffer => {
   if (o.repr.kind === "whole") return Buffer.concat([Buffer.from(head), o.repr.deflated])
   return Buffer.concat([
     Buffer.from(head),
-    Buffer.from(o.repr.base, "hex"),
+    objectIdToBytes(o.repr.base),
     Buffer.from(varint(o.repr.deltaSize)),
     o.repr.deflated,
   ])
 }
 
-export const decodeStored = (id: ObjectId, v: Buffer): StoredObject | undefined => {
+/** The record, or why it is not one. */
+export const decodeStored = (id: ObjectId, v: Uint8Array): StoredObject | string => {
+  if (v.length < 3) return "record is truncated"
   const type = OBJECT_TYPE_BY_CODE[v[0]!]
-  if (!type || v.length < 3) return undefined
+  if (!type) return `unknown type code ${v[0]}`
   let pos = 2
   const readVarint = () => {
     let value = 0
     let mul = 1
-    for (;;) {
+    // 7 groups of 7 bits cover every size below 2^49; more is not a size we wrote.
+    for (let i = 0; i < 7; i++) {
       if (pos >= v.length) return -1
       const b = v[pos++]!
       value += (b & 0x7f) * mul
       mul *= 128
       if ((b & 0x80) === 0) return value
     }
+    return -1
   }
   const size = readVarint()
-  if (size < 0) return undefined
+  if (size < 0) return "bad size"
   if (v[1] === 0) return { id, type, size, repr: { kind: "whole", deflated: v.subarray(pos) } }
-  if (pos + 20 > v.length) return undefined
+  if (v[1] !== 1) return `unknown representation ${v[1]}`
+  if (pos + 20 > v.length) return "record is truncated"
   const base = objectIdFromBytes(v, pos)
   pos += 20
   const deltaSize = readVarint()
-  if (deltaSize < 0) return undefined
+  if (deltaSize < 0) return "bad delta size"
   return { id, type, size, repr: { kind: "delta", base, deltaSize, deflated: v.subarray(pos) } }
 }
 
-export const ObjectStoreRocks = Layer.effect(
-  ObjectStore,
-  Effect.gen(function* () {
-    const rocks = yield* Rocks
-    const getStored = (id: ObjectId) =>
-      rocks.get(objectKey(id)).pipe(
-        Effect.flatMap((v): Effect.Effect<StoredObject, ObjectNotFound | StorageError> => {
-          if (!v) return Effect.fail(new ObjectNotFound({ id }))
-          const o = decodeStored(id, v)
-          return o
-            ? Effect.succeed(o)
-            : Effect.fail(
-                new StorageError({ operation: `decode object ${id}`, cause: "malformed record" }),
-              )
+/**
+ * A record that does not decode is reported as a StorageError (getStored's contract) whose
+ * cause is the ObjectCorrupt that `get` surfaces.
+ */
+const decodeOrFail = (id: ObjectId, v: Buffer): Effect.Effect<StoredObject, StorageError> => {
+  const o = decodeStored(id, v)
+  return typeof o === "string"
+    ? Effect.fail(
+        new StorageError({
+          operation: `read object ${id}`,
+          cause: new ObjectCorrupt({ id, reason: o }),
         }),
       )
-    const getStoredMany = (ids: ReadonlyArray<ObjectId>) =>
-      Effect.map(rocks.getMany(ids.map(objectKey)), (values) =>
-        values.map((v, i) => (v ? decodeStored(ids[i]!, v) : undefined)),
+    : Effect.succeed(o)
+}
+
+const surfaceCorruption = <A, E>(
+  self: Effect.Effect<A, E | StorageError>,
+): Effect.Effect<A, E | StorageError | ObjectCorrupt> =>
+  Effect.catchIf(
+    self,
+    (e): e is StorageError => e instanceof StorageError && e.cause instanceof ObjectCorrupt,
+    (e) => Effect.fail(e.cause as ObjectCorrupt),
+  )
+
+export const makeRocksObjectStore = (cacheBytes = 64 * 1024 * 1024) =>
+  Effect.gen(function* () {
+    const rocks = yield* Rocks
+    // Check-then-write must not interleave with another writer (see the module header).
+    const writeLock = yield* Effect.makeSemaphore(1)
+
+    const getStored = (id: ObjectId): Effect.Effect<StoredObject, ObjectNotFound | StorageError> =>
+      Effect.flatMap(
+        rocks.get("objects", objectKey(id)),
+        (v): Effect.Effect<StoredObject, ObjectNotFound | StorageError> =>
+          v ? decodeOrFail(id, v) : Effect.fail(new ObjectNotFound({ id })),
       )
-    const resolver = makeResolver(getStored, getStoredMany)
-    return ObjectStore.of({
-      has: (id) => Effect.map(rocks.get(objectKey(id)), (v) => v !== undefined),
-      missing: (ids) =>
-        Effect.map(rocks.getMany(ids.map(objectKey)), (values) =>
-          ids.filter((_, i) => values[i] === undefined),
+    const getStoredMany = (ids: ReadonlyArray<ObjectId>) =>
+      Effect.flatMap(rocks.getMany("objects", ids.map(objectKey)), (values) =>
+        Effect.forEach(values, (v, i) =>
+          v ? decodeOrFail(ids[i]!, v) : Effect.succeed(undefined),
         ),
-      get: resolver.get,
-      getMany: resolver.getMany,
+      )
+    const missing = (ids: ReadonlyArray<ObjectId>) =>
+      Effect.map(rocks.getMany("objects", ids.map(objectKey)), (values) =>
+        ids.filter((_, i) => values[i] === undefined),
+      )
+    const writeNew = (objects: ReadonlyArray<StoredObject>) =>
+      writeLock.withPermits(1)(
+        Effect.gen(function* () {
+          const absent = new Set(yield* missing(objects.map((o) => o.id)))
+          const ops = []
+          for (const o of objects) {
+            // A batch may name an object twice; the first representation wins.
+            if (!absent.delete(o.id)) continue
+            ops.push({ key: objectKey(o.id), value: encodeStored(o) })
+          }
+          yield* rocks.write("objects", ops)
+        }),
+      )
+    const resolver = makeResolver(getStored, getStoredMany, cacheBytes)
+
+    return ObjectStore.of({
+      has: (id) => Effect.map(rocks.get("objects", objectKey(id)), (v) => v !== undefined),
+      missing,
+      get: (id) => surfaceCorruption<GitObject, ObjectNotFound | ObjectCorrupt>(resolver.get(id)),
+      getMany: (ids) =>
+        surfaceCorruption<ReadonlyArray<GitObject | undefined>, ObjectCorrupt>(
+          resolver.getMany(ids),
+        ),
       getStored,
       getStoredMany,
       put: (type, content) =>
-        Effect.gen(function* () {
+        Effect.suspend(() => {
           const id = hashOf(type, content)
           const stored: StoredObject = {
             id,
@@ -115,11 +167,9 @@ export const ObjectStoreRocks = Layer.effect(
             size: content.length,
             repr: { kind: "whole", deflated: zlib.deflateSync(content) },
           }
-          yield* rocks.write([{ key: objectKey(id), value: encodeStored(stored) }])
-          return id
+          return Effect.as(writeNew([stored]), id)
         }),
-      putBatch: (batch) =>
-        rocks.write(batch.map((o) => ({ key: objectKey(o.id), value: encodeStored(o) }))),
+      putBatch: writeNew,
       availableBytes: Effect.tryPromise({
         try: async () => {
           const s = await fs.promises.statfs(rocks.dir)
@@ -128,8 +178,6 @@ export const ObjectStoreRocks = Layer.effect(
         catch: (cause) => new StorageError({ operation: "statfs", cause }),
       }),
     })
-  }),
-)
+  })
 
-/** Test hook: overwrite an object's record directly (simulates disk corruption). */
-export const tamperKey = objectKey
+export const ObjectStoreRocks = Layer.effect(ObjectStore, makeRocksObjectStore())

@@ -1,57 +1,38 @@
 /**
- * RefStore in memory: for tests and `--storage memory`. Same semantics as RocksDB.
+ * RefStore in memory: for tests and `--storage memory`. Same contract as RocksDB (the
+ * conformance suite runs against both); nothing survives the process. Every operation is
+ * synchronous, so a compare-and-swap update cannot interleave with another.
  */
 import { Effect, Layer } from "effect"
 import { type ObjectId, ZERO_ID } from "../domain/git/ObjectId.ts"
-import { RefConflict, RefStore } from "../services/RefStore.ts"
+import { RefStore, type RefStoreShape, refConflicts } from "../services/RefStore.ts"
 
-export const conflictsOf = (
-  repo: string,
-  current: (name: string) => ObjectId | undefined,
-  updates: ReadonlyArray<{ name: string; expected?: ObjectId | undefined }>,
-) => {
-  const conflicts: Array<{
-    name: string
-    expected: ObjectId | undefined
-    actual: ObjectId | undefined
-  }> = []
-  for (const u of updates) {
-    if (u.expected === undefined) continue
-    const actual = current(u.name)
-    const ok = u.expected === ZERO_ID ? actual === undefined : actual === u.expected
-    if (!ok) conflicts.push({ name: u.name, expected: u.expected, actual })
-  }
-  return conflicts.length > 0 ? new RefConflict({ repo, conflicts }) : undefined
-}
+/** Git's order: bytewise on UTF-8 (JavaScript's `<` compares UTF-16 code units). */
+const byUtf8 = (a: { name: string }, b: { name: string }) =>
+  Buffer.compare(Buffer.from(a.name, "utf8"), Buffer.from(b.name, "utf8"))
 
-export const RefStoreMemory = Layer.sync(RefStore, () => {
+export const makeMemoryRefStore = (): RefStoreShape => {
   const repos = new Map<string, Map<string, ObjectId>>()
   const heads = new Map<string, string>()
-  const refsOf = (repo: string) => {
-    let m = repos.get(repo)
-    if (!m) {
-      m = new Map()
-      repos.set(repo, m)
-    }
-    return m
-  }
   return RefStore.of({
     list: (repo) =>
       Effect.sync(() =>
         [...(repos.get(repo) ?? new Map<string, ObjectId>()).entries()]
           .map(([name, id]) => ({ name, id }))
-          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+          .sort(byUtf8),
       ),
     get: (repo, name) => Effect.sync(() => repos.get(repo)?.get(name)),
     update: (repo, updates) =>
       Effect.suspend(() => {
-        const refs = refsOf(repo)
-        const conflict = conflictsOf(repo, (n) => refs.get(n), updates)
+        const refs = repos.get(repo) ?? new Map<string, ObjectId>()
+        const conflict = refConflicts(repo, (n) => refs.get(n), updates)
         if (conflict) return Effect.fail(conflict)
         for (const u of updates) {
           if (u.next === ZERO_ID) refs.delete(u.name)
           else refs.set(u.name, u.next)
         }
+        if (refs.size > 0) repos.set(repo, refs)
+        else repos.delete(repo)
         return Effect.void
       }),
     getHead: (repo) => Effect.sync(() => heads.get(repo)),
@@ -62,4 +43,6 @@ export const RefStoreMemory = Layer.sync(RefStore, () => {
         heads.delete(repo)
       }),
   })
-})
+}
+
+export const RefStoreMemory = Layer.sync(RefStore, makeMemoryRefStore)

@@ -1,72 +1,155 @@
 /**
- * RefStore on RocksDB. Keys: "r" + repo + \0 + ref name → 20 id bytes; "h" + repo → HEAD
- * target. Updates of one repository are serialised (compare-and-swap: read, check, write
- * in one atomic batch), so two racing updates of a ref cannot both win.
+ * RefStore on RocksDB, column family `refs`. Keys start with the repository:
+ *   u16 big-endian byte length of the repository key, its UTF-8 bytes, then
+ *   0x00 + ref name (UTF-8) → the 20 raw id bytes, or
+ *   0x01 → HEAD's target (UTF-8, e.g. `refs/heads/main`).
+ * The length prefix makes a repository's keys one contiguous range whatever bytes its key
+ * holds, so `list` is a prefix scan (already in git's bytewise order) and `dropRepo`
+ * deletes exactly that range.
+ *
+ * Writes of one repository (update, setHead, dropRepo) are serialised, so a compare-and-
+ * swap reads, checks and writes its one atomic batch with no other writer in between;
+ * different repositories commit in parallel. Every write is durable (WAL fsynced) before
+ * it completes.
  */
 import { Effect, Layer } from "effect"
-import { type ObjectId, objectIdFromBytes, ZERO_ID } from "../domain/git/ObjectId.ts"
-import { RefStore } from "../services/RefStore.ts"
-import { conflictsOf } from "./RefStoreMemory.ts"
-import { KeyPrefix, Rocks } from "./Rocks.ts"
+import {
+  type ObjectId,
+  objectIdFromBytes,
+  objectIdToBytes,
+  ZERO_ID,
+} from "../domain/git/ObjectId.ts"
+import { StorageError } from "../services/ObjectStore.ts"
+import { RefStore, refConflicts } from "../services/RefStore.ts"
+import { Rocks } from "./Rocks.ts"
+
+const REF = 0x00
+const HEAD = 0x01
 
 const repoPrefix = (repo: string) =>
-  Buffer.concat([Buffer.from([KeyPrefix.ref]), Buffer.from(repo, "utf8"), Buffer.from([0])])
-const refKey = (repo: string, name: string) =>
-  Buffer.concat([repoPrefix(repo), Buffer.from(name, "utf8")])
-const headKey = (repo: string) =>
-  Buffer.concat([Buffer.from([KeyPrefix.head]), Buffer.from(repo, "utf8")])
-
-export const RefStoreRocks = Layer.effect(
-  RefStore,
-  Effect.gen(function* () {
-    const rocks = yield* Rocks
-    const lock = yield* Effect.makeSemaphore(1)
-    const get = (repo: string, name: string) =>
-      Effect.map(rocks.get(refKey(repo, name)), (v) =>
-        v && v.length === 20 ? objectIdFromBytes(v) : undefined,
+  Effect.suspend(() => {
+    const bytes = Buffer.from(repo, "utf8")
+    if (bytes.length > 0xffff)
+      return Effect.fail(
+        new StorageError({ operation: "encode repository key", cause: "longer than 65535 bytes" }),
       )
-    return RefStore.of({
-      list: (repo) =>
-        Effect.map(rocks.scan(repoPrefix(repo)), (rows) => {
-          const prefixLength = repoPrefix(repo).length
-          return rows.map((r) => ({
-            name: r.key.toString("utf8", prefixLength),
-            id: objectIdFromBytes(r.value),
-          }))
+    const prefix = Buffer.allocUnsafe(2 + bytes.length)
+    prefix.writeUInt16BE(bytes.length, 0)
+    bytes.copy(prefix, 2)
+    return Effect.succeed(prefix)
+  })
+
+const refKey = (prefix: Buffer, name: string) =>
+  Buffer.concat([prefix, Buffer.from([REF]), Buffer.from(name, "utf8")])
+const headKey = (prefix: Buffer) => Buffer.concat([prefix, Buffer.from([HEAD])])
+
+const decodeId = (repo: string, name: string, v: Buffer) =>
+  v.length === 20
+    ? Effect.succeed(objectIdFromBytes(v))
+    : Effect.fail(
+        new StorageError({
+          operation: `read ref ${name} of ${repo}`,
+          cause: `stored value is ${v.length} bytes, not an object id`,
         }),
-      get,
-      update: (repo, updates) =>
-        lock.withPermits(1)(
-          Effect.gen(function* () {
-            const names = updates.map((u) => u.name)
-            const values = yield* rocks.getMany(names.map((n) => refKey(repo, n)))
-            const current = new Map<string, ObjectId | undefined>(
-              names.map((n, i) => [
-                n,
-                values[i] && values[i]!.length === 20 ? objectIdFromBytes(values[i]!) : undefined,
-              ]),
-            )
-            const conflict = conflictsOf(repo, (n) => current.get(n), updates)
-            if (conflict) return yield* conflict
-            yield* rocks.write(
-              updates.map((u) => ({
-                key: refKey(repo, u.name),
-                value: u.next === ZERO_ID ? undefined : Buffer.from(u.next, "hex"),
-              })),
-            )
+      )
+
+/** One semaphore per repository with writers in flight, forgotten when the last leaves. */
+const makeKeyedLock = () => {
+  const locks = new Map<string, { sem: Effect.Semaphore; users: number }>()
+  return <A, E, R>(key: string, body: Effect.Effect<A, E, R>) =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => {
+        let entry = locks.get(key)
+        if (!entry) {
+          entry = { sem: Effect.unsafeMakeSemaphore(1), users: 0 }
+          locks.set(key, entry)
+        }
+        entry.users++
+        return entry
+      }),
+      (entry) => entry.sem.withPermits(1)(body),
+      (entry) =>
+        Effect.sync(() => {
+          if (--entry.users === 0) locks.delete(key)
+        }),
+    )
+}
+
+export const makeRocksRefStore = Effect.gen(function* () {
+  const rocks = yield* Rocks
+  const exclusive = makeKeyedLock()
+
+  const get = (repo: string, name: string) =>
+    Effect.gen(function* () {
+      const v = yield* rocks.get("refs", refKey(yield* repoPrefix(repo), name))
+      return v === undefined ? undefined : yield* decodeId(repo, name, v)
+    })
+
+  return RefStore.of({
+    list: (repo) =>
+      Effect.gen(function* () {
+        const prefix = Buffer.concat([yield* repoPrefix(repo), Buffer.from([REF])])
+        const rows = yield* rocks.scan("refs", prefix)
+        return yield* Effect.forEach(rows, (r) => {
+          const name = r.key.toString("utf8", prefix.length)
+          return Effect.map(decodeId(repo, name, r.value), (id) => ({ name, id }))
+        })
+      }),
+    get,
+    update: (repo, updates) =>
+      exclusive(
+        repo,
+        Effect.gen(function* () {
+          if (updates.length === 0) return
+          const prefix = yield* repoPrefix(repo)
+          const values = yield* rocks.getMany(
+            "refs",
+            updates.map((u) => refKey(prefix, u.name)),
+          )
+          const current = new Map<string, ObjectId | undefined>()
+          for (const [i, u] of updates.entries()) {
+            const v = values[i]
+            current.set(u.name, v === undefined ? undefined : yield* decodeId(repo, u.name, v))
+          }
+          const conflict = refConflicts(repo, (n) => current.get(n), updates)
+          if (conflict) return yield* conflict
+          yield* rocks.write(
+            "refs",
+            updates.map((u) => ({
+              key: refKey(prefix, u.name),
+              value: u.next === ZERO_ID ? undefined : objectIdToBytes(u.next),
+            })),
+            { durable: true },
+          )
+        }),
+      ),
+    getHead: (repo) =>
+      Effect.gen(function* () {
+        const v = yield* rocks.get("refs", headKey(yield* repoPrefix(repo)))
+        return v?.toString("utf8")
+      }),
+    setHead: (repo, target) =>
+      exclusive(
+        repo,
+        Effect.flatMap(repoPrefix(repo), (prefix) =>
+          rocks.write("refs", [{ key: headKey(prefix), value: Buffer.from(target, "utf8") }], {
+            durable: true,
           }),
         ),
-      getHead: (repo) => Effect.map(rocks.get(headKey(repo)), (v) => v?.toString("utf8")),
-      setHead: (repo, target) =>
-        rocks.write([{ key: headKey(repo), value: Buffer.from(target, "utf8") }]),
-      dropRepo: (repo) =>
+      ),
+    dropRepo: (repo) =>
+      exclusive(
+        repo,
         Effect.gen(function* () {
-          const rows = yield* rocks.scan(repoPrefix(repo))
-          yield* rocks.write([
-            ...rows.map((r) => ({ key: r.key, value: undefined })),
-            { key: headKey(repo), value: undefined },
-          ])
+          const rows = yield* rocks.scan("refs", yield* repoPrefix(repo))
+          yield* rocks.write(
+            "refs",
+            rows.map((r) => ({ key: r.key, value: undefined })),
+            { durable: true },
+          )
         }),
-    })
-  }),
-)
+      ),
+  })
+})
+
+export const RefStoreRocks = Layer.effect(RefStore, makeRocksRefStore)

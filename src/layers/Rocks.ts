@@ -1,12 +1,22 @@
 /**
- * Rocks: one RocksDB database per node at `<data-dir>/db`, opened for the lifetime of a
- * scope. Every store keeps its keys under its own one-byte prefix in the default column
- * family, so that one write batch can update several stores atomically (rocksdb-native
- * binds a batch to one column family).
+ * Rocks: the node's RocksDB database at `<data-dir>/db`, open for the lifetime of a scope
+ * (closed when the scope closes; a second process on the same directory is refused by
+ * RocksDB's lock file, with an error that says so).
  *
- * Durability: writes go through RocksDB's write-ahead log; a killed process loses nothing
- * that was acknowledged (the WAL is in the OS page cache); a power loss may lose the last
- * writes. Point-in-time WAL recovery keeps the database consistent either way.
+ * Column families: `objects` (git objects by raw id, see ObjectStoreRocks), `refs` (refs
+ * and HEAD per repository, see RefStoreRocks), `meta` (the layout version).
+ *
+ * Atomicity: one `write` is one RocksDB write batch, applied whole or not at all, crash
+ * included. The native binding could put several column families in one batch, but
+ * rocksdb-native's JavaScript batch writes into the column family of the session that
+ * made it, so `write` takes one column family and every atomic update of Guts is laid out
+ * to fit one (a ref update and HEAD both live in `refs`).
+ *
+ * Durability: a write returns once its WAL record is in the OS page cache, so a killed
+ * process loses nothing acknowledged. rocksdb-native exposes no `sync` write option, so a
+ * `durable` write fsyncs the WAL files and the directory itself before it completes: it
+ * survives a power loss too. The WAL is shared by all column families, so a durable ref
+ * update also makes the objects written before it durable.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -14,45 +24,74 @@ import { Context, Data, Effect, Layer } from "effect"
 import RocksDB from "rocksdb-native"
 import { StorageError } from "../services/ObjectStore.ts"
 
-export const KeyPrefix = {
-  object: 0x6f, // "o" + 20-byte id
-  ref: 0x72, // "r" + repo + \0 + ref name
-  head: 0x68, // "h" + repo
-  meta: 0x6d, // "m" + name
-} as const
+export type ColumnFamily = "objects" | "refs" | "meta"
+const COLUMN_FAMILIES: ReadonlyArray<ColumnFamily> = ["objects", "refs", "meta"]
 
-export interface RocksBatchOp {
+/** Bumped when the key layout changes, so an old directory is refused rather than misread. */
+const LAYOUT_KEY = Buffer.from("layout")
+const LAYOUT_VERSION = Buffer.from("guts-rocks-2")
+
+export interface RocksWrite {
   readonly key: Buffer
   /** undefined deletes the key. */
   readonly value: Buffer | undefined
 }
 
-class RocksOpenError extends Data.TaggedError("RocksOpenError")<{
-  readonly path: string
-  readonly cause: unknown
-}> {}
-
 export interface RocksShape {
+  /** The database directory (`<data-dir>/db`). */
   readonly dir: string
-  readonly get: (key: Buffer) => Effect.Effect<Buffer | undefined, StorageError>
+  readonly get: (cf: ColumnFamily, key: Buffer) => Effect.Effect<Buffer | undefined, StorageError>
+  /** One round trip for many keys; undefined where a key is absent. */
   readonly getMany: (
+    cf: ColumnFamily,
     keys: ReadonlyArray<Buffer>,
   ) => Effect.Effect<ReadonlyArray<Buffer | undefined>, StorageError>
-  /** Applies all operations atomically. */
-  readonly write: (ops: ReadonlyArray<RocksBatchOp>) => Effect.Effect<void, StorageError>
-  /** Keys and values with the given prefix, in key order. */
+  /** Applies every operation atomically; `durable` also fsyncs the write-ahead log. */
+  readonly write: (
+    cf: ColumnFamily,
+    ops: ReadonlyArray<RocksWrite>,
+    options?: { readonly durable?: boolean },
+  ) => Effect.Effect<void, StorageError>
+  /** Keys and values that start with `prefix`, in key order. */
   readonly scan: (
+    cf: ColumnFamily,
     prefix: Buffer,
   ) => Effect.Effect<ReadonlyArray<{ key: Buffer; value: Buffer }>, StorageError>
 }
 
 export class Rocks extends Context.Tag("guts/Rocks")<Rocks, RocksShape>() {}
 
-const storageError = (operation: string) => (cause: unknown) =>
-  new StorageError({ operation, cause })
+// The parts of rocksdb-native that Rocks uses, column family sessions included (the
+// package ships no typings; src/types/rocksdb-native.d.ts predates column families).
+interface NativeBatch {
+  get(key: Buffer): Promise<Buffer | null>
+  tryPut(key: Buffer, value: Buffer): void
+  tryDelete(key: Buffer): void
+  tryFlush(): void
+  flush(): Promise<void>
+  destroy(): void
+}
+interface NativeSession {
+  get(key: Buffer): Promise<Buffer | null>
+  read(opts: { capacity: number }): NativeBatch
+  write(opts: { capacity: number }): NativeBatch
+  iterator(range: { gte?: Buffer; lt?: Buffer }): AsyncIterable<{ key: Buffer; value: Buffer }>
+  peek(range: object): Promise<{ key: Buffer; value: Buffer } | null>
+}
+interface NativeDb extends NativeSession {
+  ready(): Promise<void>
+  close(): Promise<void>
+  columnFamily(name: string): NativeSession
+}
+
+class LayoutMismatch extends Data.TaggedError("LayoutMismatch")<{ readonly found: string }> {
+  override get message() {
+    return `the data directory was written by another version of Guts (${this.found}); move it away or delete it`
+  }
+}
 
 /** The byte string just after every key that starts with `prefix`. */
-const prefixEnd = (prefix: Buffer) => {
+const prefixEnd = (prefix: Buffer): Buffer | undefined => {
   const end = Buffer.from(prefix)
   for (let i = end.length - 1; i >= 0; i--) {
     if (end[i]! < 0xff) {
@@ -63,87 +102,179 @@ const prefixEnd = (prefix: Buffer) => {
   return undefined
 }
 
-export const rocksLayer = (dataDir: string) =>
-  Layer.scoped(
-    Rocks,
-    Effect.gen(function* () {
-      const dir = path.join(dataDir, "db")
-      const db = yield* Effect.acquireRelease(
-        Effect.tryPromise({
-          try: async () => {
-            fs.mkdirSync(dir, { recursive: true })
-            // Smaller memtables than RocksDB's 64 MB default keep a node's RSS in budget;
-            // large values (big blobs) go to blob files instead of the LSM tree.
-            const db = new RocksDB(dir, {
-              writeBufferSize: 8 * 1024 * 1024,
-              maxWriteBufferNumber: 2,
-              enableBlobFiles: true,
-              minBlobSize: 64 * 1024,
-            })
-            await db.ready()
-            return db
-          },
-          catch: (cause) => new RocksOpenError({ path: dir, cause }),
-        }),
-        (db) => Effect.promise(() => db.close()),
-      ).pipe(
-        Effect.mapError(
-          (e) =>
-            new StorageError({
-              operation: `open ${e.path} (is another node using this data directory?)`,
-              cause: e.cause,
-            }),
+const WAL_FILE = /^\d+\.log$/
+
+/**
+ * fsyncs every live WAL file and the directory (a WAL created since the last sync must be
+ * findable after a crash). A WAL deleted meanwhile was obsolete: its records are in table
+ * files RocksDB synced before deleting it.
+ */
+const syncWal = async (dir: string) => {
+  for (const name of await fs.promises.readdir(dir)) {
+    if (!WAL_FILE.test(name)) continue
+    let file: fs.promises.FileHandle
+    try {
+      file = await fs.promises.open(path.join(dir, name), "r")
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") continue
+      throw e
+    }
+    try {
+      await file.sync()
+    } finally {
+      await file.close()
+    }
+  }
+  const d = await fs.promises.open(dir, "r")
+  try {
+    await d.sync()
+  } finally {
+    await d.close()
+  }
+}
+
+/**
+ * Group commit: writers that ask while a sync runs share the next one (it starts after
+ * their writes, so it covers them), so concurrent durable writes cost one fsync round.
+ */
+const makeWalSyncer = (dir: string) => {
+  let running: Promise<void> | undefined
+  let queued: Promise<void> | undefined
+  const start = () => {
+    const p: Promise<void> = syncWal(dir).finally(() => {
+      if (running === p) running = undefined
+    })
+    running = p
+    return p
+  }
+  return (): Promise<void> => {
+    if (running === undefined) return start()
+    queued ??= running
+      .catch(() => undefined)
+      .then(() => {
+        queued = undefined
+        return start()
+      })
+    return queued
+  }
+}
+
+const openDb = async (dir: string): Promise<NativeDb> => {
+  fs.mkdirSync(dir, { recursive: true })
+  // Smaller memtables than RocksDB's 64 MB default keep a node's RSS in budget (they are
+  // per column family); large values (big blobs) go to blob files instead of the LSM tree.
+  const db = new RocksDB(dir, {
+    columnFamilies: [...COLUMN_FAMILIES],
+    writeBufferSize: 8 * 1024 * 1024,
+    maxWriteBufferNumber: 2,
+    enableBlobFiles: true,
+    minBlobSize: 64 * 1024,
+  }) as unknown as NativeDb
+  await db.ready()
+  try {
+    const meta = db.columnFamily("meta")
+    const layout = await meta.get(LAYOUT_KEY)
+    if (layout === null) {
+      // A fresh directory, or one from before column families (keys in the default one).
+      if ((await db.peek({})) !== null) throw new LayoutMismatch({ found: "unversioned layout" })
+      const w = meta.write({ capacity: 1 })
+      w.tryPut(LAYOUT_KEY, LAYOUT_VERSION)
+      await w.flush()
+      w.destroy()
+      await syncWal(dir)
+    } else if (!layout.equals(LAYOUT_VERSION)) {
+      throw new LayoutMismatch({ found: layout.toString("utf8") })
+    }
+  } catch (e) {
+    await db.close()
+    throw e
+  }
+  return db
+}
+
+export const makeRocks = (dir: string) =>
+  Effect.gen(function* () {
+    const db = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => openDb(dir),
+        catch: (cause) =>
+          new StorageError({
+            operation:
+              cause instanceof LayoutMismatch
+                ? `open ${dir}`
+                : `open ${dir} (is another node using this data directory?)`,
+            cause,
+          }),
+      }),
+      (db) =>
+        Effect.tryPromise(() => db.close()).pipe(
+          Effect.catchAll((e) => Effect.logWarning(`closing ${dir} failed`, e)),
         ),
-      )
-      const getMany = (keys: ReadonlyArray<Buffer>) =>
+    )
+    const sessions = new Map<ColumnFamily, NativeSession>(
+      COLUMN_FAMILIES.map((cf) => [cf, db.columnFamily(cf)]),
+    )
+    const session = (cf: ColumnFamily) => sessions.get(cf)!
+    const sync = makeWalSyncer(dir)
+    const failed = (operation: string) => (cause: unknown) => new StorageError({ operation, cause })
+
+    return Rocks.of({
+      dir,
+      get: (cf, key) =>
+        Effect.tryPromise({
+          try: async () => (await session(cf).get(key)) ?? undefined,
+          catch: failed(`read ${cf}`),
+        }),
+      getMany: (cf, keys) =>
         Effect.tryPromise({
           try: async () => {
             if (keys.length === 0) return []
-            const batch = db.read({ capacity: keys.length })
-            const promises = keys.map((k) => batch.get(k))
+            const batch = session(cf).read({ capacity: keys.length })
+            const pending = keys.map((k) => batch.get(k))
             batch.tryFlush()
-            const values = await Promise.all(promises)
-            batch.destroy()
-            return values.map((v: Buffer | null) => v ?? undefined)
-          },
-          catch: storageError("read"),
-        })
-      return Rocks.of({
-        dir,
-        get: (key) =>
-          Effect.tryPromise({
-            try: async () => (await db.get(key)) ?? undefined,
-            catch: storageError("read"),
-          }),
-        getMany,
-        write: (ops) =>
-          Effect.tryPromise({
-            try: async () => {
-              if (ops.length === 0) return
-              const batch = db.write({ capacity: ops.length })
-              for (const op of ops) {
-                if (op.value === undefined) batch.tryDelete(op.key)
-                else batch.tryPut(op.key, op.value)
-              }
-              await batch.flush()
+            try {
+              return (await Promise.all(pending)).map((v) => v ?? undefined)
+            } finally {
               batch.destroy()
-            },
-            catch: storageError("write"),
-          }),
-        scan: (prefix) =>
-          Effect.tryPromise({
-            try: async () => {
-              const end = prefixEnd(prefix)
-              const out: Array<{ key: Buffer; value: Buffer }> = []
-              for await (const entry of db.iterator(
-                end ? { gte: prefix, lt: end } : { gte: prefix },
-              )) {
-                out.push({ key: entry.key as Buffer, value: entry.value as Buffer })
-              }
-              return out
-            },
-            catch: storageError("scan"),
-          }),
-      })
-    }),
-  )
+            }
+          },
+          catch: failed(`read ${cf}`),
+        }),
+      write: (cf, ops, options) =>
+        Effect.tryPromise({
+          try: async () => {
+            if (ops.length === 0) return
+            const batch = session(cf).write({ capacity: ops.length })
+            for (const op of ops) {
+              if (op.value === undefined) batch.tryDelete(op.key)
+              else batch.tryPut(op.key, op.value)
+            }
+            try {
+              await batch.flush()
+            } finally {
+              batch.destroy()
+            }
+            if (options?.durable) await sync()
+          },
+          catch: failed(`write ${cf}`),
+        }),
+      scan: (cf, prefix) =>
+        Effect.tryPromise({
+          try: async () => {
+            const end = prefixEnd(prefix)
+            const out: Array<{ key: Buffer; value: Buffer }> = []
+            for await (const entry of session(cf).iterator(
+              end ? { gte: prefix, lt: end } : { gte: prefix },
+            )) {
+              out.push({ key: entry.key, value: entry.value })
+            }
+            return out
+          },
+          catch: failed(`scan ${cf}`),
+        }),
+    })
+  })
+
+/** The database of a data directory: `<dataDir>/db`. */
+export const rocksLayer = (dataDir: string) =>
+  Layer.scoped(Rocks, makeRocks(path.join(dataDir, "db")))

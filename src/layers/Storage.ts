@@ -1,8 +1,16 @@
 /**
  * Storage: the object and ref stores a node runs on, chosen by configuration
- * (`--storage memory|rocksdb`). RocksDB lives in `<data-dir>/db`.
+ * (`--storage memory|rocksdb`).
+ *
+ * - memory: both stores in process memory; nothing survives a restart.
+ * - rocksdb: one RocksDB database at `<data-dir>/db` holding both stores in their own
+ *   column families (`objects`, `refs`, plus `meta`), opened when the layer is built and
+ *   closed when its scope closes. Opening fails with a StorageError when another process
+ *   holds the directory or when it was written with another key layout.
  */
 import { Layer } from "effect"
+import type { ObjectStore, StorageError } from "../services/ObjectStore.ts"
+import type { RefStore } from "../services/RefStore.ts"
 import { ObjectStoreMemory } from "./ObjectStoreMemory.ts"
 import { ObjectStoreRocks } from "./ObjectStoreRocks.ts"
 import { RefStoreMemory } from "./RefStoreMemory.ts"
@@ -13,7 +21,9 @@ export type StorageConfig =
   | { readonly kind: "memory" }
   | { readonly kind: "rocksdb"; readonly dataDir: string }
 
-export const storageLayer = (config: StorageConfig) =>
+export const storageLayer = (
+  config: StorageConfig,
+): Layer.Layer<ObjectStore | RefStore, StorageError> =>
   config.kind === "memory"
     ? Layer.merge(ObjectStoreMemory, RefStoreMemory)
     : Layer.merge(ObjectStoreRocks, RefStoreRocks).pipe(Layer.provide(rocksLayer(config.dataDir)))

@@ -2,6 +2,7 @@
  * `guts`: the command line. `guts node` runs a node; `guts sim` runs the consensus
  * simulator (its own argument parser); more subcommands join as they land.
  */
+import "../layers/p2p/Polyfills.ts"
 import { Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer, Logger, LogLevel, Option } from "effect"
@@ -9,6 +10,7 @@ import { GUTS_VERSION } from "../domain/Version.ts"
 import { HttpServer } from "../layers/http/HttpServer.ts"
 import { adminTokenPath } from "../layers/Bootstrap.ts"
 import { NodeConfig } from "../services/NodeConfig.ts"
+import { keygenCommand } from "./keygen.ts"
 import { nodeLayer } from "./node.ts"
 
 const dataDir = Options.directory("data-dir").pipe(
@@ -74,7 +76,7 @@ const node = Command.make(
 
 const guts = Command.make("guts").pipe(
   Command.withDescription("Guts: a code forge replicated by Byzantine-fault-tolerant consensus"),
-  Command.withSubcommands([node]),
+  Command.withSubcommands([node, keygenCommand]),
 )
 
 const cli = Command.run(guts, { name: "guts", version: GUTS_VERSION })

@@ -7,12 +7,13 @@
  *   the mismatching refs are reported.
  * - A successful update is durable when the effect completes.
  * - Ref names are stored as given; validation of names is the caller's (domain) job.
+ * - `list` sorts names bytewise on their UTF-8 encoding, as git does.
  * - Repositories are keyed by an opaque string (`owner/name` today, a repository id later).
  *
  * Layers: RefStoreMemory, RefStoreRocks.
  */
 import { Context, Data, type Effect } from "effect"
-import type { ObjectId } from "../domain/git/ObjectId.ts"
+import { type ObjectId, ZERO_ID } from "../domain/git/ObjectId.ts"
 import type { StorageError } from "./ObjectStore.ts"
 
 export interface RefUpdate {
@@ -37,8 +38,27 @@ export class RefConflict extends Data.TaggedError("RefConflict")<{
   }
 }
 
+/**
+ * The compare-and-swap rule every layer applies: the refs of `updates` whose current value
+ * (`current(name)`, undefined when absent) is not the expected one, as a RefConflict.
+ */
+export const refConflicts = (
+  repo: string,
+  current: (name: string) => ObjectId | undefined,
+  updates: ReadonlyArray<Pick<RefUpdate, "name" | "expected">>,
+): RefConflict | undefined => {
+  const conflicts: Array<RefConflict["conflicts"][number]> = []
+  for (const u of updates) {
+    if (u.expected === undefined) continue
+    const actual = current(u.name)
+    const ok = u.expected === ZERO_ID ? actual === undefined : actual === u.expected
+    if (!ok) conflicts.push({ name: u.name, expected: u.expected, actual })
+  }
+  return conflicts.length > 0 ? new RefConflict({ repo, conflicts }) : undefined
+}
+
 export interface RefStoreShape {
-  /** All refs of a repository, sorted by name. */
+  /** All refs of a repository, sorted by name (bytewise, UTF-8). */
   readonly list: (
     repo: string,
   ) => Effect.Effect<ReadonlyArray<{ name: string; id: ObjectId }>, StorageError>

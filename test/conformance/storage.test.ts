@@ -1,115 +1,193 @@
 /**
- * One contract, every layer: the storage conformance suites against memory and RocksDB,
- * plus what only a disk can show (data survives closing and reopening).
+ * One contract, every layer: the storage conformance suites against memory and against
+ * RocksDB (each test in a fresh temporary directory, removed when its layer closes), plus
+ * what only a disk can show: data survives closing and reopening, a directory is held by
+ * one process at a time, and a directory of another layout is refused.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Effect, Layer } from "effect"
-import { afterAll, describe, expect, it } from "vitest"
-import type { ObjectId } from "../../src/domain/git/ObjectId.ts"
+import * as zlib from "node:zlib"
+import { Context, Effect, Either, Layer } from "effect"
+import RocksDB from "rocksdb-native"
+import { describe, expect, it } from "vitest"
+import { ZERO_ID } from "../../src/domain/git/ObjectId.ts"
 import { makeMemoryObjectStore } from "../../src/layers/ObjectStoreMemory.ts"
-import { encodeStored, ObjectStoreRocks, tamperKey } from "../../src/layers/ObjectStoreRocks.ts"
+import { encodeStored, ObjectStoreRocks, objectKey } from "../../src/layers/ObjectStoreRocks.ts"
 import { RefStoreMemory } from "../../src/layers/RefStoreMemory.ts"
 import { RefStoreRocks } from "../../src/layers/RefStoreRocks.ts"
 import { Rocks, rocksLayer } from "../../src/layers/Rocks.ts"
+import { storageLayer } from "../../src/layers/Storage.ts"
 import { ObjectStore } from "../../src/services/ObjectStore.ts"
 import { RefStore } from "../../src/services/RefStore.ts"
-import { objectStoreConformance } from "./ObjectStore.conformance.ts"
+import { appendDelta, gitHash, objectStoreConformance, Tamper } from "./ObjectStore.conformance.ts"
 import { refStoreConformance } from "./RefStore.conformance.ts"
 
-const dirs: string[] = []
-const freshDir = () => {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), "guts-storage-"))
-  dirs.push(d)
-  return d
-}
-afterAll(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
-})
+/** A layer built inside a fresh temporary directory, deleted after the layer is released. */
+const inTempDir = <A, E, R>(build: (dir: string) => Layer.Layer<A, E, R>) =>
+  Layer.unwrapScoped(
+    Effect.map(
+      Effect.acquireRelease(
+        Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "guts-storage-"))),
+        (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })),
+      ),
+      build,
+    ),
+  )
 
-// Memory: the tamper hook lives on the instance, so each layer carries its own.
-const memoryTamper = new WeakMap<object, ReturnType<typeof makeMemoryObjectStore>["tamper"]>()
 objectStoreConformance("memory", {
   layer: () =>
-    Layer.sync(ObjectStore, () => {
-      const m = makeMemoryObjectStore()
-      memoryTamper.set(m.store, m.tamper)
-      return m.store
-    }),
-  tamper: (id, replacement) =>
-    Effect.flatMap(ObjectStore, (store) =>
-      Effect.sync(() => memoryTamper.get(store)!(id, replacement)),
+    Layer.effectContext(
+      Effect.sync(() => {
+        const { store, tamper } = makeMemoryObjectStore()
+        return Context.make(ObjectStore, store).pipe(
+          Context.add(Tamper, {
+            replace: (id, replacement) => Effect.sync(() => tamper(id, replacement)),
+            // Memory holds records, not bytes: garbage is where the deflated bytes go.
+            garble: (id, bytes) =>
+              Effect.sync(() =>
+                tamper(id, { id, type: "blob", size: 0, repr: { kind: "whole", deflated: bytes } }),
+              ),
+          }),
+        )
+      }),
     ),
 })
 
-const rocksObjects = () => {
-  const rocks = rocksLayer(freshDir())
-  return Layer.merge(ObjectStoreRocks.pipe(Layer.provide(rocks)), rocks)
-}
+const rocksTamper = Layer.effect(
+  Tamper,
+  Effect.map(Rocks, (rocks) => ({
+    replace: (id, replacement) =>
+      rocks.write("objects", [{ key: objectKey(id), value: encodeStored(replacement) }]),
+    garble: (id, bytes) =>
+      rocks.write("objects", [{ key: objectKey(id), value: Buffer.from(bytes) }]),
+  })),
+)
+
 objectStoreConformance("rocksdb", {
-  layer: rocksObjects as never,
-  tamper: (id, replacement) =>
-    Effect.flatMap(Rocks, (rocks) =>
-      rocks.write([{ key: tamperKey(id), value: encodeStored(replacement) }]),
-    ) as never,
+  layer: () =>
+    inTempDir((dir) =>
+      Layer.merge(ObjectStoreRocks, rocksTamper).pipe(Layer.provide(rocksLayer(dir))),
+    ),
 })
 
 refStoreConformance("memory", () => RefStoreMemory)
-refStoreConformance("rocksdb", () => RefStoreRocks.pipe(Layer.provide(rocksLayer(freshDir()))))
+refStoreConformance("rocksdb", () =>
+  inTempDir((dir) => RefStoreRocks.pipe(Layer.provide(rocksLayer(dir)))),
+)
+
+const withDir = <A, E>(
+  dir: string,
+  body: Effect.Effect<A, E, ObjectStore | RefStore>,
+): Promise<A> =>
+  Effect.runPromise(
+    Effect.provide(body, storageLayer({ kind: "rocksdb", dataDir: dir })) as Effect.Effect<
+      A,
+      unknown
+    >,
+  )
+
+const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "guts-storage-"))
 
 describe("RocksDB storage on disk", () => {
-  it("keeps objects, refs and HEAD across closing and reopening the database", async () => {
-    const dir = freshDir()
-    const layer = () =>
-      Layer.merge(ObjectStoreRocks, RefStoreRocks).pipe(Layer.provide(rocksLayer(dir)))
-    const id = await Effect.runPromise(
-      Effect.scoped(
-        Effect.provide(
-          Effect.gen(function* () {
-            const objects = yield* ObjectStore
-            const refs = yield* RefStore
-            const id = yield* objects.put("blob", Buffer.from("durable\n"))
-            yield* refs.update("o/r", [{ name: "refs/heads/main", next: id }])
-            yield* refs.setHead("o/r", "refs/heads/main")
-            return id
-          }),
-          layer(),
-        ),
-      ),
-    )
-    const after = await Effect.runPromise(
-      Effect.scoped(
-        Effect.provide(
-          Effect.gen(function* () {
-            const objects = yield* ObjectStore
-            const refs = yield* RefStore
-            return {
-              content: Buffer.from((yield* objects.get(id as ObjectId)).content).toString(),
-              ref: yield* refs.get("o/r", "refs/heads/main"),
-              head: yield* refs.getHead("o/r"),
-            }
-          }),
-          layer(),
-        ),
-      ),
-    )
-    expect(after).toEqual({ content: "durable\n", ref: id, head: "refs/heads/main" })
+  it("keeps objects, deltas, refs and HEAD across closing and reopening the database", async () => {
+    const dir = tempDir()
+    try {
+      const base = Buffer.from("durable\n")
+      const tip = Buffer.from("durable\nand delta\n")
+      const delta = appendDelta(base, Buffer.from("and delta\n"))
+      const tipId = gitHash("blob", tip)
+      await withDir(
+        dir,
+        Effect.gen(function* () {
+          const objects = yield* ObjectStore
+          const refs = yield* RefStore
+          const baseId = yield* objects.put("blob", base)
+          yield* objects.putBatch([
+            {
+              id: tipId,
+              type: "blob",
+              size: tip.length,
+              repr: {
+                kind: "delta",
+                base: baseId,
+                deflated: zlib.deflateSync(delta),
+                deltaSize: delta.length,
+              },
+            },
+          ])
+          yield* refs.update("o/r", [{ name: "refs/heads/main", expected: ZERO_ID, next: tipId }])
+          yield* refs.setHead("o/r", "refs/heads/main")
+        }),
+      )
+      const after = await withDir(
+        dir,
+        Effect.gen(function* () {
+          const objects = yield* ObjectStore
+          const refs = yield* RefStore
+          return {
+            content: Buffer.from((yield* objects.get(tipId)).content).toString(),
+            repr: (yield* objects.getStored(tipId)).repr.kind,
+            refs: yield* refs.list("o/r"),
+            head: yield* refs.getHead("o/r"),
+          }
+        }),
+      )
+      expect(after).toEqual({
+        content: "durable\nand delta\n",
+        repr: "delta",
+        refs: [{ name: "refs/heads/main", id: tipId }],
+        head: "refs/heads/main",
+      })
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it("refuses to open a database another node holds, with an error that says so", async () => {
-    const dir = freshDir()
-    const held = Effect.runPromise(
-      Effect.scoped(
-        Effect.gen(function* () {
-          yield* Layer.build(rocksLayer(dir))
-          const second = yield* Effect.either(Effect.scoped(Layer.build(rocksLayer(dir))))
-          return second
-        }),
+    const dir = tempDir()
+    try {
+      const second = await Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            yield* Layer.build(rocksLayer(dir))
+            return yield* Effect.either(Effect.scoped(Layer.build(rocksLayer(dir))))
+          }),
+        ),
+      )
+      expect(Either.isLeft(second) && second.left.message).toContain("another node")
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("refuses a data directory written with another key layout", async () => {
+    const dir = tempDir()
+    try {
+      // What a node from before column families left: keys in the default column family.
+      const legacy = new RocksDB(path.join(dir, "db"))
+      await legacy.ready()
+      const w = legacy.write({ capacity: 1 })
+      w.tryPut(Buffer.from("o-some-object"), Buffer.from("x"))
+      await w.flush()
+      w.destroy()
+      await legacy.close()
+      const r = await Effect.runPromise(Effect.either(Effect.scoped(Layer.build(rocksLayer(dir)))))
+      expect(Either.isLeft(r) && r.left.message).toContain("another version of Guts")
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("removes each test's temporary directory when its store closes", async () => {
+    let seen: string | undefined
+    await Effect.runPromise(
+      Effect.provide(
+        Effect.flatMap(Rocks, (rocks) => Effect.sync(() => void (seen = rocks.dir))),
+        inTempDir((dir) => rocksLayer(dir)),
       ),
     )
-    const r = await held
-    expect(r._tag).toBe("Left")
-    if (r._tag === "Left") expect(String(r.left.message)).toContain("another node")
+    expect(seen).toBeDefined()
+    expect(fs.existsSync(path.dirname(seen!))).toBe(false)
   })
 })
