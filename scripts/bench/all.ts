@@ -15,7 +15,9 @@ const scripts = fs
 let failed = 0
 for (const script of scripts) {
   process.stderr.write(`\n== ${script}\n`)
-  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(dir, script)], { stdio: "inherit" })
+  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(dir, script)], {
+    stdio: "inherit",
+  })
   if (r.status !== 0) failed++
 }
 process.exit(failed === 0 ? 0 : 1)

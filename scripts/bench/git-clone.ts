@@ -35,12 +35,15 @@ fs.symlinkSync(bare, path.join(projectRoot, "bench.git"))
 log(`repository: ${(packedSize(bare) / 1e6).toFixed(1)} MB packed`)
 
 const backend = await startHttpBackend(projectRoot)
-const guts = await startGuts(path.join(work, "guts-data"))
+const dataDir = path.join(work, "guts-data")
+const setup = await startGuts(dataDir)
+await createGutsRepo(setup, "bench")
+log("pushing the repository into Guts (setup, not timed)...")
+git(bare, ["push", "-q", withToken(`${setup.url}/admin/bench.git`, setup.token), "main"])
+await setup.stop()
+// A fresh process on the same data: its peak RSS is the clones', not the setup push's.
+const guts = await startGuts(dataDir)
 try {
-  await createGutsRepo(guts, "bench")
-  log("pushing the repository into Guts (setup, not timed)...")
-  git(bare, ["push", "-q", withToken(`${guts.url}/admin/bench.git`, guts.token), "main"])
-
   const gutsUrl = withToken(`${guts.url}/admin/bench.git`, guts.token)
   const backendUrl = `${backend.url}/bench.git`
   let n = 0

@@ -190,7 +190,21 @@ export const makeReceivePack = (deps: Deps) => {
             o.repr.kind === "delta" && !kept.has(o.repr.base) && receivedIds.has(o.repr.base)
           batch.push(dangling ? yield* wholeObject(o, received) : o)
         }
-        yield* objects.putBatch(batch)
+        // Written in slices so one huge push does not become one huge write batch in
+        // memory; objects are immutable and content-addressed, so a partial write
+        // (a crash midway) leaves nothing inconsistent — no ref points at them yet.
+        let slice: StoredObject[] = []
+        let sliceBytes = 0
+        for (const o of batch) {
+          slice.push(o)
+          sliceBytes += o.repr.deflated.length
+          if (sliceBytes >= 8 * 1024 * 1024) {
+            yield* objects.putBatch(slice)
+            slice = []
+            sliceBytes = 0
+          }
+        }
+        if (slice.length > 0) yield* objects.putBatch(slice)
       }
 
       // 4. Ref updates, through the ledger.
