@@ -1,0 +1,512 @@
+/**
+ * Strict wire encoding of the Simplex messages (spec §2), of resolver messages (§5) and
+ * of journal entries (§3 "Journal").
+ *
+ * Layout (all integers are u64 LEB128 varints, see Varint.ts):
+ *   Round        = epoch ‖ view
+ *   Proposal     = Round ‖ parent view ‖ payload (32 bytes)
+ *   Attestation  = signer ‖ signature (fixed length of the scheme)
+ *   Vote         = tag (1 byte: 0 notarize, 1 nullify, 2 finalize) ‖ subject ‖ Attestation
+ *   Certificate  = tag (1 byte: 0 notarization, 1 nullification, 2 finalization) ‖ subject
+ *                  ‖ bit count n ‖ ceil(n/8) bitmap bytes (bit i = byte i>>3, bit i&7)
+ *                  ‖ one signature per set bit, in ascending signer order
+ *   Resolver     = 0 ‖ id ‖ view                                  (request)
+ *                | 1 ‖ id ‖ 0                                     (response, nothing)
+ *                | 1 ‖ id ‖ 1 ‖ Certificate                       (response)
+ *   Journal      = 0 ‖ Vote | 1 ‖ Certificate | 2 ‖ Round ‖ payload ‖ ok (0|1)
+ *
+ * Decoded digests and signatures are views into the input bytes (no copies): callers hand
+ * over buffers they will not mutate afterwards.
+ *
+ * Guarantees: encode ∘ decode is the identity; decoding never throws, returns a
+ * CodecError naming the problem and its offset, and rejects trailing bytes, unknown tags,
+ * non-minimal varints, padding bits set in a bitmap and bitmaps wider than the limit.
+ */
+import { Data, Either } from "effect"
+import { type Cursor, MAX_VARINT_LENGTH, readVarint, writeVarint } from "./Varint.ts"
+import {
+  type Attestation,
+  type Certificate,
+  CERTIFICATE_TAG,
+  type CertificateSignatures,
+  DIGEST_LENGTH,
+  type JournalEntry,
+  JOURNAL_TAG,
+  type Proposal,
+  RESOLVER_TAG,
+  type ResolverMessage,
+  type Round,
+  type Vote,
+  VOTE_TAG,
+} from "./Types.ts"
+
+export class CodecError extends Data.TaggedError("CodecError")<{
+  readonly what: string
+  readonly problem: string
+  readonly offset: number
+}> {
+  override get message() {
+    return `cannot decode ${this.what}: ${this.problem} at byte ${this.offset}`
+  }
+}
+
+const CERTIFICATE_KINDS: ReadonlyArray<Certificate["_tag"] | undefined> = [
+  "Notarization",
+  "Nullification",
+  "Finalization",
+]
+const peekCursor: Cursor = { pos: 0 }
+
+/** Participants a certificate bitmap may cover; bounds allocation on hostile input. */
+export const MAX_PARTICIPANTS = 1 << 16
+
+/** Internal unwinding signal; never escapes this module. */
+class Failure {
+  constructor(
+    readonly problem: string,
+    readonly offset: number,
+  ) {}
+}
+
+/** Growable output buffer. */
+export class Writer {
+  private buf: Uint8Array
+  private len = 0
+  constructor(capacity = 128) {
+    this.buf = new Uint8Array(capacity)
+  }
+  /** Empties the writer, keeping its buffer for reuse. */
+  reset(): this {
+    this.len = 0
+    return this
+  }
+  private ensure(extra: number): void {
+    if (this.len + extra <= this.buf.length) return
+    let cap = this.buf.length * 2
+    while (cap < this.len + extra) cap *= 2
+    const next = new Uint8Array(cap)
+    next.set(this.buf.subarray(0, this.len))
+    this.buf = next
+  }
+  u8(b: number): this {
+    this.ensure(1)
+    this.buf[this.len++] = b
+    return this
+  }
+  varint(v: bigint): this {
+    this.ensure(MAX_VARINT_LENGTH)
+    this.len = writeVarint(this.buf, this.len, v)
+    return this
+  }
+  bytes(b: Uint8Array): this {
+    this.ensure(b.length)
+    this.buf.set(b, this.len)
+    this.len += b.length
+    return this
+  }
+  /** The bytes written so far (a copy of exactly the written length). */
+  finish(): Uint8Array {
+    return carve(this.buf, this.len)
+  }
+}
+
+// Encoded messages are small and numerous. Allocating an ArrayBuffer for each costs more
+// than encoding it, so they are carved out of shared slabs (as Node pools small Buffers).
+// A live message keeps at most its slab alive.
+const SLAB = 16 * 1024
+let slab = new Uint8Array(SLAB)
+let slabUsed = 0
+
+const carve = (src: Uint8Array, len: number): Uint8Array => {
+  if (len > SLAB / 4) return src.slice(0, len)
+  if (slabUsed + len > SLAB) {
+    slab = new Uint8Array(SLAB)
+    slabUsed = 0
+  }
+  const out = slab.subarray(slabUsed, slabUsed + len)
+  out.set(src.subarray(0, len))
+  // Keep views 8-byte aligned, like Node's Buffer pool.
+  slabUsed += (len + 7) & ~7
+  return out
+}
+
+/** Input reader; every method throws Failure, caught by the decode entry points. */
+class Reader implements Cursor {
+  pos = 0
+  constructor(readonly bytes: Uint8Array) {}
+  u8(): number {
+    if (this.pos >= this.bytes.length) throw new Failure("truncated", this.pos)
+    return this.bytes[this.pos++]
+  }
+  varint(): bigint {
+    const at = this.pos
+    const r = readVarint(this.bytes, this)
+    if (typeof r === "string") throw new Failure(`varint ${r.toLowerCase()}`, at)
+    return r
+  }
+  small(max: number, what: string): number {
+    const at = this.pos
+    const v = this.varint()
+    if (v > BigInt(max)) throw new Failure(`${what} ${v} exceeds ${max}`, at)
+    return Number(v)
+  }
+  take(n: number): Uint8Array {
+    if (this.pos + n > this.bytes.length) throw new Failure("truncated", this.pos)
+    // A view, not a copy: decoded values alias the input, which must not be mutated later.
+    const out = this.bytes.subarray(this.pos, this.pos + n)
+    this.pos += n
+    return out
+  }
+  end(): void {
+    if (this.pos !== this.bytes.length) throw new Failure("trailing bytes", this.pos)
+  }
+}
+
+/** Like `run` without the Either wrapper (hot path). */
+const attempt = <T>(what: string, bytes: Uint8Array, f: (r: Reader) => T): T | CodecError => {
+  const r = new Reader(bytes)
+  try {
+    const value = f(r)
+    r.end()
+    return value
+  } catch (e) {
+    if (e instanceof Failure) return new CodecError({ what, problem: e.problem, offset: e.offset })
+    throw e
+  }
+}
+
+const run = <T>(
+  what: string,
+  bytes: Uint8Array,
+  f: (r: Reader) => T,
+): Either.Either<T, CodecError> => {
+  const r = new Reader(bytes)
+  try {
+    const value = f(r)
+    r.end()
+    return Either.right(value)
+  } catch (e) {
+    if (e instanceof Failure)
+      return Either.left(new CodecError({ what, problem: e.problem, offset: e.offset }))
+    throw e
+  }
+}
+
+/**
+ * The codec of one signature scheme (signatures have the scheme's fixed length).
+ * Stateless apart from that length; share one instance per engine.
+ */
+export class Codec {
+  // One scratch writer: encoding is synchronous, so it is never used re-entrantly.
+  private readonly scratch = new Writer(1024)
+  private lastProposal: Proposal | undefined = undefined
+  private lastProposalBytes: Uint8Array = new Uint8Array(0)
+
+  constructor(readonly signatureLength: number) {}
+
+  private writer(): Writer {
+    return this.scratch.reset()
+  }
+
+  // ---- encoding -------------------------------------------------------------------
+
+  writeRound(w: Writer, r: Round): void {
+    w.varint(r.epoch).varint(r.view)
+  }
+
+  writeProposal(w: Writer, p: Proposal): void {
+    this.writeRound(w, p.round)
+    w.varint(p.parent).bytes(p.payload)
+  }
+
+  private writeAttestation(w: Writer, a: Attestation): void {
+    if (a.signature.length !== this.signatureLength)
+      throw new Error(
+        `signature of ${a.signature.length} bytes, scheme uses ${this.signatureLength}`,
+      )
+    w.varint(BigInt(a.signer)).bytes(a.signature)
+  }
+
+  writeVote(w: Writer, v: Vote): void {
+    w.u8(VOTE_TAG[v._tag])
+    if (v._tag === "Nullify") this.writeRound(w, v.round)
+    else this.writeProposal(w, v.proposal)
+    this.writeAttestation(w, v.attestation)
+  }
+
+  private writeSignatures(w: Writer, c: CertificateSignatures): void {
+    const { size, indices } = c.signers
+    if (indices.length !== c.signatures.length)
+      throw new Error("certificate has a different number of signers and signatures")
+    const bitmap = new Uint8Array((size + 7) >> 3)
+    let prev = -1
+    for (const i of indices) {
+      if (i <= prev || i >= size) throw new Error("certificate signers must ascend within size")
+      bitmap[i >> 3] |= 1 << (i & 7)
+      prev = i
+    }
+    w.varint(BigInt(size)).bytes(bitmap)
+    for (const s of c.signatures) {
+      if (s.length !== this.signatureLength) throw new Error("certificate signature length")
+      w.bytes(s)
+    }
+  }
+
+  writeCertificate(w: Writer, c: Certificate): void {
+    w.u8(CERTIFICATE_TAG[c._tag])
+    if (c._tag === "Nullification") this.writeRound(w, c.round)
+    else this.writeProposal(w, c.proposal)
+    this.writeSignatures(w, c.certificate)
+  }
+
+  encodeRound(r: Round): Uint8Array {
+    const w = this.writer()
+    this.writeRound(w, r)
+    return w.finish()
+  }
+
+  encodeProposal(p: Proposal): Uint8Array {
+    const w = this.writer()
+    this.writeProposal(w, p)
+    return w.finish()
+  }
+
+  encodeVote(v: Vote): Uint8Array {
+    const w = this.writer()
+    this.writeVote(w, v)
+    return w.finish()
+  }
+
+  encodeCertificate(c: Certificate): Uint8Array {
+    const w = this.writer()
+    this.writeCertificate(w, c)
+    return w.finish()
+  }
+
+  encodeResolver(m: ResolverMessage): Uint8Array {
+    const w = this.writer()
+    w.u8(RESOLVER_TAG[m._tag]).varint(m.id)
+    if (m._tag === "Request") w.varint(m.view)
+    else if (m.certificate === undefined) w.u8(0)
+    else this.writeCertificate(w.u8(1), m.certificate)
+    return w.finish()
+  }
+
+  /**
+   * The journal entry of an own vote; the vote's wire bytes are `entry.subarray(1)`, so
+   * one encoding serves both the journal and the network.
+   */
+  voteEntry(v: Vote): Uint8Array {
+    const w = this.writer().u8(JOURNAL_TAG.OwnVote)
+    this.writeVote(w, v)
+    return w.finish()
+  }
+
+  /** The journal entry of a certificate; its wire bytes are `entry.subarray(1)`. */
+  certificateEntry(c: Certificate): Uint8Array {
+    const w = this.writer().u8(JOURNAL_TAG.Certificate)
+    this.writeCertificate(w, c)
+    return w.finish()
+  }
+
+  encodeJournalEntry(e: JournalEntry): Uint8Array {
+    const w = this.writer()
+    w.u8(JOURNAL_TAG[e._tag])
+    if (e._tag === "OwnVote") this.writeVote(w, e.vote)
+    else if (e._tag === "Certificate") this.writeCertificate(w, e.certificate)
+    else {
+      this.writeRound(w, e.round)
+      w.bytes(e.payload).u8(e.ok ? 1 : 0)
+    }
+    return w.finish()
+  }
+
+  // ---- decoding -------------------------------------------------------------------
+
+  private readRound(r: Reader): Round {
+    const epoch = r.varint()
+    const view = r.varint()
+    return { epoch, view }
+  }
+
+  private readProposal(r: Reader): Proposal {
+    const start = r.pos
+    const round = this.readRound(r)
+    const parent = r.varint()
+    const end = r.pos + DIGEST_LENGTH
+    if (end > r.bytes.length) throw new Failure("truncated", r.pos)
+    // Votes of one view carry the same proposal: hand out one shared object for equal
+    // bytes, so that later comparisons short-circuit on identity.
+    const last = this.lastProposal
+    const lastBytes = this.lastProposalBytes
+    if (last !== undefined && lastBytes.length === end - start) {
+      let same = true
+      for (let i = 0; i < lastBytes.length; i++)
+        if (lastBytes[i] !== r.bytes[start + i]) {
+          same = false
+          break
+        }
+      if (same) {
+        r.pos = end
+        return last
+      }
+    }
+    const payload = r.take(DIGEST_LENGTH)
+    const proposal = { round, parent, payload }
+    this.lastProposal = proposal
+    this.lastProposalBytes = r.bytes.slice(start, end)
+    return proposal
+  }
+
+  private readAttestation(r: Reader): Attestation {
+    const signer = r.small(MAX_PARTICIPANTS - 1, "signer")
+    const signature = r.take(this.signatureLength)
+    return { signer, signature }
+  }
+
+  private readVote(r: Reader): Vote {
+    const at = r.pos
+    const tag = r.u8()
+    switch (tag) {
+      case VOTE_TAG.Notarize:
+        return {
+          _tag: "Notarize",
+          proposal: this.readProposal(r),
+          attestation: this.readAttestation(r),
+        }
+      case VOTE_TAG.Nullify:
+        return { _tag: "Nullify", round: this.readRound(r), attestation: this.readAttestation(r) }
+      case VOTE_TAG.Finalize:
+        return {
+          _tag: "Finalize",
+          proposal: this.readProposal(r),
+          attestation: this.readAttestation(r),
+        }
+      default:
+        throw new Failure(`unknown vote tag ${tag}`, at)
+    }
+  }
+
+  private readSignatures(r: Reader): CertificateSignatures {
+    const size = r.small(MAX_PARTICIPANTS, "bitmap size")
+    const byteLen = (size + 7) >> 3
+    const at = r.pos
+    if (at + byteLen > r.bytes.length) throw new Failure("truncated", at)
+    const indices: number[] = []
+    for (let i = 0; i < size; i++) if ((r.bytes[at + (i >> 3)] >> (i & 7)) & 1) indices.push(i)
+    if (size & 7 && r.bytes[at + byteLen - 1] >> (size & 7))
+      throw new Failure("bitmap padding bits set", at + byteLen - 1)
+    r.pos += byteLen
+    const signatures: Uint8Array[] = new Array(indices.length)
+    for (let k = 0; k < indices.length; k++) signatures[k] = r.take(this.signatureLength)
+    return { signers: { size, indices }, signatures }
+  }
+
+  private readCertificate(r: Reader): Certificate {
+    const at = r.pos
+    const tag = r.u8()
+    switch (tag) {
+      case CERTIFICATE_TAG.Notarization:
+        return {
+          _tag: "Notarization",
+          proposal: this.readProposal(r),
+          certificate: this.readSignatures(r),
+        }
+      case CERTIFICATE_TAG.Nullification:
+        return {
+          _tag: "Nullification",
+          round: this.readRound(r),
+          certificate: this.readSignatures(r),
+        }
+      case CERTIFICATE_TAG.Finalization:
+        return {
+          _tag: "Finalization",
+          proposal: this.readProposal(r),
+          certificate: this.readSignatures(r),
+        }
+      default:
+        throw new Failure(`unknown certificate tag ${tag}`, at)
+    }
+  }
+
+  /**
+   * Reads only the tag, epoch and view of an encoded certificate (undefined if those are
+   * malformed). Lets the engine drop a duplicate without decoding or verifying it.
+   */
+  peekCertificate(
+    bytes: Uint8Array,
+  ):
+    | { readonly kind: Certificate["_tag"]; readonly epoch: bigint; readonly view: bigint }
+    | undefined {
+    const kind = CERTIFICATE_KINDS[bytes[0]]
+    if (kind === undefined) return undefined
+    const cursor = peekCursor
+    cursor.pos = 1
+    const epoch = readVarint(bytes, cursor)
+    if (typeof epoch === "string") return undefined
+    const view = readVarint(bytes, cursor)
+    if (typeof view === "string") return undefined
+    return { kind, epoch, view }
+  }
+
+  decodeRound(bytes: Uint8Array): Either.Either<Round, CodecError> {
+    return run("round", bytes, (r) => this.readRound(r))
+  }
+
+  decodeProposal(bytes: Uint8Array): Either.Either<Proposal, CodecError> {
+    return run("proposal", bytes, (r) => this.readProposal(r))
+  }
+
+  decodeVote(bytes: Uint8Array): Either.Either<Vote, CodecError> {
+    return run("vote", bytes, this.voteReader)
+  }
+
+  /** decodeVote without the Either (the engine's hot path). */
+  decodeVoteOrError(bytes: Uint8Array): Vote | CodecError {
+    return attempt("vote", bytes, this.voteReader)
+  }
+
+  private readonly voteReader = (r: Reader): Vote => this.readVote(r)
+
+  decodeCertificate(bytes: Uint8Array): Either.Either<Certificate, CodecError> {
+    return run("certificate", bytes, (r) => this.readCertificate(r))
+  }
+
+  decodeResolver(bytes: Uint8Array): Either.Either<ResolverMessage, CodecError> {
+    return run("resolver message", bytes, (r): ResolverMessage => {
+      const at = r.pos
+      const tag = r.u8()
+      const id = r.varint()
+      if (tag === RESOLVER_TAG.Request) return { _tag: "Request", id, view: r.varint() }
+      if (tag !== RESOLVER_TAG.Response) throw new Failure(`unknown resolver tag ${tag}`, at)
+      const hasAt = r.pos
+      const has = r.u8()
+      if (has === 0) return { _tag: "Response", id, certificate: undefined }
+      if (has !== 1) throw new Failure(`invalid option flag ${has}`, hasAt)
+      return { _tag: "Response", id, certificate: this.readCertificate(r) }
+    })
+  }
+
+  decodeJournalEntry(bytes: Uint8Array): Either.Either<JournalEntry, CodecError> {
+    return run("journal entry", bytes, (r): JournalEntry => {
+      const at = r.pos
+      const tag = r.u8()
+      switch (tag) {
+        case JOURNAL_TAG.OwnVote:
+          return { _tag: "OwnVote", vote: this.readVote(r) }
+        case JOURNAL_TAG.Certificate:
+          return { _tag: "Certificate", certificate: this.readCertificate(r) }
+        case JOURNAL_TAG.Certification: {
+          const round = this.readRound(r)
+          const payload = r.take(DIGEST_LENGTH)
+          const okAt = r.pos
+          const ok = r.u8()
+          if (ok > 1) throw new Failure(`invalid boolean ${ok}`, okAt)
+          return { _tag: "Certification", round, payload, ok: ok === 1 }
+        }
+        default:
+          throw new Failure(`unknown journal tag ${tag}`, at)
+      }
+    })
+  }
+}
