@@ -3,6 +3,7 @@
  * `<data-dir>/metadata/guts.db`, or `:memory:` for `--storage memory` and fast tests.
  * The schema is created on open; names compare case-insensitively like GitHub's.
  */
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { SqlClient } from "@effect/sql"
@@ -23,7 +24,17 @@ const SCHEMA = [
      name TEXT NOT NULL COLLATE NOCASE, description TEXT, private INTEGER NOT NULL,
      default_branch TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
      pushed_at INTEGER, UNIQUE (owner_login, name))`,
+  `CREATE TABLE IF NOT EXISTS applied_tx (
+     key TEXT PRIMARY KEY, height INTEGER NOT NULL, outcome TEXT NOT NULL)`,
 ]
+
+/** Replicated tables and their row order, for the state digest. */
+const REPLICATED = [
+  ["users", "id"],
+  ["tokens", "hash"],
+  ["repos", "id"],
+  ["applied_tx", "key"],
+] as const
 
 const make = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
@@ -72,6 +83,25 @@ const make = Effect.gen(function* () {
                 ${row.private}, ${row.default_branch}, ${row.created_at}, ${row.updated_at},
                 ${row.pushed_at})
         RETURNING id`.pipe(Effect.map((rows) => rows[0]!.id)),
+    txOutcome: (key) =>
+      sql<{ outcome: string }>`SELECT outcome FROM applied_tx WHERE key = ${key}`.pipe(
+        Effect.map((rows) => rows[0]?.outcome),
+      ),
+    recordTx: (key, height, outcome) =>
+      sql`INSERT OR IGNORE INTO applied_tx (key, height, outcome) VALUES (${key}, ${height}, ${outcome})`.pipe(
+        Effect.asVoid,
+      ),
+    stateDigest: Effect.gen(function* () {
+      const hash = createHash("sha256")
+      for (const [table, order] of REPLICATED) {
+        const rows = yield* sql.unsafe<Record<string, unknown>>(
+          `SELECT * FROM ${table} ORDER BY ${order}`,
+        )
+        hash.update(`${table}\n`)
+        for (const row of rows) hash.update(`${JSON.stringify(Object.entries(row))}\n`)
+      }
+      return hash.digest("hex")
+    }),
     touchRepoPushed: (id, at) =>
       sql`UPDATE repos SET pushed_at = ${at}, updated_at = ${at} WHERE id = ${id}`.pipe(
         Effect.asVoid,

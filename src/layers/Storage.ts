@@ -11,6 +11,8 @@
 import { Layer } from "effect"
 import type { ObjectStore, StorageError } from "../services/ObjectStore.ts"
 import type { RefStore } from "../services/RefStore.ts"
+import type { BlockStore } from "../services/BlockStore.ts"
+import { BlockStoreMemory, BlockStoreRocks } from "./BlockStores.ts"
 import { ObjectStoreMemory } from "./ObjectStoreMemory.ts"
 import { ObjectStoreRocks } from "./ObjectStoreRocks.ts"
 import { RefStoreMemory } from "./RefStoreMemory.ts"
@@ -23,7 +25,9 @@ export type StorageConfig =
 
 export const storageLayer = (
   config: StorageConfig,
-): Layer.Layer<ObjectStore | RefStore, StorageError> =>
+): Layer.Layer<ObjectStore | RefStore | BlockStore, StorageError> =>
   config.kind === "memory"
-    ? Layer.merge(ObjectStoreMemory, RefStoreMemory)
-    : Layer.merge(ObjectStoreRocks, RefStoreRocks).pipe(Layer.provide(rocksLayer(config.dataDir)))
+    ? Layer.mergeAll(ObjectStoreMemory, RefStoreMemory, BlockStoreMemory)
+    : Layer.mergeAll(ObjectStoreRocks, RefStoreRocks, BlockStoreRocks).pipe(
+        Layer.provide(rocksLayer(config.dataDir)),
+      )

@@ -3,6 +3,7 @@
  * simulator (its own argument parser); more subcommands join as they land.
  */
 import "../layers/p2p/Polyfills.ts"
+import * as path from "node:path"
 import { Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Config, Effect, Layer, Logger, LogLevel, Option } from "effect"
@@ -48,9 +49,29 @@ const publicUrl = Options.text("public-url").pipe(
   Options.optional,
 )
 
+const clusterFile = Options.file("cluster").pipe(
+  Options.withDescription(
+    "run as a validator of the cluster this JSON file describes ({validators: [{publicKey, address}]}); without it the node is a single validator (env GUTS_CLUSTER)",
+  ),
+  Options.withFallbackConfig(Config.string("GUTS_CLUSTER")),
+  Options.optional,
+)
+const keyFile = Options.file("key").pipe(
+  Options.withDescription(
+    "the node's key file, made by `guts keygen` (default <data-dir>/node.key; env GUTS_KEY)",
+  ),
+  Options.withFallbackConfig(Config.string("GUTS_KEY")),
+  Options.optional,
+)
+const p2pPort = Options.integer("p2p-port").pipe(
+  Options.withDescription("port for peer-to-peer connections in a cluster (env GUTS_P2P_PORT)"),
+  Options.withFallbackConfig(Config.integer("GUTS_P2P_PORT")),
+  Options.withDefault(9000),
+)
+
 const node = Command.make(
   "node",
-  { dataDir, httpPort, metricsPort, host, storage, publicUrl },
+  { dataDir, httpPort, metricsPort, host, storage, publicUrl, clusterFile, keyFile, p2pPort },
   (opts) =>
     Effect.gen(function* () {
       const layer = nodeLayer({
@@ -60,6 +81,16 @@ const node = Command.make(
         host: opts.host,
         storage: opts.storage,
         ...(Option.isSome(opts.publicUrl) ? { publicUrl: opts.publicUrl.value } : {}),
+        ...(Option.isSome(opts.clusterFile)
+          ? {
+              cluster: {
+                file: opts.clusterFile.value,
+                keyFile: Option.getOrElse(opts.keyFile, () => path.join(opts.dataDir, "node.key")),
+                p2pHost: opts.host,
+                p2pPort: opts.p2pPort,
+              },
+            }
+          : {}),
       })
       yield* Effect.gen(function* () {
         const server = yield* HttpServer
@@ -82,8 +113,13 @@ const guts = Command.make("guts").pipe(
 const cli = Command.run(guts, { name: "guts", version: GUTS_VERSION })
 
 const logger = process.env.GUTS_LOG_FORMAT === "json" ? Logger.json : Logger.logFmt
-cli(process.argv).pipe(
-  Effect.provide(Layer.mergeAll(NodeContext.layer, logger)),
-  Logger.withMinimumLogLevel(LogLevel.Info),
-  NodeRuntime.runMain({ disablePrettyLogger: true }),
-)
+if (process.argv[2] === "devnet") {
+  const { runDevnet } = await import("./devnet.ts")
+  process.exit(await runDevnet(process.argv.slice(3)))
+} else {
+  cli(process.argv).pipe(
+    Effect.provide(Layer.mergeAll(NodeContext.layer, logger)),
+    Logger.withMinimumLogLevel(LogLevel.Info),
+    NodeRuntime.runMain({ disablePrettyLogger: true }),
+  )
+}

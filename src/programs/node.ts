@@ -12,11 +12,14 @@ import { LedgerLocal } from "../layers/LedgerLocal.ts"
 import { metadataLayer } from "../layers/MetadataSqlite.ts"
 import { Metrics, MetricsServerLive } from "../layers/Metrics.ts"
 import { storageLayer } from "../layers/Storage.ts"
+import { clusterLayer, readClusterFile } from "../layers/chain/ClusterNode.ts"
+import { loadNodeKey } from "../layers/p2p/NodeKey.ts"
 import { Apply } from "../services/Apply.ts"
 import { Auth } from "../services/Auth.ts"
 import type { Ledger } from "../services/Ledger.ts"
 import { GitService } from "../services/GitService.ts"
 import { NodeConfig, type NodeConfigShape, nodeConfigLayer } from "../services/NodeConfig.ts"
+import { ObjectReplicator } from "../services/ObjectReplicator.ts"
 import { ObjectStore } from "../services/ObjectStore.ts"
 import { Repositories } from "../services/Repositories.ts"
 
@@ -44,7 +47,25 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
       )
       const metadata = metadataLayer(cfg.storage === "memory" ? undefined : cfg.dataDir)
       const base = Layer.mergeAll(storage, metadata, Metrics.Live)
-      const ledger = LedgerLocal.pipe(Layer.provide(Apply.Live), Layer.provideMerge(base))
+      const cluster = cfg.cluster
+      const ledger =
+        cluster === undefined
+          ? Layer.merge(LedgerLocal, ObjectReplicator.None).pipe(
+              Layer.provide(Apply.Live),
+              Layer.provideMerge(base),
+            )
+          : Layer.unwrapEffect(
+              Effect.gen(function* () {
+                const key = yield* loadNodeKey(cluster.keyFile)
+                return clusterLayer({
+                  key,
+                  cluster: readClusterFile(cluster.file),
+                  p2pHost: cluster.p2pHost,
+                  p2pPort: cluster.p2pPort,
+                  dataDir: cfg.dataDir,
+                })
+              }),
+            ).pipe(Layer.provide(Apply.Live), Layer.provideMerge(base))
       const services = Layer.mergeAll(Auth.Live, Repositories.Live, GitService.Live).pipe(
         Layer.provideMerge(ledger),
       )

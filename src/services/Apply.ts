@@ -192,23 +192,36 @@ const make = Effect.gen(function* () {
       const outcomes = yield* meta.applyAtHeight(
         block.height,
         Effect.forEach(block.txs, (tx) =>
-          applyTx(tx, block).pipe(
-            Effect.map((detail): TxOutcome => ({ _tag: "Applied", height: block.height, detail })),
-            Effect.catchIf(
-              (e): e is Reject => e instanceof Reject,
-              (e) =>
-                Effect.succeed<TxOutcome>({
-                  _tag: "Rejected",
-                  height: block.height,
-                  reason: e.reason,
-                  detail: e.detail,
-                }),
-            ),
-            Effect.tap((o) =>
-              Effect.sync(() =>
-                metrics.transactionsApplied.inc({ kind: tx._tag, outcome: o._tag.toLowerCase() }),
-              ),
-            ),
+          Effect.flatMap(meta.txOutcome(tx.idempotencyKey), (seen) =>
+            seen !== undefined
+              ? // Applied before (a retry, or a transaction two proposers both included).
+                Effect.succeed(JSON.parse(seen) as TxOutcome)
+              : applyTx(tx, block).pipe(
+                  Effect.map(
+                    (detail): TxOutcome => ({ _tag: "Applied", height: block.height, detail }),
+                  ),
+                  Effect.catchIf(
+                    (e): e is Reject => e instanceof Reject,
+                    (e) =>
+                      Effect.succeed<TxOutcome>({
+                        _tag: "Rejected",
+                        height: block.height,
+                        reason: e.reason,
+                        detail: e.detail,
+                      }),
+                  ),
+                  Effect.tap((o) =>
+                    Effect.sync(() =>
+                      metrics.transactionsApplied.inc({
+                        kind: tx._tag,
+                        outcome: o._tag.toLowerCase(),
+                      }),
+                    ),
+                  ),
+                  Effect.tap((o) =>
+                    meta.recordTx(tx.idempotencyKey, block.height, JSON.stringify(o)),
+                  ),
+                ),
           ),
         ),
       )

@@ -18,6 +18,7 @@ import { Context, Effect, Layer } from "effect"
 import type { Principal } from "./Auth.ts"
 import { Ledger } from "./Ledger.ts"
 import type { RepoRow } from "./Metadata.ts"
+import { ObjectReplicator } from "./ObjectReplicator.ts"
 import { ObjectStore } from "./ObjectStore.ts"
 import { RefStore } from "./RefStore.ts"
 import { Metrics } from "../layers/Metrics.ts"
@@ -38,9 +39,10 @@ const make = Effect.gen(function* () {
   const refs = yield* RefStore
   const ledger = yield* Ledger
   const metrics = yield* Metrics
+  const replicator = yield* ObjectReplicator
   const advertiser = makeAdvertiser({ objects, refs })
   const upload = makeUploadPack({ objects, refs, metrics, advertiser })
-  const receive = makeReceivePack({ objects, refs, ledger, metrics })
+  const receive = makeReceivePack({ objects, refs, ledger, metrics, replicator })
   return {
     advertise: (repo: RepoRow, service: "git-upload-pack" | "git-receive-pack", protocol: string) =>
       advertiser.advertise(repoKey(repo), service, protocol),

@@ -59,6 +59,11 @@ export interface MetadataShape {
   readonly insertToken: (row: TokenRow) => Effect.Effect<void, SqlError>
   readonly insertRepo: (row: Omit<RepoRow, "id">) => Effect.Effect<number, SqlError>
   readonly touchRepoPushed: (id: number, at: number) => Effect.Effect<void, SqlError>
+  /** The recorded outcome (JSON) of an applied transaction, by idempotency key. */
+  readonly txOutcome: (key: string) => Effect.Effect<string | undefined, SqlError>
+  readonly recordTx: (key: string, height: number, outcome: string) => Effect.Effect<void, SqlError>
+  /** A digest of every replicated table, for comparing nodes' state. */
+  readonly stateDigest: Effect.Effect<string, SqlError>
 }
 
 export class Metadata extends Context.Tag("guts/Metadata")<Metadata, MetadataShape>() {}

@@ -19,6 +19,17 @@ export interface NodeConfigShape {
   readonly maxPushBytes: number
   /** How long shutdown waits for in-flight requests before interrupting them. */
   readonly shutdownGraceMs: number
+  /** Set to run as a validator of a cluster; unset: a single validator. */
+  readonly cluster?:
+    | {
+        /** JSON file naming the validators (see ClusterNode.ts). */
+        readonly file: string
+        /** The node's Ed25519 key file (`guts keygen`). */
+        readonly keyFile: string
+        readonly p2pHost: string
+        readonly p2pPort: number
+      }
+    | undefined
 }
 
 export class NodeConfig extends Context.Tag("guts/NodeConfig")<NodeConfig, NodeConfigShape>() {}

@@ -23,6 +23,7 @@ import { ProtocolError } from "../../domain/protocol/UploadRequest.ts"
 import { type RefResult, type UserId, UpdateRefs } from "../../domain/Transaction.ts"
 import type { Metrics } from "../../layers/Metrics.ts"
 import type { Principal } from "../Auth.ts"
+import type { ObjectReplicatorShape } from "../ObjectReplicator.ts"
 import type { ResponseSink } from "../GitService.ts"
 import type { LedgerShape } from "../Ledger.ts"
 import type { RepoRow } from "../Metadata.ts"
@@ -38,6 +39,7 @@ interface Deps {
   readonly refs: RefStoreShape
   readonly ledger: LedgerShape
   readonly metrics: Metrics["Type"]
+  readonly replicator: ObjectReplicatorShape
 }
 
 /** The ids an object refers to (what must exist for it to be connected). */
@@ -205,6 +207,8 @@ export const makeReceivePack = (deps: Deps) => {
           }
         }
         if (slice.length > 0) yield* objects.putBatch(slice)
+        // Other nodes get the objects before any ref update names them.
+        yield* deps.replicator.replicate(batch)
       }
 
       // 4. Ref updates, through the ledger.
