@@ -55,6 +55,7 @@ const make = Effect.gen(function* () {
       sql<RepoRow>`SELECT * FROM repos WHERE owner_login = ${owner} AND name = ${name}`.pipe(
         Effect.map(one),
       ),
+    allRepos: sql<RepoRow>`SELECT * FROM repos ORDER BY id`,
     reposOf: (ownerLogin) =>
       sql<RepoRow>`SELECT * FROM repos WHERE owner_login = ${ownerLogin} ORDER BY name`,
     appliedHeight: sql<{ value: string }>`SELECT value FROM meta WHERE key = 'applied_height'`.pipe(

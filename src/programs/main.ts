@@ -119,7 +119,9 @@ if (process.argv[2] === "devnet") {
 } else {
   cli(process.argv).pipe(
     Effect.provide(Layer.mergeAll(NodeContext.layer, logger)),
-    Logger.withMinimumLogLevel(LogLevel.Info),
+    Logger.withMinimumLogLevel(
+      process.env.GUTS_LOG_LEVEL === "debug" ? LogLevel.Debug : LogLevel.Info,
+    ),
     NodeRuntime.runMain({ disablePrettyLogger: true }),
   )
 }

@@ -20,7 +20,9 @@ import type { Ledger } from "../services/Ledger.ts"
 import { GitService } from "../services/GitService.ts"
 import { NodeConfig, type NodeConfigShape, nodeConfigLayer } from "../services/NodeConfig.ts"
 import { ObjectReplicator } from "../services/ObjectReplicator.ts"
+import type { Metadata } from "../services/Metadata.ts"
 import { ObjectStore } from "../services/ObjectStore.ts"
+import type { RefStore } from "../services/RefStore.ts"
 import { Repositories } from "../services/Repositories.ts"
 
 /** Refreshes `guts_storage_available_bytes` every 15 s. */
@@ -70,11 +72,9 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
         Layer.provideMerge(ledger),
       )
       const servers = Layer.mergeAll(
-        httpServerLayer<ObjectStore | Ledger | Auth | NodeConfig | Repositories | GitService>([
-          ...healthRoutes,
-          ...apiRoutes(),
-          ...gitRoutes,
-        ]),
+        httpServerLayer<
+          ObjectStore | Ledger | Auth | NodeConfig | Repositories | GitService | Metadata | RefStore
+        >([...healthRoutes, ...apiRoutes(), ...gitRoutes]),
         MetricsServerLive,
         StorageGaugeLive,
       )

@@ -48,6 +48,7 @@ export interface MetadataShape {
   readonly tokenByHash: (hash: string) => Effect.Effect<TokenRow | undefined, SqlError>
   readonly repo: (owner: string, name: string) => Effect.Effect<RepoRow | undefined, SqlError>
   readonly reposOf: (ownerLogin: string) => Effect.Effect<ReadonlyArray<RepoRow>, SqlError>
+  readonly allRepos: Effect.Effect<ReadonlyArray<RepoRow>, SqlError>
   readonly appliedHeight: Effect.Effect<number, SqlError>
 
   /** Runs `body` in one SQL transaction and records `height` as applied in it. */

@@ -28,7 +28,7 @@ import {
 import type { Activity } from "../../domain/consensus/Engine.ts"
 import { Marshal } from "../../domain/consensus/Marshal.ts"
 import { type Digest, digestHex } from "../../domain/consensus/Types.ts"
-import { ZERO_ID } from "../../domain/git/ObjectId.ts"
+import { type ObjectId, ZERO_ID } from "../../domain/git/ObjectId.ts"
 import { Mempool } from "../../domain/Mempool.ts"
 import type { Transaction, TxOutcome } from "../../domain/Transaction.ts"
 import { Apply } from "../../services/Apply.ts"
@@ -36,6 +36,8 @@ import { BlockStore } from "../../services/BlockStore.ts"
 import { Ledger, LedgerUnavailable } from "../../services/Ledger.ts"
 import { ObjectReplicator } from "../../services/ObjectReplicator.ts"
 import { ObjectStore, type StoredObject } from "../../services/ObjectStore.ts"
+import { RefStore } from "../../services/RefStore.ts"
+import { makeWalker } from "../../services/git/ObjectWalk.ts"
 import { Channels, type Inbound, Network, type PeerId } from "../../services/Network.ts"
 import { Automaton, Relay, Reporter } from "../consensus/Application.ts"
 import { Metrics } from "../Metrics.ts"
@@ -49,6 +51,8 @@ export interface ChainConfig {
   readonly validators: ReadonlyArray<PeerId>
   readonly maxTxsPerBlock: number
   readonly submitTimeoutMs: number
+  /** How long a leader with nothing to propose waits for a transaction (< leader timeout). */
+  readonly idleBlockMs: number
   /** Messages for the application (broadcast and sync channels), demultiplexed. */
   readonly inbound: Queue.Dequeue<Inbound>
 }
@@ -61,6 +65,7 @@ export const makeChainApp = (config: ChainConfig) =>
   Effect.gen(function* () {
     const net = yield* Network
     const blocks = yield* BlockStore
+    const refStore = yield* RefStore
     const objects = yield* ObjectStore
     const apply = yield* Apply
     const metrics = yield* Metrics
@@ -93,6 +98,53 @@ export const makeChainApp = (config: ChainConfig) =>
         return entry
       })
 
+    // Ask for a missing block and its ancestors (one round trip for a long gap); the same
+    // request is not repeated within half a second, whatever triggers it again.
+    const recentRequests = new Map<string, number>()
+    const requestChain = (digest: string) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const last = recentRequests.get(digest)
+        if (last !== undefined && now - last < 500) return
+        recentRequests.set(digest, now)
+        if (recentRequests.size > 1000) recentRequests.delete(recentRequests.keys().next().value!)
+        yield* Effect.logDebug(`asking peers for block ${digest.slice(0, 12)} and its ancestors`)
+        yield* send(Channels.sync, "all", encodeApp({ _tag: "GetChain", digest, max: 256 }))
+      })
+
+    // A block being applied must not make a ref point at an object this node lacks (a
+    // node that was down missed the pushes): fetch the missing history from a peer first.
+    const closureWaiters = new Map<number, Deferred.Deferred<void>>()
+    let nextRequest = 1
+    const ensureClosure = (block: Block) =>
+      Effect.gen(function* () {
+        for (const s of block.txs) {
+          if (s.tx._tag !== "UpdateRefs") continue
+          const tips = s.tx.changes.filter((c) => c.new !== ZERO_ID).map((c) => c.new as ObjectId)
+          for (let attempt = 0; ; attempt++) {
+            const missing = yield* objects.missing(tips).pipe(Effect.orDie)
+            if (missing.length === 0) break
+            const key = `${s.tx.owner}/${s.tx.repo}`
+            const haves = (yield* refStore.list(key).pipe(Effect.orElseSucceed(() => []))).map(
+              (r) => r.id,
+            )
+            const request = nextRequest++
+            const waiter = yield* Deferred.make<void>()
+            closureWaiters.set(request, waiter)
+            yield* Effect.logInfo(
+              `fetching ${missing.length} missing tip(s) of ${key} and their history from peers`,
+            )
+            yield* send(
+              Channels.sync,
+              "all",
+              encodeApp({ _tag: "GetClosure", request, tips: missing, haves }),
+            )
+            yield* Deferred.await(waiter).pipe(Effect.timeout(Duration.seconds(10)), Effect.ignore)
+            closureWaiters.delete(request)
+          }
+        }
+      })
+
     type Step = { deliver: ReadonlyArray<{ digest: Digest }>; missing: Digest | undefined }
     const deliver = (first: Step) =>
       applyLock.withPermits(1)(
@@ -107,6 +159,7 @@ export const makeChainApp = (config: ChainConfig) =>
                   `marshal delivered block ${digest} that is not held`,
                 )
               const { block } = entry
+              yield* ensureClosure(block)
               const result = yield* apply
                 .applyBlock({
                   height: block.height,
@@ -138,12 +191,7 @@ export const makeChainApp = (config: ChainConfig) =>
                   parent: hexToDigest(local.block.parent),
                   height: BigInt(local.block.height),
                 })
-              else
-                yield* send(
-                  Channels.sync,
-                  "all",
-                  encodeApp({ _tag: "GetBlock", digest: digestHex(missing) }),
-                )
+              else yield* requestChain(digestHex(missing))
             }
           }
         }),
@@ -169,7 +217,11 @@ export const makeChainApp = (config: ChainConfig) =>
           parent: hexToDigest(decoded.right.parent),
           height: BigInt(decoded.right.height),
         })
-        if (step.deliver.length > 0 || step.missing) yield* deliver(step)
+        yield* Effect.logDebug(
+          `block ${digest.slice(0, 12)} at height ${decoded.right.height}: deliver ${step.deliver.length}, missing ${step.missing ? digestHex(step.missing).slice(0, 12) : "-"}`,
+        )
+        // Delivery may wait (for missing objects): never on the message loop itself.
+        if (step.deliver.length > 0 || step.missing) yield* Effect.forkDaemon(deliver(step))
         return true
       })
 
@@ -238,6 +290,86 @@ export const makeChainApp = (config: ChainConfig) =>
               yield* send(Channels.sync, [msg.from], encodeApp({ _tag: "Block", bytes: hit.bytes }))
             return
           }
+          case "GetChain": {
+            // The block and its ancestors, newest first, up to `max` blocks or 8 MB.
+            const out: Uint8Array[] = []
+            let size = 0
+            let digest = m.digest
+            while (
+              out.length < Math.min(m.max, 1024) &&
+              digest !== GENESIS_DIGEST &&
+              size < 8 * 1024 * 1024
+            ) {
+              const hit = yield* lookup(digest)
+              if (!hit) break
+              out.push(hit.bytes)
+              size += hit.bytes.length
+              digest = hit.block.parent
+            }
+            if (out.length > 0)
+              yield* send(Channels.sync, [msg.from], encodeApp({ _tag: "Blocks", blocks: out }))
+            return
+          }
+          case "Blocks": {
+            // Oldest first, so the marshal can deliver the whole run at once.
+            for (let i = m.blocks.length - 1; i >= 0; i--)
+              if (!(yield* accept(m.blocks[i]!)))
+                return yield* net.block(msg.from, "malformed block")
+            return
+          }
+          case "GetClosure": {
+            // Everything reachable from the tips that the asker does not hold.
+            const held = yield* objects.missing(m.tips).pipe(Effect.orElseSucceed(() => m.tips))
+            const tips = m.tips.filter((t) => !held.includes(t))
+            if (tips.length > 0) {
+              const haveMissing = new Set(
+                yield* objects.missing(m.haves).pipe(Effect.orElseSucceed(() => m.haves)),
+              )
+              const walker = makeWalker({
+                read: (id) => objects.get(id),
+                readMany: (ids) => objects.getMany(ids),
+                sizesOf: (ids) =>
+                  Effect.map(objects.getStoredMany(ids), (xs) => xs.map((x) => x?.size)),
+              })
+              const walk = yield* walker
+                .walk({
+                  wants: tips,
+                  haves: m.haves.filter((h) => !haveMissing.has(h)),
+                  clientShallows: [],
+                })
+                .pipe(Effect.orElseSucceed(() => undefined))
+              if (walk) {
+                for (let at = 0; at < walk.objects.length; at += 512) {
+                  const stored = yield* objects
+                    .getStoredMany(walk.objects.slice(at, at + 512).map((o) => o.id))
+                    .pipe(Effect.orElseSucceed(() => []))
+                  const have: StoredObject[] = []
+                  for (const o of stored) if (o) have.push(o)
+                  for (const chunk of chunkObjects(have))
+                    yield* send(
+                      Channels.sync,
+                      [msg.from],
+                      encodeApp({ _tag: "Objects", objects: chunk }),
+                    )
+                }
+              }
+            }
+            yield* send(
+              Channels.sync,
+              [msg.from],
+              encodeApp({
+                _tag: "ClosureEnd",
+                request: m.request,
+                found: tips.length === m.tips.length,
+              }),
+            )
+            return
+          }
+          case "ClosureEnd": {
+            const waiter = closureWaiters.get(m.request)
+            if (waiter && m.found) Deferred.unsafeDone(waiter, Effect.void)
+            return
+          }
           case "GetHeight": {
             const digest = yield* blocks
               .atHeight(m.height)
@@ -304,6 +436,11 @@ export const makeChainApp = (config: ChainConfig) =>
             Effect.option,
           )
           if (parent._tag === "None") return undefined // parent bytes unavailable: decline
+          // An idle cluster makes one empty block per idle period rather than a stream of
+          // them; a transaction arriving meanwhile is proposed at once.
+          const idleUntil = (yield* Clock.currentTimeMillis) + config.idleBlockMs
+          while (mempool.size === 0 && (yield* Clock.currentTimeMillis) < idleUntil)
+            yield* Effect.sleep(Duration.millis(5))
           const skip = yield* pendingKeys(parentDigest)
           const txs = mempool
             .take(config.maxTxsPerBlock + skip.size)
@@ -359,9 +496,13 @@ export const makeChainApp = (config: ChainConfig) =>
     const reporter = Reporter.of({
       report: (activity: Activity) =>
         activity._tag === "Finalization"
-          ? deliver(
-              marshal.finalized(activity.proposal.round.view, activity.proposal.payload),
-            ).pipe(Effect.forkDaemon, Effect.asVoid)
+          ? Effect.logDebug(`finalized view ${activity.proposal.round.view}`).pipe(
+              Effect.zipRight(
+                deliver(marshal.finalized(activity.proposal.round.view, activity.proposal.payload)),
+              ),
+              Effect.forkDaemon,
+              Effect.asVoid,
+            )
           : Effect.void,
     })
 

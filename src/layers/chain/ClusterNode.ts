@@ -88,6 +88,7 @@ export const clusterLayer = (options: ClusterOptions) =>
         key: options.key,
         validators: publicKeys,
         maxTxsPerBlock: 1000,
+        idleBlockMs: 1_000,
         submitTimeoutMs: options.submitTimeoutMs ?? 30_000,
         inbound: appInbound,
       }).pipe(Effect.provideService(Network, network))

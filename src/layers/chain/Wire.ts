@@ -21,8 +21,32 @@ export type AppMessage =
   | { readonly _tag: "Objects"; readonly objects: ReadonlyArray<StoredObject> }
   /** sync: ask for objects by id */
   | { readonly _tag: "GetObjects"; readonly ids: ReadonlyArray<ObjectId> }
+  /** sync: ask for a block and up to `max` of its ancestors */
+  | { readonly _tag: "GetChain"; readonly digest: string; readonly max: number }
+  /** sync: several blocks (newest first) */
+  | { readonly _tag: "Blocks"; readonly blocks: ReadonlyArray<Uint8Array> }
+  /** sync: every object reachable from `tips` but not from `haves` */
+  | {
+      readonly _tag: "GetClosure"
+      readonly request: number
+      readonly tips: ReadonlyArray<ObjectId>
+      readonly haves: ReadonlyArray<ObjectId>
+    }
+  /** sync: the objects of a GetClosure have all been sent (same channel, so they came first) */
+  | { readonly _tag: "ClosureEnd"; readonly request: number; readonly found: boolean }
 
-const TAG = { Block: 1, Tx: 2, GetBlock: 3, GetHeight: 4, Objects: 5, GetObjects: 6 } as const
+const TAG = {
+  Block: 1,
+  Tx: 2,
+  GetBlock: 3,
+  GetHeight: 4,
+  Objects: 5,
+  GetObjects: 6,
+  GetChain: 7,
+  Blocks: 8,
+  GetClosure: 9,
+  ClosureEnd: 10,
+} as const
 
 export const encodeApp = (m: AppMessage): Buffer => {
   switch (m._tag) {
@@ -54,6 +78,36 @@ export const encodeApp = (m: AppMessage): Buffer => {
         Buffer.from([TAG.GetObjects]),
         ...m.ids.map((id) => Buffer.from(id, "hex")),
       ])
+    case "GetChain": {
+      const b = Buffer.alloc(1 + 32 + 4)
+      b[0] = TAG.GetChain
+      b.write(m.digest, 1, "hex")
+      b.writeUInt32BE(m.max, 33)
+      return b
+    }
+    case "GetClosure": {
+      const head = Buffer.alloc(1 + 4 + 4)
+      head[0] = TAG.GetClosure
+      head.writeUInt32BE(m.request, 1)
+      head.writeUInt32BE(m.tips.length, 5)
+      return Buffer.concat([head, ...[...m.tips, ...m.haves].map((id) => Buffer.from(id, "hex"))])
+    }
+    case "ClosureEnd": {
+      const b = Buffer.alloc(6)
+      b[0] = TAG.ClosureEnd
+      b.writeUInt32BE(m.request, 1)
+      b[5] = m.found ? 1 : 0
+      return b
+    }
+    case "Blocks": {
+      const parts: Buffer[] = [Buffer.from([TAG.Blocks])]
+      for (const block of m.blocks) {
+        const len = Buffer.alloc(4)
+        len.writeUInt32BE(block.length)
+        parts.push(len, Buffer.from(block))
+      }
+      return Buffer.concat(parts)
+    }
   }
 }
 
@@ -93,6 +147,41 @@ export const decodeApp = (bytes: Uint8Array): AppMessage | undefined => {
       for (let i = 0; i < body.length; i += 20)
         ids.push(body.toString("hex", i, i + 20) as ObjectId)
       return { _tag: "GetObjects", ids }
+    }
+    case TAG.GetChain:
+      return body.length === 36
+        ? { _tag: "GetChain", digest: body.toString("hex", 0, 32), max: body.readUInt32BE(32) }
+        : undefined
+    case TAG.GetClosure: {
+      if (body.length < 8 || (body.length - 8) % 20 !== 0) return undefined
+      const request = body.readUInt32BE(0)
+      const tipCount = body.readUInt32BE(4)
+      const ids: ObjectId[] = []
+      for (let i = 8; i < body.length; i += 20)
+        ids.push(body.toString("hex", i, i + 20) as ObjectId)
+      if (tipCount > ids.length) return undefined
+      return {
+        _tag: "GetClosure",
+        request,
+        tips: ids.slice(0, tipCount),
+        haves: ids.slice(tipCount),
+      }
+    }
+    case TAG.ClosureEnd:
+      return body.length === 5
+        ? { _tag: "ClosureEnd", request: body.readUInt32BE(0), found: body[4] === 1 }
+        : undefined
+    case TAG.Blocks: {
+      const blocks: Uint8Array[] = []
+      let pos = 0
+      while (pos < body.length) {
+        if (pos + 4 > body.length) return undefined
+        const len = body.readUInt32BE(pos)
+        if (pos + 4 + len > body.length) return undefined
+        blocks.push(body.subarray(pos + 4, pos + 4 + len))
+        pos += 4 + len
+      }
+      return { _tag: "Blocks", blocks }
     }
     default:
       return undefined

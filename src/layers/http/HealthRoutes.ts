@@ -6,10 +6,20 @@
 import { Effect } from "effect"
 import { GUTS_VERSION } from "../../domain/Version.ts"
 import { Ledger } from "../../services/Ledger.ts"
+import type { Metadata } from "../../services/Metadata.ts"
 import { ObjectStore } from "../../services/ObjectStore.ts"
+import type { RefStore } from "../../services/RefStore.ts"
+import { stateDigest } from "../../services/StateDigest.ts"
 import { sendJson, type Route } from "./HttpServer.ts"
 
-export const healthRoutes: Array<Route<ObjectStore | Ledger>> = [
+export const healthRoutes: Array<Route<ObjectStore | Ledger | Metadata | RefStore>> = [
+  {
+    name: "GET /health/state",
+    method: "GET",
+    path: "/health/state",
+    handler: (ctx) =>
+      Effect.flatMap(stateDigest.pipe(Effect.orDie), (s) => sendJson(ctx.res, 200, s)),
+  },
   {
     name: "GET /health/live",
     method: "GET",
