@@ -121,7 +121,7 @@ export const makeChainApp = (config: ChainConfig) =>
         for (const s of block.txs) {
           if (s.tx._tag !== "UpdateRefs") continue
           const tips = s.tx.changes.filter((c) => c.new !== ZERO_ID).map((c) => c.new as ObjectId)
-          for (let attempt = 0; ; attempt++) {
+          for (;;) {
             const missing = yield* objects.missing(tips).pipe(Effect.orDie)
             if (missing.length === 0) break
             const key = `${s.tx.owner}/${s.tx.repo}`
