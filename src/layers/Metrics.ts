@@ -52,6 +52,17 @@ const makeMetrics = () => {
       help: "Height of the last applied block",
       registers: [registry],
     }),
+    finalizationLatency: new prom.Histogram({
+      name: "guts_consensus_finalization_latency_seconds",
+      help: "From a block's timestamp (its proposal) to its application on this node",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    mempoolSize: new prom.Gauge({
+      name: "guts_mempool_transactions",
+      help: "Transactions waiting for a block",
+      registers: [registry],
+    }),
     transactionsApplied: new prom.Counter({
       name: "guts_transactions_applied_total",
       help: "Transactions applied, by kind and outcome",

@@ -88,6 +88,7 @@ const node = Command.make(
                 keyFile: Option.getOrElse(opts.keyFile, () => path.join(opts.dataDir, "node.key")),
                 p2pHost: opts.host,
                 p2pPort: opts.p2pPort,
+                submitTimeoutMs: Number(process.env.GUTS_SUBMIT_TIMEOUT_MS ?? 30_000),
               },
             }
           : {}),

@@ -65,6 +65,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
                   p2pHost: cluster.p2pHost,
                   p2pPort: cluster.p2pPort,
                   dataDir: cfg.dataDir,
+                  submitTimeoutMs: cluster.submitTimeoutMs,
                 })
               }),
             ).pipe(Layer.provide(Apply.Live), Layer.provideMerge(base))

@@ -28,6 +28,8 @@ export interface NodeConfigShape {
         readonly keyFile: string
         readonly p2pHost: string
         readonly p2pPort: number
+        /** How long a write waits for finality before failing with 503 / `ng`. */
+        readonly submitTimeoutMs?: number | undefined
       }
     | undefined
 }

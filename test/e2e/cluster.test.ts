@@ -111,4 +111,44 @@ describe("a 4-validator cluster", () => {
     await git(work, ["clone", "-q", remote(2, "resilient"), dst])
     expect((await git(dst, ["rev-parse", "HEAD"])).trim()).toBe(tip)
   }, 120_000)
+
+  it("stops writes with a clear error when two of four are down, keeps serving reads, and resumes with three", async () => {
+    await createRepo(node(0), "quorum")
+    const src = path.join(work, "quorum")
+    await initRepo(src)
+    write(src, "a.txt", "before\n")
+    await commitAll(src, "before", 0)
+    await git(src, ["push", "-q", remote(0, "quorum"), "main"])
+    const before = (await git(src, ["rev-parse", "HEAD"])).trim()
+    await cluster.kill(1, "SIGKILL")
+    await cluster.kill(2, "SIGKILL")
+    write(src, "a.txt", "during\n")
+    await commitAll(src, "during", 1)
+    const push = await runGit(src, ["push", remote(0, "quorum"), "main"])
+    expect(push.code).not.toBe(0)
+    expect(push.stderr).toContain("writes are unavailable")
+    const api = await fetch(`${cluster.nodes[0]!.url}/api/user/repos`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${node(0).token}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "no-quorum" }),
+    })
+    expect(api.status).toBe(503)
+    expect(((await api.json()) as { message: string }).message).toMatch(/quorum/)
+    // Reads need no quorum.
+    const dst = path.join(work, "quorum-read")
+    await git(work, ["clone", "-q", remote(3, "quorum"), dst])
+    expect((await git(dst, ["rev-parse", "HEAD"])).trim()).toBe(before)
+    await cluster.start(1)
+    // The returning validator first catches up on views; writes resume within seconds.
+    const deadline = Date.now() + 60_000
+    let resumed = await runGit(src, ["push", "-q", remote(0, "quorum"), "main"])
+    while (resumed.code !== 0 && Date.now() < deadline) {
+      expect(resumed.stderr).toMatch(/writes are unavailable|fetch first|stale/)
+      resumed = await runGit(src, ["push", "-q", remote(0, "quorum"), "main"])
+    }
+    expect(resumed.code).toBe(0)
+    const ls = await git(work, ["ls-remote", remote(3, "quorum"), "refs/heads/main"])
+    expect(ls.split("\t")[0]).toBe((await git(src, ["rev-parse", "HEAD"])).trim())
+    await cluster.start(2)
+  }, 120_000)
 })

@@ -179,6 +179,9 @@ export const makeChainApp = (config: ChainConfig) =>
                 }
               })
               metrics.blockHeight.set(block.height)
+              metrics.mempoolSize.set(mempool.size)
+              const now = yield* Clock.currentTimeMillis
+              metrics.finalizationLatency.observe(Math.max(0, now - block.timestamp) / 1000)
             }
             const missing: Digest | undefined = step.missing
             step = undefined

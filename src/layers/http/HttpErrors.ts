@@ -6,6 +6,7 @@
  * Bodies follow GitHub's error shape: `{ message, documentation_url, errors? }`.
  */
 import { Data } from "effect"
+import { LedgerUnavailable } from "../../services/Ledger.ts"
 
 export interface FieldError {
   readonly resource: string
@@ -49,3 +50,14 @@ export const errorBody = (err: HttpError) =>
     ...(err.errors && err.errors.length > 0 ? { errors: err.errors } : {}),
     status: String(err.status),
   })
+
+/**
+ * Failures every route may meet, mapped once: HttpError as is; writes that cannot be
+ * finalized (no quorum) are 503 with the reason, so clients retry later.
+ */
+export const toHttpError = (e: unknown): HttpError | undefined => {
+  if (e instanceof HttpError) return e
+  if (e instanceof LedgerUnavailable)
+    return new HttpError({ status: 503, message: e.message, headers: { "retry-after": "5" } })
+  return undefined
+}

@@ -15,7 +15,7 @@ import type { AddressInfo } from "node:net"
 import { Cause, Context, Effect, Exit, Fiber, FiberSet, Layer, Runtime } from "effect"
 import { NodeConfig } from "../../services/NodeConfig.ts"
 import { Metrics } from "../Metrics.ts"
-import { errorBody, HttpError } from "./HttpErrors.ts"
+import { errorBody, HttpError, toHttpError } from "./HttpErrors.ts"
 
 export interface HttpContext {
   readonly req: http.IncomingMessage
@@ -189,9 +189,12 @@ export const httpServerLayer = <R>(routes: ReadonlyArray<Route<R>>) =>
             Effect.sync(() => {
               if (Cause.isInterruptedOnly(cause)) return
               const failure = Cause.failureOption(cause)
-              if (failure._tag === "Some" && failure.value instanceof HttpError) {
-                sendError(res, failure.value)
-                return
+              if (failure._tag === "Some") {
+                const known = toHttpError(failure.value)
+                if (known) {
+                  sendError(res, known)
+                  return
+                }
               }
               // Unexpected: log with the request id, answer 500 without internals.
               runFork(
