@@ -122,7 +122,9 @@ export const makeResolver = (
       while (wanted.length > 0) {
         const unique = [...new Set(wanted)].filter((id) => !records.has(id))
         const got = yield* getStoredMany(unique)
-        unique.forEach((id, i) => records.set(id, got[i]))
+        unique.forEach((id, i) => {
+          records.set(id, got[i])
+        })
         wanted = []
         for (const id of unique) {
           const r = records.get(id)

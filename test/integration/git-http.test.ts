@@ -247,10 +247,26 @@ describe("git smart HTTP with the real git client", () => {
     for (const version of ["0", "2"]) {
       const since = path.join(work, `since-v${version}`)
       // Commits at 00:00, 00:10, ... 00:50 and 01:00: since 00:25 keeps the last four.
-      await git(work, ["-c", `protocol.version=${version}`, "clone", "-q", "--shallow-since=2026-01-01T00:25:00Z", remote("tags"), since])
+      await git(work, [
+        "-c",
+        `protocol.version=${version}`,
+        "clone",
+        "-q",
+        "--shallow-since=2026-01-01T00:25:00Z",
+        remote("tags"),
+        since,
+      ])
       expect((await git(since, ["rev-list", "--count", "HEAD"])).trim()).toBe("4")
       const excl = path.join(work, `exclude-v${version}`)
-      await git(work, ["-c", `protocol.version=${version}`, "clone", "-q", "--shallow-exclude=old", remote("tags"), excl])
+      await git(work, [
+        "-c",
+        `protocol.version=${version}`,
+        "clone",
+        "-q",
+        "--shallow-exclude=old",
+        remote("tags"),
+        excl,
+      ])
       expect((await git(excl, ["rev-list", "--count", "HEAD"])).trim()).toBe("5")
     }
   })

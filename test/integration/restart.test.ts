@@ -81,7 +81,11 @@ describe("a node process across restarts", () => {
       const head = await commitAll(src, "big", 1)
       await git(src, ["push", authUrl(`${node.url}/admin/big.git`, node.token), "main"])
       // Ask for the pack ourselves, so we know the answer has started before the signal.
-      const body = Buffer.concat([pkt(`want ${head} side-band-64k ofs-delta\n`), FLUSH, pkt("done\n")])
+      const body = Buffer.concat([
+        pkt(`want ${head} side-band-64k ofs-delta\n`),
+        FLUSH,
+        pkt("done\n"),
+      ])
       const res = await fetch(`${node.url}/admin/big.git/git-upload-pack`, { method: "POST", body })
       const reader = res.body!.getReader()
       const first = await reader.read()
