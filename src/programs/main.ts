@@ -114,7 +114,10 @@ const guts = Command.make("guts").pipe(
 const cli = Command.run(guts, { name: "guts", version: GUTS_VERSION })
 
 const logger = process.env.GUTS_LOG_FORMAT === "json" ? Logger.json : Logger.logFmt
-if (process.argv[2] === "devnet") {
+if (process.argv[2] === "sim") {
+  const { runSimCli } = await import("./sim.ts")
+  process.exit(await runSimCli(process.argv.slice(3)))
+} else if (process.argv[2] === "devnet") {
   const { runDevnet } = await import("./devnet.ts")
   process.exit(await runDevnet(process.argv.slice(3)))
 } else {

@@ -2,9 +2,9 @@
  * upload-pack over stateless HTTP: protocol v0/v1 and v2 (ls-refs, fetch).
  * See shared/specs/git-http.md and git's gitprotocol-v2 / gitprotocol-pack.
  */
-import * as zlib from "node:zlib"
 import { Effect } from "effect"
 import type { ObjectId } from "../../domain/git/ObjectId.ts"
+import { itemFromStored, PackWriteError, PackWriter } from "../../domain/git/PackWriter.ts"
 import { parsePacketsText, type TextPacket } from "../../domain/git/PktLine.ts"
 import { wantsV2 } from "../../domain/protocol/Capabilities.ts"
 import {
@@ -19,7 +19,6 @@ import type { ObjectStoreShape, StoredObject } from "../ObjectStore.ts"
 import type { RefStoreShape } from "../RefStore.ts"
 import type { Advertiser } from "./Advertise.ts"
 import { makeWalker, type WalkResult } from "./ObjectWalk.ts"
-import { PackStream } from "./PackStream.ts"
 import { makeWire, sidebandOf, type Wire } from "./Wire.ts"
 
 interface Deps {
@@ -91,10 +90,16 @@ export const makeUploadPack = (deps: Deps) => {
       if (!quiet) yield* wire.progress(`Enumerating objects: ${list.length}, done.\n`)
       const ofs = req.capabilities.has("ofs-delta")
       const thin = req.capabilities.has("thin-pack")
-      const pack = new PackStream(list.length)
-      let pending: Buffer[] = [pack.header()]
-      let pendingBytes = 12
+      // `thin` lets a delta name a base written later in this pack or held by the client;
+      // which of those holds is decided here, object by object.
+      const pack = new PackWriter({ count: list.length, ofsDelta: ofs, thin: true })
+      let pending: Buffer[] = []
+      let pendingBytes = 0
       let total = 0
+      const sink = (bytes: Buffer) => {
+        pending.push(bytes)
+        pendingBytes += bytes.length
+      }
       const flushPending = Effect.suspend(() => {
         if (pendingBytes === 0) return Effect.void
         const chunk = Buffer.concat(pending, pendingBytes)
@@ -103,6 +108,9 @@ export const makeUploadPack = (deps: Deps) => {
         pendingBytes = 0
         return wire.data(chunk)
       })
+      const check = (err: PackWriteError | undefined) =>
+        err ? Effect.dieMessage(`pack writing failed: ${err.message}`) : Effect.void
+      yield* check(pack.headerTo(sink))
       const WINDOW = 512
       let window: ReadonlyArray<StoredObject | undefined> = []
       for (let i = 0; i < list.length; i++) {
@@ -110,34 +118,28 @@ export const makeUploadPack = (deps: Deps) => {
         if (i % WINDOW === 0)
           window = yield* objects.getStoredMany(list.slice(i, i + WINDOW).map((x) => x.id))
         const stored = window[i % WINDOW] ?? (yield* objects.getStored(o.id))
-        let bytes: Buffer
         const repr = stored.repr
-        if (repr.kind === "whole") {
-          bytes = pack.whole(o.id, stored.type, stored.size, repr.deflated)
-        } else {
-          const baseOffset = pack.offsetOf(repr.base)
-          if (baseOffset !== undefined && ofs) {
-            bytes = pack.ofsDelta(o.id, baseOffset, repr.deltaSize, repr.deflated)
-          } else if (sending.has(repr.base) || (thin && walk.known.has(repr.base))) {
-            bytes = pack.refDelta(o.id, repr.base, repr.deltaSize, repr.deflated)
-          } else {
-            // The base will not be there: send the object whole.
-            const full = yield* objects.get(o.id)
-            bytes = pack.whole(
-              o.id,
-              full.type,
-              full.content.length,
-              zlib.deflateSync(full.content, { level: 1 }),
-            )
-          }
+        const reusable =
+          repr.kind === "whole" ||
+          pack.offsetOf(repr.base) !== undefined ||
+          sending.has(repr.base) ||
+          (thin && walk.known.has(repr.base))
+        if (reusable) yield* check(pack.writeTo(itemFromStored(stored), sink))
+        else {
+          // The delta's base will not be there: send the object whole.
+          const full = yield* objects.get(o.id)
+          yield* check(
+            pack.writeTo(
+              { kind: "content", id: o.id, type: full.type, content: full.content },
+              sink,
+            ),
+          )
         }
-        pending.push(bytes)
-        pendingBytes += bytes.length
         if (pendingBytes >= CHUNK) yield* flushPending
       }
       const trailer = pack.trailer()
-      pending.push(trailer)
-      pendingBytes += trailer.length
+      if (trailer instanceof PackWriteError) return yield* check(trailer)
+      sink(trailer)
       yield* flushPending
       metrics.gitBytesServed.inc(total)
       if (!quiet) yield* wire.progress(`Total ${list.length} (reused ${list.length})\n`)

@@ -1,0 +1,323 @@
+/**
+ * The invariants every simulated run must keep (spec §3 "Safety invariants", §6, §7),
+ * checked online, as honest nodes report; liveness and each scenario's own outcome are
+ * checked by the scenario when its run ends.
+ *
+ * Safety (fed by honest nodes only; Byzantine identities are listed up front):
+ * - no two different finalized payloads for one view, across all honest nodes;
+ * - no two different notarized payloads for one view, and a view led by an honest node is
+ *   only ever notarized or finalized with the payload that leader proposed;
+ * - no view both finalized and nullified;
+ * - every certificate an honest node reports has ≥ n − f distinct signers, all valid;
+ * - no honest signer both nullifies and finalizes a view;
+ * - honest nodes' delivered chains (marshal) are prefixes of one another;
+ * - every fault (conflict evidence, invalid signature) convicts a Byzantine identity, and no
+ *   honest node ever blocks an honest node.
+ * Liveness is a per-scenario expectation (`expectFinalized`).
+ *
+ * Every violation is a sentence that names the scenario and seed, so a failure message is
+ * enough to replay it.
+ */
+import type { Activity } from "../../domain/consensus/Engine.ts"
+import type { Signing } from "../../domain/consensus/Signing.ts"
+import {
+  type Certificate,
+  type Digest,
+  digestEquals,
+  digestHex,
+  proposalEquals,
+  quorum,
+  type View,
+} from "../../domain/consensus/Types.ts"
+
+export interface MonitorOptions {
+  readonly n: number
+  readonly byzantine: ReadonlySet<number>
+  /** Verifies certificates against the epoch's participants. */
+  readonly signing: Signing
+  /** e.g. `scenario=all_online seed=3`; prefixed to every violation. */
+  readonly label: string
+  readonly epoch: bigint
+}
+
+const MAX_VIOLATIONS = 50
+/** Views behind the highest one whose verified certificates are remembered for dedup. */
+const CERTIFICATE_MEMORY = 64n
+
+const short = (d: Digest): string => digestHex(d).slice(0, 12)
+
+export class SafetyMonitor {
+  readonly violations: string[] = []
+  private readonly finalized = new Map<View, Digest>()
+  private readonly notarized = new Map<View, Digest>()
+  private readonly nullified = new Set<View>()
+  /** Payloads honest leaders proposed (their own notarize), by view. */
+  private readonly proposals = new Map<View, Digest>()
+  private readonly nullifiers = new Map<View, Set<number>>()
+  private readonly finalizers = new Map<View, Set<number>>()
+  private readonly delivered = new Map<bigint, Digest>()
+  /** Distinct certificates verified recently, by view. */
+  private readonly checkedCertificates = new Map<View, Certificate[]>()
+  private highestChecked: View = 0n
+  private readonly quorum: number
+  /** Evidence attributed to Byzantine identities: offender → count. */
+  readonly attributedFaults = new Map<number, number>()
+  readonly attributedBlocks = new Map<number, number>()
+  readonly attributedInvalid = new Map<number, number>()
+  certificatesChecked = 0
+  /** Distinct certificates each identity signed (notarizations, nullifications, finalizations). */
+  readonly signed = new Map<
+    number,
+    { notarization: number; nullification: number; finalization: number }
+  >()
+
+  constructor(readonly options: MonitorOptions) {
+    this.quorum = quorum(options.n)
+  }
+
+  get ok(): boolean {
+    return this.violations.length === 0
+  }
+
+  violation(text: string): void {
+    if (this.violations.length < MAX_VIOLATIONS)
+      this.violations.push(`[${this.options.label}] ${text}`)
+  }
+
+  private honest(identity: number): boolean {
+    return !this.options.byzantine.has(identity)
+  }
+
+  /** An activity reported by honest node `node`. */
+  observe(node: number, activity: Activity): void {
+    switch (activity._tag) {
+      case "Finalization": {
+        const view = activity.proposal.round.view
+        this.checkCertificate(node, activity)
+        this.checkLeaderProposal(view, "finalized", activity.proposal.payload)
+        const known = this.finalized.get(view)
+        if (known === undefined) this.finalized.set(view, activity.proposal.payload.slice())
+        else if (!digestEquals(known, activity.proposal.payload))
+          this.violation(
+            `view ${view} finalized twice: ${short(known)} and ${short(activity.proposal.payload)} (seen by node ${node})`,
+          )
+        if (this.nullified.has(view))
+          this.violation(`view ${view} is both finalized and nullified (node ${node})`)
+        return
+      }
+      case "Notarization": {
+        const view = activity.proposal.round.view
+        this.checkCertificate(node, activity)
+        this.checkLeaderProposal(view, "notarized", activity.proposal.payload)
+        const known = this.notarized.get(view)
+        if (known === undefined) this.notarized.set(view, activity.proposal.payload.slice())
+        else if (!digestEquals(known, activity.proposal.payload))
+          this.violation(
+            `view ${view} notarized twice: ${short(known)} and ${short(activity.proposal.payload)} (seen by node ${node})`,
+          )
+        return
+      }
+      case "Nullification": {
+        const view = activity.round.view
+        this.checkCertificate(node, activity)
+        this.nullified.add(view)
+        if (this.finalized.has(view))
+          this.violation(`view ${view} is both nullified and finalized (node ${node})`)
+        return
+      }
+      case "Notarize": {
+        // An honest leader's own notarize is its proposal (spec §2).
+        const view = activity.proposal.round.view
+        const signer = activity.attestation.signer
+        if (signer !== node || !this.honest(signer) || signer !== this.leaderOf(view)) return
+        if (this.proposals.has(view)) return
+        const payload = activity.proposal.payload.slice()
+        this.proposals.set(view, payload)
+        for (const [kind, known] of [
+          ["notarized", this.notarized.get(view)],
+          ["finalized", this.finalized.get(view)],
+        ] as const)
+          if (known !== undefined && !digestEquals(known, payload))
+            this.violation(
+              `view ${view} was ${kind} as ${short(known)} but its honest leader ${signer} proposed ${short(payload)}`,
+            )
+        return
+      }
+      case "Nullify":
+      case "Finalize": {
+        // Only a node's own votes are its own word; peers' votes are checked by the engine.
+        const signer = activity.attestation.signer
+        if (signer !== node || !this.honest(signer)) return
+        const view =
+          activity._tag === "Nullify" ? activity.round.view : activity.proposal.round.view
+        const mine = activity._tag === "Nullify" ? this.nullifiers : this.finalizers
+        const other = activity._tag === "Nullify" ? this.finalizers : this.nullifiers
+        let set = mine.get(view)
+        if (set === undefined) {
+          set = new Set()
+          mine.set(view, set)
+        }
+        set.add(signer)
+        if (other.get(view)?.has(signer))
+          this.violation(`honest node ${signer} both nullified and finalized view ${view}`)
+        return
+      }
+      case "ConflictingNotarize":
+      case "ConflictingFinalize":
+      case "NullifyFinalize": {
+        const offender =
+          activity._tag === "NullifyFinalize"
+            ? activity.nullify.attestation.signer
+            : activity.first.attestation.signer
+        if (this.honest(offender))
+          this.violation(`node ${node} reported ${activity._tag} against honest node ${offender}`)
+        else this.attributedFaults.set(offender, (this.attributedFaults.get(offender) ?? 0) + 1)
+        return
+      }
+      case "InvalidSignature": {
+        if (this.honest(activity.peer))
+          this.violation(
+            `node ${node} saw an invalid signature from honest node ${activity.peer} on ${activity.channel}`,
+          )
+        else
+          this.attributedInvalid.set(
+            activity.peer,
+            (this.attributedInvalid.get(activity.peer) ?? 0) + 1,
+          )
+        return
+      }
+      default:
+        return
+    }
+  }
+
+  private leaderOf(view: View): number {
+    return Number((this.options.epoch + view) % BigInt(this.options.n))
+  }
+
+  private checkLeaderProposal(view: View, kind: string, payload: Digest): void {
+    const proposed = this.proposals.get(view)
+    if (proposed !== undefined && !digestEquals(proposed, payload))
+      this.violation(
+        `view ${view} was ${kind} as ${short(payload)} but its honest leader ${this.leaderOf(view)} proposed ${short(proposed)}`,
+      )
+  }
+
+  /** Honest node `node` blocked `peer`. */
+  observeBlock(node: number, peer: number, reason: string): void {
+    if (this.honest(peer))
+      this.violation(`honest node ${node} blocked honest node ${peer}: ${reason}`)
+    else this.attributedBlocks.set(peer, (this.attributedBlocks.get(peer) ?? 0) + 1)
+  }
+
+  /** Honest node `node`'s marshal delivered `digest` at `height` (1-based). */
+  observeDelivery(node: number, height: bigint, digest: Digest): void {
+    if (height < 1n) {
+      this.violation(`node ${node} delivered a block at height ${height}`)
+      return
+    }
+    const known = this.delivered.get(height)
+    if (known === undefined) this.delivered.set(height, digest)
+    else if (!digestEquals(known, digest))
+      this.violation(
+        `node ${node} delivered ${short(digest)} at height ${height}, another honest node delivered ${short(known)}: chains are not prefixes of one another`,
+      )
+  }
+
+  private checkCertificate(node: number, cert: Certificate): void {
+    // Each node reports its own copy of a certificate; verify every distinct one once.
+    const view = cert._tag === "Nullification" ? cert.round.view : cert.proposal.round.view
+    let seen = this.checkedCertificates.get(view)
+    if (seen === undefined) {
+      seen = []
+      this.checkedCertificates.set(view, seen)
+      this.forgetOldCertificates(view)
+    }
+    for (const other of seen) if (sameCertificate(other, cert)) return
+    seen.push(cert)
+    const signers = cert.certificate.signers.indices
+    this.certificatesChecked++
+    const field =
+      cert._tag === "Notarization"
+        ? "notarization"
+        : cert._tag === "Nullification"
+          ? "nullification"
+          : "finalization"
+    for (const s of signers) {
+      let c = this.signed.get(s)
+      if (c === undefined) {
+        c = { notarization: 0, nullification: 0, finalization: 0 }
+        this.signed.set(s, c)
+      }
+      c[field]++
+    }
+    const distinct = new Set(signers).size
+    if (distinct < this.quorum || distinct !== signers.length)
+      this.violation(
+        `node ${node} accepted a ${cert._tag} of view ${view} with ${distinct} distinct signers (quorum ${this.quorum})`,
+      )
+    else if (!this.options.signing.verifyCertificate(cert))
+      this.violation(
+        `node ${node} accepted a ${cert._tag} of view ${view} with an invalid signature`,
+      )
+  }
+
+  /**
+   * Copies of a certificate reach every node within moments; remembering old ones would
+   * only pin their message buffers. A late copy of a forgotten one is simply verified again.
+   */
+  private forgetOldCertificates(view: View): void {
+    if (view <= this.highestChecked) return
+    this.highestChecked = view
+    if (this.checkedCertificates.size <= 2 * Number(CERTIFICATE_MEMORY)) return
+    for (const v of this.checkedCertificates.keys())
+      if (v + CERTIFICATE_MEMORY < view) this.checkedCertificates.delete(v)
+  }
+
+  /** Views finalized by any honest node. */
+  get finalizedViews(): ReadonlyMap<View, Digest> {
+    return this.finalized
+  }
+
+  get notarizedViews(): ReadonlyMap<View, Digest> {
+    return this.notarized
+  }
+
+  get nullifiedViews(): ReadonlySet<View> {
+    return this.nullified
+  }
+}
+
+const sameCertificate = (a: Certificate, b: Certificate): boolean => {
+  if (a._tag !== b._tag) return false
+  if (a._tag === "Nullification") {
+    if (b._tag !== "Nullification" || a.round.epoch !== b.round.epoch) return false
+  } else if (b._tag === "Nullification" || !proposalEquals(a.proposal, b.proposal)) return false
+  const x = a.certificate
+  const y = b.certificate
+  if (x.signers.size !== y.signers.size || x.signatures.length !== y.signatures.length) return false
+  for (let i = 0; i < x.signatures.length; i++) {
+    if (x.signers.indices[i] !== y.signers.indices[i]) return false
+    const sx = x.signatures[i]
+    const sy = y.signatures[i]
+    // Copies decoded from one broadcast share their bytes; skip the byte compare then.
+    if (sx.buffer === sy.buffer && sx.byteOffset === sy.byteOffset && sx.length === sy.length)
+      continue
+    if (!digestEquals(sx, sy)) return false
+  }
+  return true
+}
+
+/** Liveness: every listed node finalized at least `views` views (its last finalized view). */
+export const expectFinalized = (
+  monitor: SafetyMonitor,
+  nodes: ReadonlyArray<{ readonly identity: number; readonly lastFinalized: View }>,
+  views: bigint,
+  withinMs: number,
+): void => {
+  for (const n of nodes)
+    if (n.lastFinalized < views)
+      monitor.violation(
+        `liveness: node ${n.identity} finalized up to view ${n.lastFinalized}, expected ≥ ${views} within ${withinMs} ms`,
+      )
+}
