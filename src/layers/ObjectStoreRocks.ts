@@ -111,7 +111,7 @@ const surfaceCorruption = <A, E>(
     (e) => Effect.fail(e.cause as ObjectCorrupt),
   )
 
-export const makeRocksObjectStore = (cacheBytes = 64 * 1024 * 1024) =>
+export const makeRocksObjectStore = (cacheBytes = 32 * 1024 * 1024) =>
   Effect.gen(function* () {
     const rocks = yield* Rocks
     // Check-then-write must not interleave with another writer (see the module header).
