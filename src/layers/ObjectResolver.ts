@@ -4,11 +4,11 @@
  * and every result is re-hashed, so corruption or tampering on disk is caught on read as
  * ObjectCorrupt instead of being served.
  */
-import { createHash } from "node:crypto"
 import * as zlib from "node:zlib"
 import { Effect } from "effect"
 import { applyDelta, DeltaError } from "../domain/git/Delta.ts"
-import type { ObjectId, ObjectType } from "../domain/git/ObjectId.ts"
+import { hashObject } from "../domain/git/GitObject.ts"
+import type { ObjectId } from "../domain/git/ObjectId.ts"
 import {
   type GitObject,
   ObjectCorrupt,
@@ -17,12 +17,8 @@ import {
   type StoredObject,
 } from "../services/ObjectStore.ts"
 
-export const hashOf = (type: ObjectType, content: Uint8Array) => {
-  const h = createHash("sha1")
-  h.update(`${type} ${content.length}\0`)
-  h.update(content)
-  return h.digest("hex") as ObjectId
-}
+/** Kept as the resolver's name for git's object hash. */
+export const hashOf = hashObject
 
 class LruBytes {
   private readonly map = new Map<ObjectId, GitObject>()

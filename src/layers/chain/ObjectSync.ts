@@ -4,19 +4,12 @@
  * keeps only what it re-hashes to the announced id: a peer cannot plant an object under a
  * false id.
  */
-import { createHash } from "node:crypto"
 import * as zlib from "node:zlib"
 import { Effect } from "effect"
 import { applyDelta, DeltaError } from "../../domain/git/Delta.ts"
+import { hashObject } from "../../domain/git/GitObject.ts"
 import type { ObjectId, ObjectType } from "../../domain/git/ObjectId.ts"
 import type { ObjectStoreShape, StoredObject } from "../../services/ObjectStore.ts"
-
-const hashOf = (type: ObjectType, content: Uint8Array) => {
-  const h = createHash("sha1")
-  h.update(`${type} ${content.length}\0`)
-  h.update(content)
-  return h.digest("hex")
-}
 
 /** The objects of `batch` whose content hashes to their id (bases: batch, then store). */
 export const verifyReceived = (batch: ReadonlyArray<StoredObject>, store: ObjectStoreShape) =>
@@ -49,7 +42,7 @@ export const verifyReceived = (batch: ReadonlyArray<StoredObject>, store: Object
         } catch {
           continue // corrupt zlib: dropped
         }
-        if (hashOf(o.type, content) !== o.id) continue
+        if (hashObject(o.type, content) !== o.id) continue
         if (o.type !== "blob") contents.set(o.id, { type: o.type, content })
         else if (content.length < 1024 * 1024) contents.set(o.id, { type: o.type, content })
         good.push(o)
