@@ -20,7 +20,10 @@ import type { BodyReader } from "./BodyReader.ts"
 export interface IngestOptions {
   readonly maxBytes: number
   /** A base object from the repository's store, for thin packs. */
-  readonly lookup: (id: ObjectId) => Effect.Effect<ExternalBase | undefined>
+  /** Base objects from the repository's store, for thin packs (one call for all). */
+  readonly lookup: (
+    ids: ReadonlyArray<ObjectId>,
+  ) => Effect.Effect<ReadonlyArray<ExternalBase | undefined>>
   readonly onProgress?: ((text: string) => Effect.Effect<void>) | undefined
   readonly keepContent?: (type: ObjectType) => boolean
 }
@@ -58,10 +61,14 @@ export const ingestPack = (reader: BodyReader, options: IngestOptions) =>
     const err = parser.end()
     if (err) return err
     const external = new Map<ObjectId, ExternalBase>()
-    for (const id of refBasesNotInPack(parser.entries)) {
-      const base = yield* options.lookup(id)
+    // Thin-pack bases are read together: their delta chains in the store are resolved a
+    // level at a time, not one object (and one storage round trip) after another.
+    const wanted = refBasesNotInPack(parser.entries)
+    const bases = wanted.length > 0 ? yield* options.lookup(wanted) : []
+    wanted.forEach((id, i) => {
+      const base = bases[i]
       if (base) external.set(id, base)
-    }
+    })
     // Resolution is CPU work; yield first so other requests are not starved.
     yield* Effect.yieldNow()
     const resolved = resolvePack(parser.entries, external)

@@ -119,10 +119,12 @@ export const makeReceivePack = (deps: Deps) => {
       if (needsPack) {
         const ingested = yield* ingestPack(reader, {
           maxBytes: options.maxBytes,
-          lookup: (id) =>
-            objects.get(id).pipe(
-              Effect.map((o) => ({ type: o.type, content: o.content })),
-              Effect.catchAll(() => Effect.succeed(undefined)),
+          lookup: (ids) =>
+            objects.getMany(ids).pipe(
+              Effect.map((os) =>
+                os.map((o) => (o ? { type: o.type, content: o.content } : undefined)),
+              ),
+              Effect.catchAll(() => Effect.succeed([])),
             ),
           onProgress: quiet ? undefined : (text) => wire.progress(text),
           keepContent: (type) => type !== "blob",
@@ -145,26 +147,36 @@ export const makeReceivePack = (deps: Deps) => {
       const receivedIds = new Set(received.map((o) => o.id))
       const results = new Map<string, RefResult>()
       const reached = new Set<ObjectId>()
-      const connected = (tip: ObjectId) =>
-        Effect.gen(function* () {
-          const stack = [tip]
-          const seen = new Set<ObjectId>()
-          const local: ObjectId[] = []
-          while (stack.length > 0) {
-            const id = stack.pop()!
-            if (seen.has(id) || reached.has(id)) continue
-            seen.add(id)
-            if (!receivedIds.has(id)) {
-              if (!(yield* objects.has(id))) return false
-              continue // stored objects are connected by construction
-            }
-            local.push(id)
-            const o = inPack.get(id)
-            if (o) stack.push(...referencesOf(o))
+      // Everything the pack's objects refer to outside the pack, checked against the store
+      // in one round trip (a push of a few commits to a big tree names thousands).
+      const references = new Map<ObjectId, ObjectId[]>()
+      const external = new Set<ObjectId>()
+      for (const [id, o] of inPack) {
+        const refs = referencesOf(o)
+        references.set(id, refs)
+        for (const r of refs) if (!receivedIds.has(r)) external.add(r)
+      }
+      for (const c of commands) if (!isDelete(c) && !receivedIds.has(c.new)) external.add(c.new)
+      const absent = new Set(yield* objects.missing([...external]))
+      const connected = (tip: ObjectId) => {
+        const stack = [tip]
+        const seen = new Set<ObjectId>()
+        const local: ObjectId[] = []
+        while (stack.length > 0) {
+          const id = stack.pop()!
+          if (seen.has(id) || reached.has(id)) continue
+          seen.add(id)
+          if (!receivedIds.has(id)) {
+            if (absent.has(id)) return false
+            continue // stored objects are connected by construction
           }
-          for (const id of local) reached.add(id)
-          return true
-        })
+          local.push(id)
+          const refs = references.get(id)
+          if (refs) stack.push(...refs)
+        }
+        for (const id of local) reached.add(id)
+        return true
+      }
       for (const c of commands) {
         const problem = refNameProblem(c.ref)
         if (problem || !c.ref.startsWith("refs/")) {
@@ -176,7 +188,7 @@ export const makeReceivePack = (deps: Deps) => {
           continue
         }
         if (isDelete(c)) continue
-        if (!(yield* connected(c.new)))
+        if (!connected(c.new))
           results.set(c.ref, { name: c.ref, ok: false, reason: "missing necessary objects" })
       }
 
