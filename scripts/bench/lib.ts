@@ -249,7 +249,11 @@ export const startGuts = async (dataDir: string): Promise<GutsProcess> => {
       "127.0.0.1",
     ],
     // As `npm start` runs it (MALLOC_ARENA_MAX=2: see package.json).
-    { cwd: root, stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, MALLOC_ARENA_MAX: "2" } },
+    {
+      cwd: root,
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, MALLOC_ARENA_MAX: "2" },
+    },
   )
   const url = `http://127.0.0.1:${httpPort}`
   for (let i = 0; i < 600; i++) {

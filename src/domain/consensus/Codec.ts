@@ -57,6 +57,10 @@ const CERTIFICATE_KINDS: ReadonlyArray<Certificate["_tag"] | undefined> = [
 ]
 const peekCursor: Cursor = { pos: 0 }
 
+/** The kind named by an encoded certificate's tag byte (undefined for an unknown tag). */
+export const certificateKind = (bytes: Uint8Array): Certificate["_tag"] | undefined =>
+  CERTIFICATE_KINDS[bytes[0]]
+
 /** Participants a certificate bitmap may cover; bounds allocation on hostile input. */
 export const MAX_PARTICIPANTS = 1 << 16
 
@@ -68,25 +72,52 @@ class Failure {
   ) {}
 }
 
-/** Growable output buffer. */
+// Encoded messages are small and numerous. Allocating an ArrayBuffer for each costs more
+// than encoding it, so writers encode straight into shared slabs (as Node pools small
+// Buffers) and hand out views of them. A live message keeps at most its slab alive.
+const SLAB = 64 * 1024
+let slab = new Uint8Array(SLAB)
+let slabUsed = 0
+
+/**
+ * Growable output buffer. Between `reset` and `finish` it writes into the free tail of the
+ * shared slab (moving to a fresh slab, or to a private buffer for a large message, when
+ * that runs out); `finish` hands out exactly the written bytes. Writers are used
+ * synchronously, one message at a time, so they never interleave in a slab.
+ */
 export class Writer {
-  private buf: Uint8Array
+  private buf: Uint8Array = slab
+  private start = 0
   private len = 0
-  constructor(capacity = 128) {
-    this.buf = new Uint8Array(capacity)
+  constructor(_capacity = 128) {
+    this.reset()
   }
-  /** Empties the writer, keeping its buffer for reuse. */
+  /** Starts a new message. */
   reset(): this {
-    this.len = 0
+    this.buf = slab
+    this.start = slabUsed
+    this.len = slabUsed
     return this
   }
   private ensure(extra: number): void {
     if (this.len + extra <= this.buf.length) return
-    let cap = this.buf.length * 2
-    while (cap < this.len + extra) cap *= 2
-    const next = new Uint8Array(cap)
-    next.set(this.buf.subarray(0, this.len))
+    const written = this.len - this.start
+    let next: Uint8Array
+    if (written + extra <= SLAB / 4) {
+      // Small message: continue it at the start of a fresh slab.
+      const fresh = new Uint8Array(SLAB)
+      slab = fresh
+      slabUsed = 0
+      next = fresh
+    } else {
+      let cap = Math.max(256, (this.buf.length - this.start) * 2)
+      while (cap < written + extra) cap *= 2
+      next = new Uint8Array(cap)
+    }
+    next.set(this.buf.subarray(this.start, this.len))
     this.buf = next
+    this.start = 0
+    this.len = written
   }
   u8(b: number): this {
     this.ensure(1)
@@ -98,37 +129,55 @@ export class Writer {
     this.len = writeVarint(this.buf, this.len, v)
     return this
   }
+  /** A varint of a small non-negative integer (signer indices, bitmap sizes). */
+  index(v: number): this {
+    if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) return this.varint(BigInt(v))
+    this.ensure(5)
+    const buf = this.buf
+    let at = this.len
+    while (v >= 0x80) {
+      buf[at++] = (v & 0x7f) | 0x80
+      v >>>= 7
+    }
+    buf[at++] = v
+    this.len = at
+    return this
+  }
   bytes(b: Uint8Array): this {
     this.ensure(b.length)
     this.buf.set(b, this.len)
     this.len += b.length
     return this
   }
-  /** The bytes written so far (a copy of exactly the written length). */
+  /** A bitmap of `size` bits with the (ascending, < size) `indices` set. */
+  bitmap(size: number, indices: ReadonlyArray<number>): this {
+    const n = (size + 7) >> 3
+    this.ensure(n)
+    const buf = this.buf
+    const at = this.len
+    for (let k = 0; k < n; k++) buf[at + k] = 0
+    for (const i of indices) buf[at + (i >> 3)] |= 1 << (i & 7)
+    this.len = at + n
+    return this
+  }
+  /** The bytes written since `reset` (later writes never touch them). */
   finish(): Uint8Array {
-    return carve(this.buf, this.len)
+    const buf = this.buf
+    let out = buf.subarray(this.start, this.len)
+    // Keep views 8-byte aligned, like Node's Buffer pool.
+    if (buf === slab) slabUsed = (this.len + 7) & ~7
+    // A private buffer for a large message: do not pin twice its size.
+    else if (out.length < buf.length / 2) out = out.slice()
+    // The next message must not overwrite these bytes, even if this writer is reused.
+    this.reset()
+    return out
   }
 }
 
-// Encoded messages are small and numerous. Allocating an ArrayBuffer for each costs more
-// than encoding it, so they are carved out of shared slabs (as Node pools small Buffers).
-// A live message keeps at most its slab alive.
-const SLAB = 16 * 1024
-let slab = new Uint8Array(SLAB)
-let slabUsed = 0
-
-const carve = (src: Uint8Array, len: number): Uint8Array => {
-  if (len > SLAB / 4) return src.slice(0, len)
-  if (slabUsed + len > SLAB) {
-    slab = new Uint8Array(SLAB)
-    slabUsed = 0
-  }
-  const out = slab.subarray(slabUsed, slabUsed + len)
-  out.set(src.subarray(0, len))
-  // Keep views 8-byte aligned, like Node's Buffer pool.
-  slabUsed += (len + 7) & ~7
-  return out
-}
+// Recently decoded proposals, most recent at internNext - 1 (see readProposal).
+const INTERNED_PROPOSALS = 16
+const internedProposals: (Proposal | undefined)[] = new Array(INTERNED_PROPOSALS).fill(undefined)
+let internNext = 0
 
 /** Input reader; every method throws Failure, caught by the decode entry points. */
 class Reader implements Cursor {
@@ -199,8 +248,6 @@ const run = <T>(
 export class Codec {
   // One scratch writer: encoding is synchronous, so it is never used re-entrantly.
   private readonly scratch = new Writer(1024)
-  private lastProposal: Proposal | undefined = undefined
-  private lastProposalBytes: Uint8Array = new Uint8Array(0)
 
   constructor(readonly signatureLength: number) {}
 
@@ -224,7 +271,7 @@ export class Codec {
       throw new Error(
         `signature of ${a.signature.length} bytes, scheme uses ${this.signatureLength}`,
       )
-    w.varint(BigInt(a.signer)).bytes(a.signature)
+    w.index(a.signer).bytes(a.signature)
   }
 
   writeVote(w: Writer, v: Vote): void {
@@ -238,14 +285,12 @@ export class Codec {
     const { size, indices } = c.signers
     if (indices.length !== c.signatures.length)
       throw new Error("certificate has a different number of signers and signatures")
-    const bitmap = new Uint8Array((size + 7) >> 3)
     let prev = -1
     for (const i of indices) {
       if (i <= prev || i >= size) throw new Error("certificate signers must ascend within size")
-      bitmap[i >> 3] |= 1 << (i & 7)
       prev = i
     }
-    w.varint(BigInt(size)).bytes(bitmap)
+    w.index(size).bitmap(size, indices)
     for (const s of c.signatures) {
       if (s.length !== this.signatureLength) throw new Error("certificate signature length")
       w.bytes(s)
@@ -330,31 +375,31 @@ export class Codec {
   }
 
   private readProposal(r: Reader): Proposal {
-    const start = r.pos
-    const round = this.readRound(r)
+    const epoch = r.varint()
+    const view = r.varint()
     const parent = r.varint()
-    const end = r.pos + DIGEST_LENGTH
-    if (end > r.bytes.length) throw new Failure("truncated", r.pos)
+    const at = r.pos
+    if (at + DIGEST_LENGTH > r.bytes.length) throw new Failure("truncated", at)
     // Votes of one view carry the same proposal: hand out one shared object for equal
-    // bytes, so that later comparisons short-circuit on identity.
-    const last = this.lastProposal
-    const lastBytes = this.lastProposalBytes
-    if (last !== undefined && lastBytes.length === end - start) {
-      let same = true
-      for (let i = 0; i < lastBytes.length; i++)
-        if (lastBytes[i] !== r.bytes[start + i]) {
-          same = false
-          break
-        }
-      if (same) {
-        r.pos = end
-        return last
+    // contents, so that later comparisons (tallies, certificates, signature memos)
+    // short-circuit on identity. Interned process-wide, like decoded votes: every engine
+    // of a simulation compares proposals that other engines decoded.
+    const bytes = r.bytes
+    for (let j = 1; j <= INTERNED_PROPOSALS; j++) {
+      const p = internedProposals[(internNext - j + INTERNED_PROPOSALS) % INTERNED_PROPOSALS]
+      if (p === undefined) break
+      if (p.round.view !== view || p.parent !== parent || p.round.epoch !== epoch) continue
+      const d = p.payload
+      let i = 0
+      while (i < DIGEST_LENGTH && d[i] === bytes[at + i]) i++
+      if (i === DIGEST_LENGTH) {
+        r.pos = at + DIGEST_LENGTH
+        return p
       }
     }
-    const payload = r.take(DIGEST_LENGTH)
-    const proposal = { round, parent, payload }
-    this.lastProposal = proposal
-    this.lastProposalBytes = r.bytes.slice(start, end)
+    const proposal: Proposal = { round: { epoch, view }, parent, payload: r.take(DIGEST_LENGTH) }
+    internedProposals[internNext] = proposal
+    internNext = (internNext + 1) % INTERNED_PROPOSALS
     return proposal
   }
 
@@ -447,6 +492,22 @@ export class Codec {
     const view = readVarint(bytes, cursor)
     if (typeof view === "string") return undefined
     return { kind, epoch, view }
+  }
+
+  /**
+   * `peekCertificate` for one epoch, without a result object (the engine runs it on every
+   * certificate copy it receives): the view if the bytes start with a well-formed
+   * certificate tag, `epoch` and a view, else undefined. The kind is
+   * `certificateKind(bytes)`.
+   */
+  peekCertificateView(bytes: Uint8Array, epoch: bigint): bigint | undefined {
+    if (CERTIFICATE_KINDS[bytes[0]] === undefined) return undefined
+    const cursor = peekCursor
+    cursor.pos = 1
+    const e = readVarint(bytes, cursor)
+    if (e !== epoch) return undefined
+    const view = readVarint(bytes, cursor)
+    return typeof view === "string" ? undefined : view
   }
 
   decodeRound(bytes: Uint8Array): Either.Either<Round, CodecError> {

@@ -9,6 +9,7 @@
  *   engine.replay(entries: ReadonlyArray<Uint8Array>): void   // journal entries, append order
  *   engine.start(nowMs: number): Output[]                      // once, after replay
  *   engine.handle(input: Input, nowMs: number): Output[]
+ *   engine.handleMessage(from, channel, bytes, nowMs): Output[]   // = handle(Message {...})
  *
  *   Input  = Message  { from, channel, bytes }   from = authenticated sender index; an index
  *                                                 ≥ participants.length is a non-participant
@@ -63,7 +64,7 @@
  * invalid messages produce BlockPeer.
  */
 import { Data, Either } from "effect"
-import { type Codec, CodecError } from "./Codec.ts"
+import { type Codec, CodecError, certificateKind } from "./Codec.ts"
 import { Outbox } from "./Outbox.ts"
 import { Resolver } from "./Resolver.ts"
 import type { PublicKey, Scheme, Signer } from "./Scheme.ts"
@@ -215,10 +216,13 @@ export class JournalCorrupt extends Data.TaggedError("JournalCorrupt")<{
 // Recently decoded votes by wire-bytes identity. A simulator hands the same bytes object
 // to every recipient of a broadcast: decoding and verifying once serves all the engines
 // of the process (decoded values are immutable, and the contract forbids mutating bytes
-// after handing them over). A real node never hits; the bounded Map costs it one lookup
-// and one insert per vote.
-const RECENT_VOTES_LIMIT = 8192
-const recentVotes = new Map<Uint8Array, DecodedVote>()
+// after handing them over). A real node never hits; the bounded maps cost it one lookup
+// and one insert per vote. Two generations of RECENT_VOTES_LIMIT entries: a broadcast's
+// deliveries land within moments, so remembering a few hundred votes catches them all,
+// and a short memory lets the decoded votes die young (cheap for the garbage collector).
+const RECENT_VOTES_LIMIT = 512
+let recentVotes = new Map<Uint8Array, DecodedVote>()
+let olderVotes = new Map<Uint8Array, DecodedVote>()
 
 interface DecodedVote extends VerifyMemo {
   readonly signatureLength: number
@@ -233,7 +237,9 @@ export class Engine {
   private readonly signing: Signing
   private readonly voter: Voter
   private readonly resolver: Resolver
-  private readonly armed = new Map<string, number>()
+  /** When each timer is armed for (undefined = not armed). */
+  private voterArmed: number | undefined = undefined
+  private resolverArmed: number | undefined = undefined
   private started = false
   private now = 0
 
@@ -308,20 +314,15 @@ export class Engine {
   }
 
   handle(input: Input, nowMs: number): Output[] {
-    if (!this.started) throw new Error("engine not started")
-    // The shell's clock must not run backwards; tolerate it rather than move deadlines back.
-    if (nowMs > this.now) this.now = nowMs
-    this.voter.now = this.now
+    if (input._tag === "Message")
+      return this.handleMessage(input.from, input.channel, input.bytes, nowMs)
+    this.advanceClock(nowMs)
     switch (input._tag) {
-      case "Message":
-        // A message that changed nothing (a duplicate certificate, a vote outside the
-        // window) needs no follow-up: deadlines are re-checked when their timer fires.
-        if (!this.onMessage(input.from, input.channel, input.bytes)) return []
-        break
       case "Timer":
         // The shell dropped the timer when it fired; arming the same time again must
         // produce a new SetTimer.
-        this.armed.delete(input.id)
+        if (input.id === TIMER_VOTER) this.voterArmed = undefined
+        else if (input.id === TIMER_RESOLVER) this.resolverArmed = undefined
         break
       case "Proposed":
         this.voter.onProposed(input.view, input.digest)
@@ -337,13 +338,34 @@ export class Engine {
     return this.finish()
   }
 
+  /**
+   * `handle` of a Message input, for shells that would otherwise build the Input object
+   * only to hand it over (the simulator delivers hundreds of thousands).
+   */
+  handleMessage(from: number, channel: Channel, bytes: Uint8Array, nowMs: number): Output[] {
+    this.advanceClock(nowMs)
+    // A message that changed nothing (a duplicate certificate, a vote outside the window)
+    // needs no follow-up: deadlines are re-checked when their timer fires.
+    if (!this.onMessage(from, channel, bytes)) return []
+    this.voter.afterInput()
+    return this.finish()
+  }
+
+  private advanceClock(nowMs: number): void {
+    if (!this.started) throw new Error("engine not started")
+    // The shell's clock must not run backwards; tolerate it rather than move deadlines back.
+    if (nowMs > this.now) this.now = nowMs
+    this.voter.now = this.now
+  }
+
   /** Handles one message; false if it was dropped without any effect. */
   private onMessage(from: number, channel: Channel, bytes: Uint8Array): boolean {
-    if (this.out.blocked.has(from) || from === this.config.me) return false
+    const blocked = this.out.blocked
+    if ((blocked.size !== 0 && blocked.has(from)) || from === this.config.me) return false
     const codec = this.signing.codec
     switch (channel) {
       case "vote": {
-        let decoded = recentVotes.get(bytes)
+        let decoded = recentVotes.get(bytes) ?? olderVotes.get(bytes)
         if (decoded === undefined || decoded.signatureLength !== codec.signatureLength) {
           const vote = codec.decodeVoteOrError(bytes)
           if (vote instanceof CodecError) {
@@ -351,7 +373,10 @@ export class Engine {
             return true
           }
           decoded = { signatureLength: codec.signatureLength, vote, key: undefined, ns: undefined }
-          if (recentVotes.size >= RECENT_VOTES_LIMIT) recentVotes.clear()
+          if (recentVotes.size >= RECENT_VOTES_LIMIT) {
+            olderVotes = recentVotes
+            recentVotes = new Map()
+          }
           recentVotes.set(bytes, decoded)
         }
         this.voter.onVote(from, decoded.vote, decoded)
@@ -360,13 +385,11 @@ export class Engine {
       case "certificate": {
         // Every node rebroadcasts each certificate once: drop copies we already hold
         // before paying for a decode.
-        const head = codec.peekCertificate(bytes)
-        if (
-          head !== undefined &&
-          head.epoch === this.config.epoch &&
-          this.voter.hasCertificate(head.kind, head.view)
-        )
-          return false
+        const view = codec.peekCertificateView(bytes, this.config.epoch)
+        if (view !== undefined) {
+          const kind = certificateKind(bytes)
+          if (kind !== undefined && this.voter.hasCertificate(kind, view)) return false
+        }
         const cert = codec.decodeCertificate(bytes)
         if (Either.isLeft(cert)) this.out.block(from, cert.left.message)
         else this.voter.onCertificate(from, cert.right)
@@ -381,24 +404,24 @@ export class Engine {
     }
   }
 
-  private arm(id: string, at: number | undefined): void {
-    const armed = this.armed.get(id)
+  /** Arms, re-arms or cancels timer `id` (armed for `armed`) to fire at `at`; returns the new state. */
+  private arm(id: string, armed: number | undefined, at: number | undefined): number | undefined {
     if (at === undefined) {
-      if (armed !== undefined) {
-        this.armed.delete(id)
-        this.out.push({ _tag: "CancelTimer", id })
-      }
-      return
+      if (armed !== undefined) this.out.push({ _tag: "CancelTimer", id })
+      return undefined
     }
-    if (armed === at) return
-    this.armed.set(id, at)
-    this.out.push({ _tag: "SetTimer", id, atMs: at })
+    if (armed !== at) this.out.push({ _tag: "SetTimer", id, atMs: at })
+    return at
   }
 
   private finish(): Output[] {
     this.resolver.tick(this.now)
-    this.arm(TIMER_VOTER, this.voter.nextDeadline())
-    this.arm(TIMER_RESOLVER, this.resolver.nextDeadline(this.now))
+    this.voterArmed = this.arm(TIMER_VOTER, this.voterArmed, this.voter.nextDeadline())
+    this.resolverArmed = this.arm(
+      TIMER_RESOLVER,
+      this.resolverArmed,
+      this.resolver.nextDeadline(this.now),
+    )
     return this.out.drain()
   }
 }

@@ -14,7 +14,8 @@
  * idempotent by height. A finalized chain that does not connect to what was already
  * delivered (a fork below finality) is a safety violation and throws.
  */
-import { type Digest, digestEquals, digestHex, type View } from "./Types.ts"
+import { DigestMap } from "./DigestMap.ts"
+import { type Digest, digestEquals, type View } from "./Types.ts"
 
 export interface BlockRef {
   readonly digest: Digest
@@ -38,7 +39,7 @@ export class ForkBelowFinality extends Error {
 const NOTHING: MarshalStep = { deliver: [], missing: undefined }
 
 export class Marshal {
-  private readonly blocks = new Map<string, BlockRef>()
+  private readonly blocks = new DigestMap<BlockRef>()
   private last: { digest: Digest; height: bigint }
   private target: { view: View; digest: Digest } | undefined = undefined
 
@@ -59,7 +60,7 @@ export class Marshal {
   /** A block became available (proposed, relayed or fetched). */
   block(ref: BlockRef): MarshalStep {
     if (ref.height <= this.last.height) return NOTHING
-    this.blocks.set(digestHex(ref.digest), ref)
+    this.blocks.set(ref.digest, ref)
     return this.advance()
   }
 
@@ -76,7 +77,7 @@ export class Marshal {
     let cursor = target.digest
     for (;;) {
       if (digestEquals(cursor, this.last.digest)) break
-      const ref = this.blocks.get(digestHex(cursor))
+      const ref = this.blocks.get(cursor)
       if (ref === undefined) {
         // A finalized block at or below the delivered height that is not the delivered
         // block itself cannot be on our chain.
@@ -97,12 +98,14 @@ export class Marshal {
         `block at height ${first.height} follows delivered height ${this.last.height}`,
       )
     chain.reverse()
-    for (const ref of chain) this.blocks.delete(digestHex(ref.digest))
+    for (const ref of chain) this.blocks.delete(ref.digest)
     const tip = chain[chain.length - 1]
     if (tip !== undefined) this.last = { digest: tip.digest, height: tip.height }
     // Blocks at or below the delivered height can never be delivered any more.
-    for (const [key, ref] of this.blocks)
-      if (ref.height <= this.last.height) this.blocks.delete(key)
+    if (this.blocks.size > 0) {
+      const height = this.last.height
+      this.blocks.deleteWhere((ref) => ref.height <= height)
+    }
     return { deliver: chain, missing: undefined }
   }
 }

@@ -132,7 +132,9 @@ export class Resolver {
 
   /** Drops fetches no longer needed, starts repair, handles timeouts, dispatches requests. */
   tick(now: number): void {
-    this.backgroundRepair()
+    // Repair has nothing new to look at until the view moves past where it stopped (the
+    // floor only rises, so skipping here changes no later starting point).
+    if (this.repairFrom < this.voter.currentView) this.backgroundRepair()
     if (this.fetches.size === 0) return
     for (const [key, f] of this.fetches) {
       if (!this.voter.needs(f.view, f.kind)) {

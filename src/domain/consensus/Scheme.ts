@@ -258,24 +258,23 @@ const simSignature = (
   const c = lanes[2]
   const d = lanes[3]
   // Cross-mix the lanes so every output word depends on all of them.
-  const words = [
-    fmix(a ^ Math.imul(b, 3)),
-    fmix(b ^ Math.imul(c, 5)),
-    fmix(c ^ Math.imul(d, 7)),
-    fmix(d ^ Math.imul(a, 11)),
-    fmix(a + c + 0x7f4a7c15),
-    fmix(b + d + 0x94d049bb),
-    fmix((a ^ d) + 0xbf58476d),
-    fmix((b ^ c) + 0x1ce4e5b9),
-  ]
-  for (let k = 0; k < 8; k++) {
-    const w = words[k]
-    out[k * 4] = w
-    out[k * 4 + 1] = w >>> 8
-    out[k * 4 + 2] = w >>> 16
-    out[k * 4 + 3] = w >>> 24
-  }
+  putWord(out, 0, fmix(a ^ Math.imul(b, 3)))
+  putWord(out, 4, fmix(b ^ Math.imul(c, 5)))
+  putWord(out, 8, fmix(c ^ Math.imul(d, 7)))
+  putWord(out, 12, fmix(d ^ Math.imul(a, 11)))
+  putWord(out, 16, fmix(a + c + 0x7f4a7c15))
+  putWord(out, 20, fmix(b + d + 0x94d049bb))
+  putWord(out, 24, fmix((a ^ d) + 0xbf58476d))
+  putWord(out, 28, fmix((b ^ c) + 0x1ce4e5b9))
   return out
+}
+
+/** Little-endian word `w` at `at`. */
+const putWord = (out: Uint8Array, at: number, w: number): void => {
+  out[at] = w
+  out[at + 1] = w >>> 8
+  out[at + 2] = w >>> 16
+  out[at + 3] = w >>> 24
 }
 
 class SimSigner implements Signer {

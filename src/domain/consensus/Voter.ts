@@ -123,10 +123,16 @@ export class Voter {
   private readonly signer: Signer | undefined
   private readonly epoch: bigint
   private readonly rounds = new Map<View, ViewState>()
+  /** The two rounds found most recently (see `find`); never a deleted one. */
+  private recentA: ViewState | undefined = undefined
+  private recentB: ViewState | undefined = undefined
   private current: View = 0n
   /** The round of `current` (never pruned: pruning only drops views below lastFinalized). */
   private currentRound: ViewState | undefined = undefined
   private finalized: View = 0n
+  /** retainedFloor and current + 1, kept with `finalized` and `current` (hot bounds). */
+  private windowLow: View = 0n
+  private windowHigh: View = 1n
   private highestFinalizationCert: Finalization | undefined = undefined
   /** Highest certified notarization or finalization (resolver floor, §5). */
   private floorCert: Notarization | Finalization | undefined = undefined
@@ -180,12 +186,11 @@ export class Voter {
 
   /** Lowest view whose votes are still admitted (spec §3 admission window). */
   get retainedFloor(): View {
-    const r = this.config.viewRetention
-    return this.finalized > r ? this.finalized - r : 0n
+    return this.windowLow
   }
 
   state(view: View): ViewState | undefined {
-    return this.rounds.get(view)
+    return this.find(view)
   }
 
   leaderOf(view: View): number {
@@ -194,8 +199,36 @@ export class Voter {
 
   // ---- rounds ---------------------------------------------------------------------
 
+  /**
+   * The round of a view, if held. Lookups come in runs for one or two views (votes for
+   * the current view interleave with finalizes for the previous one), so the last two
+   * hits are checked before the map (a bigint-keyed lookup costs several comparisons).
+   */
+  private find(view: View): ViewState | undefined {
+    const a = this.recentA
+    if (a !== undefined && a.round.view === view) return a
+    const b = this.recentB
+    if (b !== undefined && b.round.view === view) {
+      this.recentB = a
+      this.recentA = b
+      return b
+    }
+    const r = this.rounds.get(view)
+    if (r !== undefined) {
+      this.recentB = a
+      this.recentA = r
+    }
+    return r
+  }
+
+  /** Drops cached lookups of views below `floor` (their rounds were just deleted). */
+  private forgetRecent(floor: View): void {
+    if (this.recentA !== undefined && this.recentA.round.view < floor) this.recentA = undefined
+    if (this.recentB !== undefined && this.recentB.round.view < floor) this.recentB = undefined
+  }
+
   private roundOf(view: View): ViewState {
-    let r = this.rounds.get(view)
+    let r = this.find(view)
     if (r === undefined) {
       r = new ViewState({ epoch: this.epoch, view }, this.leaderOf(view), this.n)
       this.rounds.set(view, r)
@@ -207,6 +240,7 @@ export class Voter {
   private enterView(view: View): void {
     if (view <= this.current) return
     this.current = view
+    this.windowHigh = view + 1n
     const r = this.roundOf(view)
     this.currentRound = r
     r.leaderDeadline = this.now + this.config.leaderTimeoutMs
@@ -244,7 +278,7 @@ export class Voter {
       return
     }
     const view = round.view
-    if (view === 0n || view < this.retainedFloor || view > this.current + 1n) return
+    if (view === 0n || view < this.windowLow || view > this.windowHigh) return
     const r = this.roundOf(view)
     if (vote._tag === "Notarize") this.onNotarize(r, vote, from, memo)
     else if (vote._tag === "Nullify") this.onNullify(r, vote, from, memo)
@@ -399,7 +433,7 @@ export class Voter {
 
   /** True when a certificate of this kind is already held for the view (cheap dedup). */
   hasCertificate(kind: Certificate["_tag"], view: View): boolean {
-    const r = this.rounds.get(view)
+    const r = this.find(view)
     if (r === undefined) return false
     return kind === "Notarization"
       ? r.notarization !== undefined
@@ -418,7 +452,7 @@ export class Voter {
     const view = round.view
     if (view === 0n || view < this.retainedFloor) return "ignored"
     if (this.hasCertificate(cert._tag, view)) return "ignored"
-    const known = this.rounds.get(view)
+    const known = this.find(view)
     if (!this.signing.verifyCertificate(cert, known)) {
       this.invalidSignature(from, "certificate")
       return "invalid"
@@ -497,11 +531,13 @@ export class Voter {
     const view = r.view
     if (view > this.finalized) {
       this.finalized = view
+      const retention = this.config.viewRetention
+      this.windowLow = view > retention ? view - retention : 0n
       this.highestFinalizationCert = cert
       // Finalization is the only thing that cancels in-flight certification (spec §3).
       for (const v of this.outstanding) {
         if (v > view) continue
-        const o = this.rounds.get(v)
+        const o = this.find(v)
         if (o !== undefined && o.certify === "outstanding") o.certify = "aborted"
         this.outstanding.delete(v)
       }
@@ -577,7 +613,7 @@ export class Voter {
   /** Best proof for entering `view`: finalization, nullification, notarization of view−1. */
   private entryCertificate(view: View): Certificate | undefined {
     if (view <= 1n) return undefined
-    const prev = this.rounds.get(view - 1n)
+    const prev = this.find(view - 1n)
     if (prev === undefined) return undefined
     return prev.finalization ?? prev.nullification ?? prev.notarization
   }
@@ -586,7 +622,7 @@ export class Voter {
 
   /** Payload of a certified (or finalized, or genesis) view; "failed" if it failed certification. */
   certifiedPayload(view: View): Digest | "failed" | undefined {
-    const r = this.rounds.get(view)
+    const r = this.find(view)
     if (r?.finalization !== undefined) return r.finalization.proposal.payload
     if (view === 0n) return this.config.genesis
     if (r === undefined || r.notarization === undefined) return undefined
@@ -614,7 +650,7 @@ export class Voter {
         this.out.propose(context)
         return
       }
-      if (this.rounds.get(w)?.nullification === undefined) {
+      if (this.find(w)?.nullification === undefined) {
         this.fetcher?.fetch(w, "nullification", undefined)
         return
       }
@@ -625,7 +661,7 @@ export class Voter {
   }
 
   onProposed(view: View, digest: Digest | undefined): void {
-    const r = this.rounds.get(view)
+    const r = this.find(view)
     if (r === undefined || view !== this.current || r.status !== "building") return
     const context = r.buildContext
     if (context === undefined) throw new Error(`invariant: building view ${view} has no context`)
@@ -667,7 +703,7 @@ export class Voter {
     }
     // (3): every skipped view must be nullified; (4): the parent must be certified.
     for (let w = p.parent + 1n; w < view; w++) {
-      if (this.rounds.get(w)?.nullification === undefined) {
+      if (this.find(w)?.nullification === undefined) {
         this.requestAncestry(r, w, "nullification")
         return
       }
@@ -679,7 +715,7 @@ export class Voter {
       return
     }
     if (parentPayload === undefined) {
-      if (this.rounds.get(p.parent)?.notarization === undefined)
+      if (this.find(p.parent)?.notarization === undefined)
         this.requestAncestry(r, p.parent, "notarization")
       return
     }
@@ -691,7 +727,7 @@ export class Voter {
   }
 
   onVerified(view: View, digest: Digest, ok: boolean): void {
-    const r = this.rounds.get(view)
+    const r = this.find(view)
     if (r === undefined || view !== this.current || r.status !== "verifying") return
     if (r.proposal === undefined || !digestEquals(r.proposal.payload, digest)) return
     if (ok) {
@@ -708,7 +744,7 @@ export class Voter {
   private tryCertify(): void {
     if (this.certCandidates.size === 0) return
     for (const view of this.certCandidates) {
-      const r = this.rounds.get(view)
+      const r = this.find(view)
       if (
         r === undefined ||
         r.notarization === undefined ||
@@ -731,7 +767,7 @@ export class Voter {
       }
       if (payload === undefined) {
         // Wait for the parent; fetch its notarization if we never received it.
-        const pr = this.rounds.get(parent)
+        const pr = this.find(parent)
         if (pr?.notarization === undefined) this.requestAncestry(r, parent, "notarization")
         continue
       }
@@ -743,7 +779,7 @@ export class Voter {
   }
 
   onCertified(view: View, digest: Digest, ok: boolean): void {
-    const r = this.rounds.get(view)
+    const r = this.find(view)
     if (r === undefined || r.certify !== "outstanding" || r.notarization === undefined) return
     const payload = r.notarization.proposal.payload
     if (!digestEquals(payload, digest)) return
@@ -820,6 +856,7 @@ export class Voter {
     if (floor - this.prunedBelow <= BigInt(this.rounds.size))
       for (let v = this.prunedBelow; v < floor; v++) this.rounds.delete(v)
     else for (const view of this.rounds.keys()) if (view < floor) this.rounds.delete(view)
+    this.forgetRecent(floor)
     if (this.certCandidates.size > 0)
       for (const view of this.certCandidates) if (view < floor) this.certCandidates.delete(view)
     if (this.outstanding.size > 0)
@@ -937,6 +974,7 @@ export class Voter {
         this.certCandidates.add(view)
     }
     for (const view of this.rounds.keys()) if (view < this.retainedFloor) this.rounds.delete(view)
+    this.forgetRecent(this.retainedFloor)
     this.prunedBelow = this.retainedFloor
     this.enterView(entry)
     // A certification journaled just before a crash still owes its finalize vote.
@@ -950,7 +988,7 @@ export class Voter {
   serve(view: View): Certificate | undefined {
     const fin = this.highestFinalizationCert
     if (fin !== undefined && view <= fin.proposal.round.view) return fin
-    const r = this.rounds.get(view)
+    const r = this.find(view)
     if (r?.notarization !== undefined && r.certify === "certified") return r.notarization
     if (r?.nullification !== undefined) return r.nullification
     return this.floorCert
@@ -959,7 +997,7 @@ export class Voter {
   /** Whether a fetch for `view` of `kind` is still needed. */
   needs(view: View, kind: FetchKind): boolean {
     if (view < this.retainedFloor || view <= this.finalized) return false
-    const r = this.rounds.get(view)
+    const r = this.find(view)
     if (kind === "nullification") return r?.nullification === undefined && view > this.floorView
     return r?.notarization === undefined && r?.finalization === undefined
   }

@@ -144,6 +144,7 @@ export class Cluster {
       signing: this.signing,
       label: this.label,
       epoch: EPOCH,
+      keep: (d) => this.relay.canonical(d),
     })
     this.world = {
       scheduler: this.scheduler,

@@ -25,6 +25,10 @@ import {
   type Digest,
   digestEquals,
   digestHex,
+  type Finalize,
+  type Notarize,
+  type Nullify,
+  type Proposal,
   proposalEquals,
   quorum,
   type View,
@@ -38,9 +42,13 @@ export interface MonitorOptions {
   /** e.g. `scenario=all_online seed=3`; prefixed to every violation. */
   readonly label: string
   readonly epoch: bigint
+  /** The long-lived copy of a digest the monitor records (default: a copy). */
+  readonly keep?: (digest: Digest) => Digest
 }
 
 const MAX_VIOLATIONS = 50
+/** Views (about) whose verified signatures are kept to skip re-verifying them. */
+const SIGNATURE_MEMORY = 8
 /** Views behind the highest one whose verified certificates are remembered for dedup. */
 const CERTIFICATE_MEMORY = 64n
 
@@ -56,8 +64,16 @@ export class SafetyMonitor {
   private readonly nullifiers = new Map<View, Set<number>>()
   private readonly finalizers = new Map<View, Set<number>>()
   private readonly delivered = new Map<bigint, Digest>()
-  /** Distinct certificates verified recently, by view. */
-  private readonly checkedCertificates = new Map<View, Certificate[]>()
+  /** Distinct certificates verified recently, by view (compact copies, see Remembered). */
+  private readonly checkedCertificates = new Map<View, Remembered[]>()
+  private readonly store = new ByteStore()
+  /**
+   * Signatures already verified in the certificates of the last few views, by view and
+   * signer (as votes, the form Signing.verifyCertificate accepts): the distinct
+   * certificates of a view mostly share their signatures, and each needs verifying only
+   * once. A cache only: forgetting an entry means verifying that signature again.
+   */
+  private readonly verifiedVotes = new Map<View, VerifiedVotes>()
   private highestChecked: View = 0n
   private readonly quorum: number
   /** Evidence attributed to Byzantine identities: offender → count. */
@@ -71,8 +87,11 @@ export class SafetyMonitor {
     { notarization: number; nullification: number; finalization: number }
   >()
 
+  private readonly keep: (digest: Digest) => Digest
+
   constructor(readonly options: MonitorOptions) {
     this.quorum = quorum(options.n)
+    this.keep = options.keep ?? ((d) => d.slice())
   }
 
   get ok(): boolean {
@@ -96,7 +115,7 @@ export class SafetyMonitor {
         this.checkCertificate(node, activity)
         this.checkLeaderProposal(view, "finalized", activity.proposal.payload)
         const known = this.finalized.get(view)
-        if (known === undefined) this.finalized.set(view, activity.proposal.payload.slice())
+        if (known === undefined) this.finalized.set(view, this.keep(activity.proposal.payload))
         else if (!digestEquals(known, activity.proposal.payload))
           this.violation(
             `view ${view} finalized twice: ${short(known)} and ${short(activity.proposal.payload)} (seen by node ${node})`,
@@ -110,7 +129,7 @@ export class SafetyMonitor {
         this.checkCertificate(node, activity)
         this.checkLeaderProposal(view, "notarized", activity.proposal.payload)
         const known = this.notarized.get(view)
-        if (known === undefined) this.notarized.set(view, activity.proposal.payload.slice())
+        if (known === undefined) this.notarized.set(view, this.keep(activity.proposal.payload))
         else if (!digestEquals(known, activity.proposal.payload))
           this.violation(
             `view ${view} notarized twice: ${short(known)} and ${short(activity.proposal.payload)} (seen by node ${node})`,
@@ -131,7 +150,7 @@ export class SafetyMonitor {
         const signer = activity.attestation.signer
         if (signer !== node || !this.honest(signer) || signer !== this.leaderOf(view)) return
         if (this.proposals.has(view)) return
-        const payload = activity.proposal.payload.slice()
+        const payload = this.keep(activity.proposal.payload)
         this.proposals.set(view, payload)
         for (const [kind, known] of [
           ["notarized", this.notarized.get(view)],
@@ -234,32 +253,83 @@ export class SafetyMonitor {
       this.forgetOldCertificates(view)
     }
     for (const other of seen) if (sameCertificate(other, cert)) return
-    seen.push(cert)
+    seen.push(remember(this.store, cert))
     const signers = cert.certificate.signers.indices
     this.certificatesChecked++
-    const field =
-      cert._tag === "Notarization"
-        ? "notarization"
-        : cert._tag === "Nullification"
-          ? "nullification"
-          : "finalization"
     for (const s of signers) {
       let c = this.signed.get(s)
       if (c === undefined) {
         c = { notarization: 0, nullification: 0, finalization: 0 }
         this.signed.set(s, c)
       }
-      c[field]++
+      if (cert._tag === "Notarization") c.notarization++
+      else if (cert._tag === "Nullification") c.nullification++
+      else c.finalization++
     }
-    const distinct = new Set(signers).size
+    const distinct = distinctCount(signers)
     if (distinct < this.quorum || distinct !== signers.length)
       this.violation(
         `node ${node} accepted a ${cert._tag} of view ${view} with ${distinct} distinct signers (quorum ${this.quorum})`,
       )
-    else if (!this.options.signing.verifyCertificate(cert))
-      this.violation(
-        `node ${node} accepted a ${cert._tag} of view ${view} with an invalid signature`,
-      )
+    else {
+      // Only certificates of the run's epoch share verified signatures (the memo compares
+      // a nullify's view, not its epoch).
+      const epoch = cert._tag === "Nullification" ? cert.round.epoch : cert.proposal.round.epoch
+      const memo = epoch === this.options.epoch ? this.verifiedOf(view) : undefined
+      if (!this.options.signing.verifyCertificate(cert, memo))
+        this.violation(
+          `node ${node} accepted a ${cert._tag} of view ${view} with an invalid signature`,
+        )
+      else if (memo !== undefined) this.rememberSignatures(memo, cert)
+    }
+  }
+
+  private verifiedOf(view: View): VerifiedVotes {
+    let v = this.verifiedVotes.get(view)
+    if (v === undefined) {
+      // Copies of a view's certificates arrive within moments of each other; keep the
+      // memo short so its votes (and the message buffers they pin) die young.
+      if (this.verifiedVotes.size >= 2 * SIGNATURE_MEMORY)
+        for (const old of this.verifiedVotes.keys())
+          if (old + BigInt(SIGNATURE_MEMORY) < view) this.verifiedVotes.delete(old)
+      const n = this.options.n
+      v = {
+        notarizes: new Array(n).fill(undefined),
+        nullifies: new Array(n).fill(undefined),
+        finalizes: new Array(n).fill(undefined),
+      }
+      this.verifiedVotes.set(view, v)
+    }
+    return v
+  }
+
+  /**
+   * Records the signatures of a certificate that verified as votes of its subject, so a
+   * later certificate carrying the same bytes from the same signer on the same subject
+   * skips re-verifying them (the first subject seen per signer is kept).
+   */
+  private rememberSignatures(known: VerifiedVotes, cert: Certificate): void {
+    const { indices } = cert.certificate.signers
+    const signatures = cert.certificate.signatures
+    const list =
+      cert._tag === "Nullification"
+        ? known.nullifies
+        : cert._tag === "Notarization"
+          ? known.notarizes
+          : known.finalizes
+    for (let k = 0; k < indices.length; k++) {
+      const signer = indices[k]
+      if (signer >= this.options.n || list[signer] !== undefined) continue
+      const attestation = { signer, signature: signatures[k] }
+      list[signer] =
+        cert._tag === "Nullification"
+          ? { _tag: "Nullify", round: cert.round, attestation }
+          : ({
+              _tag: cert._tag === "Notarization" ? "Notarize" : "Finalize",
+              proposal: cert.proposal,
+              attestation,
+            } as Notarize & Finalize)
+    }
   }
 
   /**
@@ -288,22 +358,111 @@ export class SafetyMonitor {
   }
 }
 
-const sameCertificate = (a: Certificate, b: Certificate): boolean => {
-  if (a._tag !== b._tag) return false
-  if (a._tag === "Nullification") {
-    if (b._tag !== "Nullification" || a.round.epoch !== b.round.epoch) return false
-  } else if (b._tag === "Nullification" || !proposalEquals(a.proposal, b.proposal)) return false
-  const x = a.certificate
+interface VerifiedVotes {
+  readonly notarizes: (Notarize | undefined)[]
+  readonly nullifies: (Nullify | undefined)[]
+  readonly finalizes: (Finalize | undefined)[]
+}
+
+/** Distinct signer indices (a certificate's are strictly ascending, so usually its length). */
+const distinctCount = (signers: ReadonlyArray<number>): number => {
+  for (let i = 1; i < signers.length; i++)
+    if (signers[i] <= signers[i - 1]) return new Set(signers).size
+  return signers.length
+}
+
+/**
+ * Signature bytes of remembered certificates, copied into shared chunks: a remembered
+ * certificate then costs no array buffer of its own and pins no message buffer, which
+ * matters because the monitor keeps certificates for dozens of views.
+ */
+class ByteStore {
+  private static readonly CHUNK = 64 * 1024
+  private chunk = new Uint8Array(ByteStore.CHUNK)
+  private used = 0
+
+  /** Copies the concatenation of `parts` (total `length` bytes); returns where it lies. */
+  put(parts: ReadonlyArray<Uint8Array>, length: number): { chunk: Uint8Array; offset: number } {
+    if (length > ByteStore.CHUNK / 4) {
+      const own = new Uint8Array(length)
+      let at = 0
+      for (const p of parts) {
+        own.set(p, at)
+        at += p.length
+      }
+      return { chunk: own, offset: 0 }
+    }
+    if (this.used + length > this.chunk.length) {
+      this.chunk = new Uint8Array(ByteStore.CHUNK)
+      this.used = 0
+    }
+    const chunk = this.chunk
+    const offset = this.used
+    let at = offset
+    for (const p of parts) {
+      chunk.set(p, at)
+      at += p.length
+    }
+    this.used = at
+    return { chunk, offset }
+  }
+}
+
+/** What the monitor keeps of a distinct certificate: enough to recognise its copies. */
+interface Remembered {
+  readonly tag: Certificate["_tag"]
+  /** The proposal (notarization, finalization), or undefined with `epoch` (nullification). */
+  readonly proposal: Proposal | undefined
+  readonly epoch: bigint
+  readonly size: number
+  readonly indices: ReadonlyArray<number>
+  /** Signature lengths, in order (almost always the scheme's one length). */
+  readonly lengths: ReadonlyArray<number>
+  readonly chunk: Uint8Array
+  readonly offset: number
+}
+
+const remember = (store: ByteStore, cert: Certificate): Remembered => {
+  const { signers, signatures } = cert.certificate
+  let length = 0
+  const lengths: number[] = new Array(signatures.length)
+  for (let k = 0; k < signatures.length; k++) {
+    lengths[k] = signatures[k].length
+    length += signatures[k].length
+  }
+  const { chunk, offset } = store.put(signatures, length)
+  return {
+    tag: cert._tag,
+    proposal: cert._tag === "Nullification" ? undefined : cert.proposal,
+    epoch: cert._tag === "Nullification" ? cert.round.epoch : cert.proposal.round.epoch,
+    size: signers.size,
+    indices: signers.indices.slice(0, signatures.length),
+    lengths,
+    chunk,
+    offset,
+  }
+}
+
+/** Whether `b` has the same contents as the certificate `a` was remembered from. */
+const sameCertificate = (a: Remembered, b: Certificate): boolean => {
+  if (a.tag !== b._tag) return false
+  if (b._tag === "Nullification") {
+    if (a.epoch !== b.round.epoch) return false
+  } else if (a.proposal === undefined || !proposalEquals(a.proposal, b.proposal)) return false
   const y = b.certificate
-  if (x.signers.size !== y.signers.size || x.signatures.length !== y.signatures.length) return false
-  for (let i = 0; i < x.signatures.length; i++) {
-    if (x.signers.indices[i] !== y.signers.indices[i]) return false
-    const sx = x.signatures[i]
-    const sy = y.signatures[i]
-    // Copies decoded from one broadcast share their bytes; skip the byte compare then.
-    if (sx.buffer === sy.buffer && sx.byteOffset === sy.byteOffset && sx.length === sy.length)
-      continue
-    if (!digestEquals(sx, sy)) return false
+  const count = a.lengths.length
+  if (a.size !== y.signers.size || count !== y.signatures.length) return false
+  // Signer sets first (cheap), then the signatures.
+  const yi = y.signers.indices
+  for (let i = 0; i < count; i++) if (a.indices[i] !== yi[i]) return false
+  const chunk = a.chunk
+  let at = a.offset
+  for (let k = 0; k < count; k++) {
+    const sig = y.signatures[k]
+    const n = a.lengths[k]
+    if (sig.length !== n) return false
+    for (let i = 0; i < n; i++) if (chunk[at + i] !== sig[i]) return false
+    at += n
   }
   return true
 }

@@ -20,11 +20,11 @@
 import { createHash } from "node:crypto"
 import { Data, Either } from "effect"
 import type { Input } from "../../domain/consensus/Engine.ts"
+import { DigestMap, DigestSet } from "../../domain/consensus/DigestMap.ts"
 import {
   type Context,
   type Digest,
   digestEquals,
-  digestHex,
   type Round,
 } from "../../domain/consensus/Types.ts"
 import type { Prng } from "./Prng.ts"
@@ -82,29 +82,15 @@ export const decodeBlock = (bytes: Uint8Array): Either.Either<Block, MalformedBl
 export const blockDigest = (bytes: Uint8Array): Digest =>
   new Uint8Array(createHash("sha256").update(bytes).digest())
 
-// Hex keys of digests by object identity: a node sees the same digest object many times
-// (proposal, verify, relay lookups); formatting it once saves a string per lookup.
-const hexKeys = new WeakMap<Uint8Array, string>()
-
-/** `digestHex`, cached per digest object (digests are never mutated once handed over). */
-export const digestKey = (d: Digest): string => {
-  let k = hexKeys.get(d)
-  if (k === undefined) {
-    k = digestHex(d)
-    hexKeys.set(d, k)
-  }
-  return k
-}
-
 export interface StoredBlock {
   readonly digest: Digest
   readonly block: Block
   readonly bytes: Uint8Array
 }
 
-/** Every block that exists in the run, by digest hex (the genesis has height 0 and no bytes). */
+/** Every block that exists in the run, by digest (the genesis has height 0 and no bytes). */
 export class BlockRelay {
-  private readonly blocks = new Map<string, StoredBlock>()
+  private readonly blocks = new DigestMap<StoredBlock>()
   private readonly frames = new WeakMap<Uint8Array, StoredBlock>()
 
   constructor(readonly genesis: Digest) {
@@ -115,18 +101,17 @@ export class BlockRelay {
       proposer: 0,
       payload: new Uint8Array(0),
     }
-    this.blocks.set(digestKey(genesis), { digest: genesis, block, bytes: new Uint8Array(0) })
+    this.blocks.set(genesis, { digest: genesis, block, bytes: new Uint8Array(0) })
   }
 
   put(bytes: Uint8Array): StoredBlock | undefined {
     const decoded = decodeBlock(bytes)
     if (Either.isLeft(decoded)) return undefined
     const digest = blockDigest(bytes)
-    const key = digestKey(digest)
-    const known = this.blocks.get(key)
+    const known = this.blocks.get(digest)
     if (known !== undefined) return known
     const stored = { digest, block: decoded.right, bytes }
-    this.blocks.set(key, stored)
+    this.blocks.set(digest, stored)
     return stored
   }
 
@@ -143,11 +128,26 @@ export class BlockRelay {
   }
 
   get(digest: Digest): StoredBlock | undefined {
-    return this.blocks.get(digestKey(digest))
+    return this.blocks.get(digest)
   }
 
-  getHex(key: string): StoredBlock | undefined {
-    return this.blocks.get(key)
+  /**
+   * A copy-free stand-in for `digest.slice()` for long-lived records: the stored block's
+   * own digest when the block exists (equal bytes, never mutated), else a copy. Keeps
+   * records from pinning message buffers without a new array per record.
+   */
+  canonical(digest: Digest): Digest {
+    return this.blocks.get(digest)?.digest ?? digest.slice()
+  }
+
+  /**
+   * A broadcast frame carrying a stored block's bytes, registered so that recipients'
+   * `putFrame` finds the block without decoding and hashing the bytes again.
+   */
+  frameOf(stored: StoredBlock): Uint8Array {
+    const f = blockMessage(stored.bytes)
+    this.frames.set(f, stored)
+    return f
   }
 
   get size(): number {
@@ -203,21 +203,21 @@ export interface AppHost {
 }
 
 export class MockApp {
-  /** Digest hex of every block held locally (survives crashes: blocks are on disk). */
-  private readonly held = new Set<string>()
-  private readonly waiting = new Map<string, Array<() => void>>()
-  private readonly wanted = new Map<string, number>()
+  /** Every block held locally (survives crashes: blocks are on disk). */
+  private readonly held = new DigestSet()
+  private readonly waiting = new DigestMap<Array<() => void>>()
+  private readonly wanted = new DigestMap<number>()
   blocksBuilt = 0
 
   constructor(
     private readonly host: AppHost,
     readonly options: AppOptions,
   ) {
-    this.held.add(digestKey(host.relay.genesis))
+    this.held.add(host.relay.genesis)
   }
 
   has(digest: Digest): boolean {
-    return this.held.has(digestKey(digest))
+    return this.held.has(digest)
   }
 
   private delay(l: Latency): number {
@@ -257,7 +257,7 @@ export class MockApp {
   relay(digest: Digest): void {
     const stored = this.host.relay.get(digest)
     if (stored === undefined || !this.has(digest)) return
-    this.host.send("all", frame(MSG_BLOCK, stored.bytes))
+    this.host.send("all", this.host.relay.frameOf(stored))
   }
 
   verify(incarnation: number, context: Context, digest: Digest): void {
@@ -291,15 +291,14 @@ export class MockApp {
 
   /** Runs `then` once the block is held, asking `hint` first and then everyone for it. */
   whenHeld(digest: Digest, hint: number | undefined, incarnation: number, then: () => void): void {
-    const key = digestKey(digest)
-    if (this.held.has(key)) {
+    if (this.held.has(digest)) {
       then()
       return
     }
-    let list = this.waiting.get(key)
+    let list = this.waiting.get(digest)
     if (list === undefined) {
       list = []
-      this.waiting.set(key, list)
+      this.waiting.set(digest, list)
     }
     list.push(then)
     this.want(digest, hint, incarnation)
@@ -307,13 +306,16 @@ export class MockApp {
 
   /** Asks peers for a block until it arrives (or the incarnation ends). */
   want(digest: Digest, hint: number | undefined, incarnation: number): void {
-    const key = digestKey(digest)
-    if (this.held.has(key) || this.wanted.get(key) === incarnation) return
-    this.wanted.set(key, incarnation)
+    if (this.held.has(digest) || this.wanted.get(digest) === incarnation) return
+    this.wanted.set(digest, incarnation)
     const host = this.host
     let attempt = 0
     const ask = () => {
-      if (!host.alive(incarnation) || this.held.has(key) || this.wanted.get(key) !== incarnation)
+      if (
+        !host.alive(incarnation) ||
+        this.held.has(digest) ||
+        this.wanted.get(digest) !== incarnation
+      )
         return
       // The first ask goes to the hint (the proposer) after a grace period for the relay
       // broadcast already on its way; later asks go to everyone.
@@ -336,7 +338,7 @@ export class MockApp {
     } else if (bytes[0] === MSG_WANT && body.length === 32) {
       const stored = this.host.relay.get(body)
       if (stored !== undefined && this.has(body) && stored.bytes.length > 0)
-        this.host.send([from], frame(MSG_BLOCK, stored.bytes))
+        this.host.send([from], this.host.relay.frameOf(stored))
     }
   }
 
@@ -352,14 +354,14 @@ export class MockApp {
   }
 
   private hold(stored: StoredBlock): void {
-    const key = digestKey(stored.digest)
-    if (this.held.has(key)) return
-    this.held.add(key)
-    this.wanted.delete(key)
+    const digest = stored.digest
+    if (this.held.has(digest)) return
+    this.held.add(digest)
+    this.wanted.delete(digest)
     this.host.onBlock(stored)
-    const list = this.waiting.get(key)
+    const list = this.waiting.get(digest)
     if (list !== undefined) {
-      this.waiting.delete(key)
+      this.waiting.delete(digest)
       for (const f of list) f()
     }
   }

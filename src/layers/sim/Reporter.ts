@@ -57,39 +57,62 @@ export class RecordingReporter {
   /** Simulated time of the first finalization of each view this node saw. */
   readonly finalizedAt = new Map<View, number>()
 
-  constructor(readonly identity: number) {}
+  /**
+   * `keep` makes the long-lived copy of a digest this reporter records (default: a copy;
+   * the simulator passes BlockRelay.canonical, which shares one array per block).
+   */
+  constructor(
+    readonly identity: number,
+    private readonly keep: (digest: Digest) => Digest = (d) => d.slice(),
+  ) {}
 
   count(kind: Activity["_tag"]): number {
     return this.counts[kind]
   }
 
   record(activity: Activity, at: number): void {
-    const tag = activity._tag
-    this.counts[tag]++
+    // Counting through literal property names keeps these accesses monomorphic (a keyed
+    // `counts[tag]++` is a dictionary-style lookup per vote).
+    const counts = this.counts
     switch (activity._tag) {
       case "Notarize":
+        counts.Notarize++
+        if (activity.attestation.signer === this.identity) this.ownVotes.Notarize++
+        break
       case "Nullify":
+        counts.Nullify++
+        if (activity.attestation.signer === this.identity) this.ownVotes.Nullify++
+        break
       case "Finalize":
-        if (activity.attestation.signer === this.identity) this.ownVotes[activity._tag]++
+        counts.Finalize++
+        if (activity.attestation.signer === this.identity) this.ownVotes.Finalize++
         break
       case "Finalization": {
+        counts.Finalization++
         const view = activity.proposal.round.view
-        if (!this.finalized.has(view)) {
-          this.finalized.set(view, activity.proposal.payload.slice())
+        // Finalizations mostly arrive in view order: past the highest one, the view is new.
+        if (view > this.lastFinalized || !this.finalized.has(view)) {
+          this.finalized.set(view, this.keep(activity.proposal.payload))
           this.finalizedAt.set(view, at)
         }
         if (view > this.lastFinalized) this.lastFinalized = view
         break
       }
       case "Notarization":
+        counts.Notarization++
         if (!this.notarized.has(activity.proposal.round.view))
-          this.notarized.set(activity.proposal.round.view, activity.proposal.payload.slice())
+          this.notarized.set(activity.proposal.round.view, this.keep(activity.proposal.payload))
         break
       case "Nullification":
+        counts.Nullification++
         this.nullified.add(activity.round.view)
+        break
+      case "Certification":
+        counts.Certification++
         break
       case "ConflictingNotarize":
       case "ConflictingFinalize":
+        counts[activity._tag]++
         this.faults.push({
           kind: activity._tag,
           offender: activity.first.attestation.signer,
@@ -98,6 +121,7 @@ export class RecordingReporter {
         })
         break
       case "NullifyFinalize":
+        counts.NullifyFinalize++
         this.faults.push({
           kind: activity._tag,
           offender: activity.nullify.attestation.signer,
@@ -106,9 +130,8 @@ export class RecordingReporter {
         })
         break
       case "InvalidSignature":
+        counts.InvalidSignature++
         this.invalidSignatures.push({ peer: activity.peer, channel: activity.channel, at })
-        break
-      default:
         break
     }
   }

@@ -7,12 +7,23 @@
  * after everything already due now); nothing here reads a real clock.
  */
 
-/** An event; `time` and `seq` are assigned by the scheduler when it is enqueued. */
+/**
+ * An event. `run` receives the argument it was enqueued with (0 for `at`/`after`), which
+ * lets one object stand for several events (a message broadcast to several endpoints).
+ */
 export interface ScheduledEvent {
-  time: number
-  seq: number
   cancelled: boolean
-  run(): void
+  run(arg: number): void
+}
+
+/**
+ * An event object that is scheduled again and again (a timer): `rearm` gives it a new due
+ * time and makes every earlier entry of it stale; stale entries are skipped like cancelled
+ * events, so re-arming allocates nothing.
+ */
+export interface RearmableEvent extends ScheduledEvent {
+  /** Sequence number of the live entry; -1 = none (disarmed). Owned by the scheduler. */
+  live: number
 }
 
 export type StopReason = "time" | "predicate" | "idle" | "halted" | "events"
@@ -32,11 +43,16 @@ export interface RunResult {
   readonly now: number
 }
 
-const before = (a: ScheduledEvent, b: ScheduledEvent): boolean =>
-  a.time < b.time || (a.time === b.time && a.seq < b.seq)
+// The heap keeps its keys (time, sequence) in typed arrays beside the events, so sifting
+// compares contiguous numbers instead of loading fields of events scattered in memory.
+const INITIAL_CAPACITY = 1024
 
 export class Scheduler {
-  private heap: ScheduledEvent[] = []
+  private items: (ScheduledEvent | undefined)[] = []
+  private times = new Float64Array(INITIAL_CAPACITY)
+  private seqs = new Float64Array(INITIAL_CAPACITY)
+  private args = new Int32Array(INITIAL_CAPACITY)
+  private size = 0
   private seq = 0
   private halted = false
   private clock = 0
@@ -48,20 +64,33 @@ export class Scheduler {
   }
 
   get pending(): number {
-    return this.heap.length
+    return this.size
   }
 
   /** Schedules `run` at absolute `time` (clamped to now). */
   at(time: number, run: () => void): ScheduledEvent {
-    return this.enqueue(time, { time: 0, seq: 0, cancelled: false, run })
+    return this.enqueue(time, { cancelled: false, run })
   }
 
-  /** Schedules a ready-made event object at `time` (saves a closure on hot paths). */
-  enqueue<E extends ScheduledEvent>(time: number, ev: E): E {
-    ev.time = Math.max(time, this.clock)
-    ev.seq = this.seq++
-    this.push(ev)
+  /**
+   * Schedules a ready-made event object at `time`, to run with `arg` (an int32); saves a
+   * closure on hot paths. The same object may be enqueued several times.
+   */
+  enqueue<E extends ScheduledEvent>(time: number, ev: E, arg = 0): E {
+    this.push(ev, Math.max(time, this.clock), this.seq++, arg)
     return ev
+  }
+
+  /** (Re)schedules a rearmable event at `time` (clamped to now); earlier entries go stale. */
+  rearm(time: number, ev: RearmableEvent): void {
+    const seq = this.seq++
+    ev.live = seq
+    this.push(ev, Math.max(time, this.clock), seq, 0)
+  }
+
+  /** Makes a rearmable event's pending entry stale (it will not run). */
+  disarm(ev: RearmableEvent): void {
+    ev.live = -1
   }
 
   after(delayMs: number, run: () => void): ScheduledEvent {
@@ -80,15 +109,18 @@ export class Scheduler {
 
   /** Runs the next live event; false when none is left. */
   step(): boolean {
-    for (;;) {
+    while (this.size > 0) {
+      const time = this.times[0]
+      const arg = this.args[0]
+      const stale = this.isStale(this.items[0] as ScheduledEvent, this.seqs[0])
       const ev = this.pop()
-      if (ev === undefined) return false
-      if (ev.cancelled) continue
-      this.clock = ev.time
+      if (stale) continue
+      this.clock = time
       this.executed++
-      ev.run()
+      ev.run(arg)
       return true
     }
+    return false
   }
 
   run(options: RunOptions = {}): RunResult {
@@ -100,21 +132,23 @@ export class Scheduler {
     for (;;) {
       if (stop?.()) return { reason: "predicate", events, now: this.clock }
       if (events >= maxEvents) return { reason: "events", events, now: this.clock }
-      const top = this.heap[0]
-      if (top === undefined) return { reason: "idle", events, now: this.clock }
-      if (top.cancelled) {
+      if (this.size === 0) return { reason: "idle", events, now: this.clock }
+      const top = this.items[0] as ScheduledEvent
+      if (this.isStale(top, this.seqs[0])) {
         this.pop()
         continue
       }
-      if (top.time > until) {
+      const time = this.times[0]
+      if (time > until) {
         if (until > this.clock) this.clock = until
         return { reason: "time", events, now: this.clock }
       }
+      const arg = this.args[0]
       this.pop()
-      this.clock = top.time
+      this.clock = time
       this.executed++
       events++
-      top.run()
+      top.run(arg)
       if (this.halted) {
         this.halted = false
         return { reason: "halted", events, now: this.clock }
@@ -122,39 +156,88 @@ export class Scheduler {
     }
   }
 
-  private push(ev: ScheduledEvent): void {
-    const h = this.heap
-    let i = h.length
-    h.push(ev)
-    while (i > 0) {
-      const parent = (i - 1) >> 1
-      const p = h[parent]
-      if (!before(ev, p)) break
-      h[i] = p
-      i = parent
-    }
-    h[i] = ev
+  /** A cancelled event, or an entry of a rearmable event that was re-armed or disarmed since. */
+  private isStale(ev: ScheduledEvent, seq: number): boolean {
+    if (ev.cancelled) return true
+    const live = (ev as Partial<RearmableEvent>).live
+    return live !== undefined && live !== seq
   }
 
-  private pop(): ScheduledEvent | undefined {
-    const h = this.heap
-    const top = h[0]
-    if (top === undefined) return undefined
-    const last = h.pop() as ScheduledEvent
-    const n = h.length
+  private push(ev: ScheduledEvent, time: number, seq: number, arg: number): void {
+    if (this.size === this.times.length) this.grow()
+    const times = this.times
+    const seqs = this.seqs
+    const args = this.args
+    const items = this.items
+    let i = this.size++
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      const pt = times[parent]
+      if (pt < time || (pt === time && seqs[parent] < seq)) break
+      times[i] = pt
+      seqs[i] = seqs[parent]
+      args[i] = args[parent]
+      items[i] = items[parent]
+      i = parent
+    }
+    times[i] = time
+    seqs[i] = seq
+    args[i] = arg
+    items[i] = ev
+  }
+
+  /** Removes and returns the first event; the heap must not be empty. */
+  private pop(): ScheduledEvent {
+    const times = this.times
+    const seqs = this.seqs
+    const args = this.args
+    const items = this.items
+    const top = items[0] as ScheduledEvent
+    const n = --this.size
+    const last = items[n] as ScheduledEvent
+    items[n] = undefined
     if (n === 0) return top
+    const lt = times[n]
+    const ls = seqs[n]
+    const la = args[n]
     let i = 0
     for (;;) {
       const l = 2 * i + 1
       if (l >= n) break
-      const r = l + 1
       let c = l
-      if (r < n && before(h[r], h[l])) c = r
-      if (!before(h[c], last)) break
-      h[i] = h[c]
+      let ct = times[l]
+      const r = l + 1
+      if (r < n) {
+        const rt = times[r]
+        if (rt < ct || (rt === ct && seqs[r] < seqs[l])) {
+          c = r
+          ct = rt
+        }
+      }
+      if (lt < ct || (lt === ct && ls < seqs[c])) break
+      times[i] = ct
+      seqs[i] = seqs[c]
+      args[i] = args[c]
+      items[i] = items[c]
       i = c
     }
-    h[i] = last
+    times[i] = lt
+    seqs[i] = ls
+    args[i] = la
+    items[i] = last
     return top
+  }
+
+  private grow(): void {
+    const cap = this.times.length * 2
+    const times = new Float64Array(cap)
+    times.set(this.times)
+    const seqs = new Float64Array(cap)
+    seqs.set(this.seqs)
+    const args = new Int32Array(cap)
+    args.set(this.args)
+    this.times = times
+    this.seqs = seqs
+    this.args = args
   }
 }

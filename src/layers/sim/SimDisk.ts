@@ -15,6 +15,11 @@ interface Record {
   readonly entry: Uint8Array
 }
 
+interface Durable extends Record {
+  /** Position in sync order. */
+  readonly seq: number
+}
+
 export type CrashMode = "lose-pending" | "torn"
 
 export interface DiskCounters {
@@ -28,7 +33,12 @@ export interface DiskCounters {
 }
 
 export class SimDisk {
-  private synced: Record[] = []
+  // Durable entries are bucketed by view: pruning (once per finalization) drops whole
+  // buckets instead of scanning every entry, and `entries()` (a restart) restores the
+  // append order from each entry's sequence number.
+  private readonly durable = new Map<bigint, Durable[]>()
+  private durableCount = 0
+  private nextSeq = 0
   private pending: Record[] = []
   /** Lowest view among durable entries (lets most prunes return at once). */
   private minView: bigint | undefined = undefined
@@ -52,28 +62,41 @@ export class SimDisk {
   }
 
   get size(): number {
-    return this.synced.length
+    return this.durableCount
   }
 
   /** Durable entries in append order (what a restarted node replays). */
   entries(): Uint8Array[] {
-    return this.synced.map((r) => r.entry)
+    const all: Durable[] = []
+    for (const bucket of this.durable.values()) for (const r of bucket) all.push(r)
+    all.sort((a, b) => a.seq - b.seq)
+    return all.map((r) => r.entry)
   }
 
   private keep(r: Record): void {
-    this.synced.push(r)
+    const d: Durable = { view: r.view, entry: r.entry, seq: this.nextSeq++ }
+    const bucket = this.durable.get(r.view)
+    if (bucket === undefined) this.durable.set(r.view, [d])
+    else bucket.push(d)
+    this.durableCount++
     if (this.minView === undefined || r.view < this.minView) this.minView = r.view
   }
 
   /** Drops durable entries of views below `belowView`. */
   prune(belowView: bigint): void {
     if (this.minView === undefined || this.minView >= belowView) return
-    const before = this.synced.length
-    this.synced = this.synced.filter((r) => r.view >= belowView)
-    this.minView = undefined
-    for (const r of this.synced)
-      if (this.minView === undefined || r.view < this.minView) this.minView = r.view
-    this.counters.pruned += before - this.synced.length
+    let dropped = 0
+    let min: bigint | undefined
+    const durable = this.durable
+    durable.forEach((bucket, view) => {
+      if (view < belowView) {
+        dropped += bucket.length
+        durable.delete(view)
+      } else if (min === undefined || view < min) min = view
+    })
+    this.durableCount -= dropped
+    this.minView = min
+    this.counters.pruned += dropped
   }
 
   /** Power loss: pending appends are lost (in "torn" mode a random prefix of them survives). */

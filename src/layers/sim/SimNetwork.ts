@@ -217,34 +217,30 @@ export class SimNetwork {
         `${now.toFixed(3)} send #${id} ${src.identity}@${fromEndpoint} ${channel} ${bytes.length}B -> ${to === "all" ? "all" : to.join(",")}`,
       )
     const before = this.counters.sent
+    // One in-flight record serves every recipient; each arrival carries its endpoint.
+    const flight = new Flight(this, id, src.identity, channel, bytes)
     if (to === "all") {
       for (let e = 0; e < this.endpoints.length; e++) {
         const dst = this.endpoints[e]
         if (e !== fromEndpoint && dst.identity !== src.identity)
-          this.transmit(id, fromEndpoint, src, e, channel, bytes)
+          this.transmit(flight, fromEndpoint, src, e)
       }
     } else {
       for (const identity of to) {
         for (let e = 0; e < this.endpoints.length; e++) {
           if (e === fromEndpoint || this.endpoints[e].identity !== identity) continue
-          this.transmit(id, fromEndpoint, src, e, channel, bytes)
+          this.transmit(flight, fromEndpoint, src, e)
         }
       }
     }
     this.counters.sentOn[channel] += this.counters.sent - before
   }
 
-  private transmit(
-    id: number,
-    fromEndpoint: number,
-    src: Endpoint,
-    toEndpoint: number,
-    channel: SimChannel,
-    bytes: Uint8Array,
-  ): void {
+  private transmit(flight: Flight, fromEndpoint: number, src: Endpoint, toEndpoint: number): void {
+    const id = flight.id
     const c = this.counters
     c.sent++
-    c.bytesSent += bytes.length
+    c.bytesSent += flight.bytes.length
     const dst = this.endpoints[toEndpoint]
     const link = this.links[src.identity][dst.identity]
     if (link === undefined) {
@@ -260,7 +256,10 @@ export class SimNetwork {
         return
       }
     }
-    if (this.filter !== undefined && !this.filter(fromEndpoint, toEndpoint, channel, bytes)) {
+    if (
+      this.filter !== undefined &&
+      !this.filter(fromEndpoint, toEndpoint, flight.channel, flight.bytes)
+    ) {
       this.drop(id, toEndpoint, "filtered")
       return
     }
@@ -273,10 +272,10 @@ export class SimNetwork {
     const last = src.lastDelivery[toEndpoint]
     if (last !== undefined && last > at) at = last
     src.lastDelivery[toEndpoint] = at
-    this.scheduler.enqueue(at, new Arrival(this, id, src.identity, toEndpoint, channel, bytes))
+    this.scheduler.enqueue(at, flight, toEndpoint)
   }
 
-  /** @internal runs when a message reaches its destination (see Arrival). */
+  /** @internal runs when a message reaches its destination (see Flight). */
   arrive(
     id: number,
     from: number,
@@ -319,20 +318,20 @@ export class SimNetwork {
   }
 }
 
-/** A message in flight: one object per delivery instead of an event plus a closure. */
-class Arrival implements ScheduledEvent {
-  time = 0
-  seq = 0
+/**
+ * A message in flight to one or more endpoints: one object per send, enqueued once per
+ * recipient with the recipient's endpoint as the event argument.
+ */
+class Flight implements ScheduledEvent {
   cancelled = false
   constructor(
     private readonly net: SimNetwork,
-    private readonly id: number,
-    private readonly from: number,
-    private readonly toEndpoint: number,
-    private readonly channel: SimChannel,
-    private readonly bytes: Uint8Array,
+    readonly id: number,
+    readonly from: number,
+    readonly channel: SimChannel,
+    readonly bytes: Uint8Array,
   ) {}
-  run(): void {
-    this.net.arrive(this.id, this.from, this.toEndpoint, this.channel, this.bytes)
+  run(toEndpoint: number): void {
+    this.net.arrive(this.id, this.from, toEndpoint, this.channel, this.bytes)
   }
 }

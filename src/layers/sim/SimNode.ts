@@ -33,7 +33,7 @@ import type { SafetyMonitor } from "./Invariants.ts"
 import { type AppOptions, type BlockRelay, MockApp, type StoredBlock } from "./MockApp.ts"
 import type { Prng } from "./Prng.ts"
 import { RecordingReporter } from "./Reporter.ts"
-import type { ScheduledEvent, Scheduler } from "./Scheduler.ts"
+import type { RearmableEvent, Scheduler } from "./Scheduler.ts"
 import type { CrashMode, SimDisk } from "./SimDisk.ts"
 import type { SimChannel, SimNetwork } from "./SimNetwork.ts"
 import { EventKind, type Transcript } from "./Transcript.ts"
@@ -80,7 +80,8 @@ export class SimNode {
   incarnation = 0
   /** Messages this node's engine sent, per channel (one per Send output). */
   readonly sends = { vote: 0, certificate: 0, resolver: 0 }
-  private readonly timers = new Map<string, ScheduledEvent>()
+  /** This incarnation's engine timers, by id (armed while their `live` entry is pending). */
+  private readonly timers = new Map<string, NodeTimer>()
   private mailbox: Input[] = []
   private mailboxHead = 0
   private busy = false
@@ -93,7 +94,7 @@ export class SimNode {
   ) {
     this.identity = options.identity
     this.config = options.config
-    this.reporter = new RecordingReporter(options.identity)
+    this.reporter = new RecordingReporter(options.identity, (d) => world.relay.canonical(d))
     this.app = new MockApp(
       {
         scheduler: world.scheduler,
@@ -198,7 +199,15 @@ export class SimNode {
       if (this.engine !== undefined) this.app.onMessage(from, bytes)
       return
     }
-    this.input({ _tag: "Message", from, channel, bytes })
+    const engine = this.engine
+    if (engine === undefined) return
+    if (this.busy) {
+      this.mailbox.push({ _tag: "Message", from, channel, bytes })
+      return
+    }
+    // `input` without building an Input object (the hottest path of a run).
+    this.perform(engine.handleMessage(from, channel, bytes, this.world.scheduler.now), 0)
+    if (!this.busy && this.mailboxHead < this.mailbox.length) this.drain()
   }
 
   private answer(incarnation: number, input: Input): void {
@@ -251,23 +260,13 @@ export class SimNode {
         case "Append":
           this.disk.append(o.view, o.entry)
           break
-        case "Sync": {
-          const latency = this.options.syncLatencyMs
-          if (latency <= 0) {
+        case "Sync":
+          if (this.options.syncLatencyMs <= 0) {
             this.disk.sync()
             break
           }
-          this.busy = true
-          const inc = this.incarnation
-          w.scheduler.after(latency, () => {
-            if (inc !== this.incarnation || this.engine === undefined) return
-            this.disk.sync()
-            this.busy = false
-            this.perform(outs, i + 1)
-            this.drain()
-          })
+          this.slowSync(outs, i + 1)
           return
-        }
         case "Prune":
           this.disk.prune(o.belowView)
           break
@@ -279,11 +278,8 @@ export class SimNode {
           this.setTimer(o.id, o.atMs)
           break
         case "CancelTimer": {
-          const ev = this.timers.get(o.id)
-          if (ev !== undefined) {
-            w.scheduler.cancel(ev)
-            this.timers.delete(o.id)
-          }
+          const timer = this.timers.get(o.id)
+          if (timer !== undefined) w.scheduler.disarm(timer)
           break
         }
         case "Propose":
@@ -311,6 +307,22 @@ export class SimNode {
     }
   }
 
+  /**
+   * A Sync that takes simulated time: the rest of the step (from `resume`) and any queued
+   * input wait for it. Kept out of `perform` so its loop captures nothing in a closure.
+   */
+  private slowSync(outs: Output[], resume: number): void {
+    this.busy = true
+    const inc = this.incarnation
+    this.world.scheduler.after(this.options.syncLatencyMs, () => {
+      if (inc !== this.incarnation || this.engine === undefined) return
+      this.disk.sync()
+      this.busy = false
+      this.perform(outs, resume)
+      this.drain()
+    })
+  }
+
   private appRequest(kind: number, view: bigint): void {
     const t = this.world.transcript
     const now = this.world.scheduler.now
@@ -322,19 +334,25 @@ export class SimNode {
   }
 
   private setTimer(id: string, atMs: number): void {
+    // One event object per timer id, re-armed in place (no closure per SetTimer).
+    let timer = this.timers.get(id)
+    if (timer === undefined) {
+      timer = new NodeTimer(this, id)
+      this.timers.set(id, timer)
+    }
+    this.world.scheduler.rearm(atMs, timer)
+  }
+
+  /** @internal a live timer entry came due (see NodeTimer). */
+  fireTimer(timer: NodeTimer): void {
     const w = this.world
-    const old = this.timers.get(id)
-    if (old !== undefined) w.scheduler.cancel(old)
-    const ev = w.scheduler.at(atMs, () => {
-      if (this.timers.get(id) !== ev) return
-      this.timers.delete(id)
-      const t = w.transcript
-      const now = w.scheduler.now
-      t.begin(EventKind.Timer, now).u32(this.endpoint).str(id)
-      if (t.tracing) t.line(`${now.toFixed(3)} timer ${id} fires on node ${this.identity}`)
-      this.input({ _tag: "Timer", id })
-    })
-    this.timers.set(id, ev)
+    w.scheduler.disarm(timer)
+    const id = timer.id
+    const t = w.transcript
+    const now = w.scheduler.now
+    t.begin(EventKind.Timer, now).u32(this.endpoint).str(id)
+    if (t.tracing) t.line(`${now.toFixed(3)} timer ${id} fires on node ${this.identity}`)
+    this.input({ _tag: "Timer", id })
   }
 
   private report(activity: Activity): void {
@@ -438,6 +456,19 @@ export class SimNode {
       t.line(
         `${now.toFixed(3)} node ${this.identity} delivers h=${height} ${digestHex(digest).slice(0, 12)}`,
       )
+  }
+}
+
+/** An engine timer of one node incarnation (a crash cancels it for good). */
+class NodeTimer implements RearmableEvent {
+  cancelled = false
+  live = -1
+  constructor(
+    private readonly node: SimNode,
+    readonly id: string,
+  ) {}
+  run(): void {
+    this.node.fireTimer(this)
   }
 }
 

@@ -33,14 +33,12 @@ export type EventKind = (typeof EventKind)[keyof typeof EventKind]
 
 const CHUNK = 1 << 16
 const encoder = new TextEncoder()
-// Little-endian bytes of a double, through a shared scratch (cheaper than Buffer.writeDoubleLE).
-const f64 = new Float64Array(1)
-const f64Bytes = new Uint8Array(f64.buffer)
-const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
 
 export class Transcript {
   private readonly hash: Hash = createHash("sha256")
-  private buf = Buffer.allocUnsafe(CHUNK)
+  private readonly buf = Buffer.allocUnsafe(CHUNK)
+  // Numbers go in through a DataView (little-endian, inlined by the JIT).
+  private readonly view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length)
   private len = 0
   /** Events recorded so far. */
   events = 0
@@ -66,22 +64,13 @@ export class Transcript {
   }
 
   private putF64(x: number): void {
-    const b = this.buf
-    let i = this.len
-    f64[0] = x
-    if (littleEndian) for (let k = 0; k < 8; k++) b[i++] = f64Bytes[k]
-    else for (let k = 7; k >= 0; k--) b[i++] = f64Bytes[k]
-    this.len = i
+    this.view.setFloat64(this.len, x, true)
+    this.len += 8
   }
 
   private putU32(x: number): void {
-    const b = this.buf
-    const i = this.len
-    b[i] = x
-    b[i + 1] = x >>> 8
-    b[i + 2] = x >>> 16
-    b[i + 3] = x >>> 24
-    this.len = i + 4
+    this.view.setUint32(this.len, x >>> 0, true)
+    this.len += 4
   }
 
   u8(x: number): this {
