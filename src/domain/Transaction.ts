@@ -34,6 +34,107 @@ export class CreateToken extends Schema.TaggedClass<CreateToken>()("CreateToken"
   scopes: Schema.Array(Schema.String),
   note: Schema.String,
   expiresAt: Schema.optional(Schema.Number),
+  /** Fine-grained restriction: the token works only on these repositories (`owner/name`). */
+  repositories: Schema.optional(Schema.Array(Schema.String)),
+}) {}
+
+export class RevokeToken extends Schema.TaggedClass<RevokeToken>()("RevokeToken", {
+  ...Envelope,
+  user: Schema.String,
+  tokenId: Schema.Int,
+}) {}
+
+export class UpdateUser extends Schema.TaggedClass<UpdateUser>()("UpdateUser", {
+  ...Envelope,
+  user: Schema.String,
+  name: Schema.optional(Schema.NullOr(Schema.String)),
+  email: Schema.optional(Schema.NullOr(Schema.String)),
+  bio: Schema.optional(Schema.NullOr(Schema.String)),
+}) {}
+
+export class AddSshKey extends Schema.TaggedClass<AddSshKey>()("AddSshKey", {
+  ...Envelope,
+  user: Schema.String,
+  title: Schema.String,
+  /** OpenSSH public key line: `ssh-ed25519 AAAA... comment`. */
+  key: Schema.String,
+}) {}
+
+export class RemoveSshKey extends Schema.TaggedClass<RemoveSshKey>()("RemoveSshKey", {
+  ...Envelope,
+  user: Schema.String,
+  keyId: Schema.Int,
+}) {}
+
+const OrgRole = Schema.Literal("admin", "member")
+const TeamRole = Schema.Literal("member", "maintainer")
+const Level = Schema.Literal("read", "triage", "write", "maintain", "admin")
+
+export class CreateOrganization extends Schema.TaggedClass<CreateOrganization>()(
+  "CreateOrganization",
+  {
+    ...Envelope,
+    login: Schema.String,
+    name: Schema.optional(Schema.String),
+    /** The first owner. */
+    admin: Schema.String,
+  },
+) {}
+
+export class SetOrgMembership extends Schema.TaggedClass<SetOrgMembership>()("SetOrgMembership", {
+  ...Envelope,
+  org: Schema.String,
+  user: Schema.String,
+  /** null removes the member (and their team memberships in the organisation). */
+  role: Schema.NullOr(OrgRole),
+}) {}
+
+export class CreateTeam extends Schema.TaggedClass<CreateTeam>()("CreateTeam", {
+  ...Envelope,
+  org: Schema.String,
+  name: Schema.String,
+  description: Schema.optional(Schema.String),
+  privacy: Schema.Literal("secret", "closed"),
+  parent: Schema.optional(Schema.String),
+  /** The level granted on repositories added without one (GitHub's legacy `permission`). */
+  permission: Level,
+}) {}
+
+export class DeleteTeam extends Schema.TaggedClass<DeleteTeam>()("DeleteTeam", {
+  ...Envelope,
+  org: Schema.String,
+  team: Schema.String,
+}) {}
+
+export class SetTeamMembership extends Schema.TaggedClass<SetTeamMembership>()(
+  "SetTeamMembership",
+  {
+    ...Envelope,
+    org: Schema.String,
+    team: Schema.String,
+    user: Schema.String,
+    role: Schema.NullOr(TeamRole),
+  },
+) {}
+
+export class SetTeamRepository extends Schema.TaggedClass<SetTeamRepository>()(
+  "SetTeamRepository",
+  {
+    ...Envelope,
+    org: Schema.String,
+    team: Schema.String,
+    owner: Schema.String,
+    repo: Schema.String,
+    permission: Schema.NullOr(Level),
+  },
+) {}
+
+export class SetCollaborator extends Schema.TaggedClass<SetCollaborator>()("SetCollaborator", {
+  ...Envelope,
+  owner: Schema.String,
+  repo: Schema.String,
+  user: Schema.String,
+  permission: Schema.NullOr(Level),
 }) {}
 
 export class CreateRepository extends Schema.TaggedClass<CreateRepository>()("CreateRepository", {
@@ -42,8 +143,50 @@ export class CreateRepository extends Schema.TaggedClass<CreateRepository>()("Cr
   name: Schema.String,
   description: Schema.optional(Schema.String),
   private: Schema.Boolean,
+  /** Overrides `private` when set: public, private or internal. */
+  visibility: Schema.optional(Schema.Literal("public", "private", "internal")),
   defaultBranch: Schema.String,
 }) {}
+
+export class UpdateRepository extends Schema.TaggedClass<UpdateRepository>()("UpdateRepository", {
+  ...Envelope,
+  owner: Schema.String,
+  repo: Schema.String,
+  /** A rename; the old name keeps redirecting. */
+  name: Schema.optional(Schema.String),
+  description: Schema.optional(Schema.NullOr(Schema.String)),
+  visibility: Schema.optional(Schema.Literal("public", "private", "internal")),
+  defaultBranch: Schema.optional(Schema.String),
+}) {}
+
+export class TransferRepository extends Schema.TaggedClass<TransferRepository>()(
+  "TransferRepository",
+  {
+    ...Envelope,
+    owner: Schema.String,
+    repo: Schema.String,
+    newOwner: Schema.String,
+    newName: Schema.optional(Schema.String),
+  },
+) {}
+
+export class DeleteRepository extends Schema.TaggedClass<DeleteRepository>()("DeleteRepository", {
+  ...Envelope,
+  owner: Schema.String,
+  repo: Schema.String,
+}) {}
+
+export class SetBranchProtection extends Schema.TaggedClass<SetBranchProtection>()(
+  "SetBranchProtection",
+  {
+    ...Envelope,
+    owner: Schema.String,
+    repo: Schema.String,
+    branch: Schema.String,
+    /** GitHub's request body as JSON (validated again in apply); null removes protection. */
+    rule: Schema.NullOr(Schema.String),
+  },
+) {}
 
 export const RefChange = Schema.Struct({
   name: Schema.String,
@@ -61,9 +204,35 @@ export class UpdateRefs extends Schema.TaggedClass<UpdateRefs>()("UpdateRefs", {
   changes: Schema.Array(RefChange),
   /** All changes or none (git's `atomic` capability). */
   atomic: Schema.Boolean,
+  /**
+   * The signed push certificate (`git push --signed`), verbatim. Every validator checks
+   * its signature against the submitter's registered keys and that it names exactly these
+   * changes, so no node can forge a signed push.
+   */
+  pushCert: Schema.optional(Schema.String),
 }) {}
 
-export const Transaction = Schema.Union(CreateUser, CreateToken, CreateRepository, UpdateRefs)
+export const Transaction = Schema.Union(
+  CreateUser,
+  UpdateUser,
+  CreateToken,
+  RevokeToken,
+  AddSshKey,
+  RemoveSshKey,
+  CreateOrganization,
+  SetOrgMembership,
+  CreateTeam,
+  DeleteTeam,
+  SetTeamMembership,
+  SetTeamRepository,
+  SetCollaborator,
+  CreateRepository,
+  UpdateRepository,
+  TransferRepository,
+  DeleteRepository,
+  SetBranchProtection,
+  UpdateRefs,
+)
 export type Transaction = typeof Transaction.Type
 
 /** What applying one transaction did. `rejected` carries a reason a user can act on. */

@@ -14,7 +14,10 @@ import { Metrics, MetricsServerLive } from "../layers/Metrics.ts"
 import { storageLayer } from "../layers/Storage.ts"
 import { clusterLayer, readClusterFile } from "../layers/chain/ClusterNode.ts"
 import { loadNodeKey } from "../layers/p2p/NodeKey.ts"
+import { RateLimiterLive, type RateLimiter } from "../layers/http/RateLimit.ts"
+import { Access } from "../services/Access.ts"
 import { Apply } from "../services/Apply.ts"
+import { Identity } from "../services/Identity.ts"
 import { Auth } from "../services/Auth.ts"
 import type { Ledger } from "../services/Ledger.ts"
 import { GitService } from "../services/GitService.ts"
@@ -69,12 +72,25 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
                 })
               }),
             ).pipe(Layer.provide(Apply.Live), Layer.provideMerge(base))
-      const services = Layer.mergeAll(Auth.Live, Repositories.Live, GitService.Live).pipe(
-        Layer.provideMerge(ledger),
-      )
+      const services = Layer.mergeAll(
+        Auth.Live,
+        Repositories.Live,
+        Identity.Live,
+        GitService.Live,
+        RateLimiterLive,
+      ).pipe(Layer.provideMerge(Access.Live), Layer.provideMerge(ledger))
       const servers = Layer.mergeAll(
         httpServerLayer<
-          ObjectStore | Ledger | Auth | NodeConfig | Repositories | GitService | Metadata | RefStore
+          | ObjectStore
+          | Ledger
+          | Auth
+          | NodeConfig
+          | Repositories
+          | Identity
+          | RateLimiter
+          | GitService
+          | Metadata
+          | RefStore
         >([...healthRoutes, ...apiRoutes(), ...gitRoutes]),
         MetricsServerLive,
         StorageGaugeLive,

@@ -6,13 +6,17 @@
  * token never compares secrets byte by byte. A presented token that is unknown, revoked or
  * expired is an error ("Bad credentials"), never silently anonymous.
  */
-import { createHash, randomBytes } from "node:crypto"
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto"
 import { Clock, Context, Effect, Layer } from "effect"
 import { Metadata, type UserRow } from "./Metadata.ts"
 
 export interface Principal {
   readonly user: UserRow
   readonly scopes: ReadonlyArray<string>
+  /** The token's public number. */
+  readonly tokenId: number
+  /** Fine-grained restriction: lower-cased `owner/name` the token may touch; undefined: all. */
+  readonly repositories?: ReadonlySet<string> | undefined
 }
 
 export type Credentials =
@@ -51,15 +55,31 @@ const make = Effect.gen(function* () {
           ? ({ _tag: "BadCredentials", reason: "unsupported Authorization scheme" } as Credentials)
           : ({ _tag: "Anonymous" } as Credentials)
       }
-      const row = yield* meta.tokenByHash(hashToken(token)).pipe(Effect.orDie)
+      const presented = hashToken(token)
+      const row = yield* meta.tokenByHash(presented).pipe(Effect.orDie)
       const now = yield* Clock.currentTimeMillis
-      if (!row || row.revoked === 1 || (row.expires_at !== null && row.expires_at <= now))
+      // The lookup is by hash; the comparison of the hashes themselves takes constant time.
+      if (
+        !row ||
+        !timingSafeEqual(Buffer.from(row.hash, "hex"), Buffer.from(presented, "hex")) ||
+        row.revoked === 1 ||
+        (row.expires_at !== null && row.expires_at <= now)
+      )
         return { _tag: "BadCredentials", reason: "Bad credentials" } as Credentials
       const user = yield* meta.userById(row.user_id).pipe(Effect.orDie)
       if (!user) return { _tag: "BadCredentials", reason: "Bad credentials" } as Credentials
+      const repositories =
+        row.repositories === null
+          ? undefined
+          : new Set((JSON.parse(row.repositories) as string[]).map((r) => r.toLowerCase()))
       return {
         _tag: "Authenticated",
-        principal: { user, scopes: row.scopes ? row.scopes.split(",") : [] },
+        principal: {
+          user,
+          scopes: row.scopes ? row.scopes.split(",") : [],
+          tokenId: row.id,
+          repositories,
+        },
       } as Credentials
     })
   return { authenticate }

@@ -14,7 +14,7 @@
  * them and the node keeps serving others.
  */
 import type { Readable } from "node:stream"
-import { Context, Effect, Layer } from "effect"
+import { Clock, Context, Effect, Layer } from "effect"
 import type { Principal } from "./Auth.ts"
 import { Ledger } from "./Ledger.ts"
 import type { RepoRow } from "./Metadata.ts"
@@ -25,6 +25,7 @@ import { Metrics } from "../layers/Metrics.ts"
 import { makeUploadPack } from "./git/UploadPack.ts"
 import { makeReceivePack } from "./git/ReceivePack.ts"
 import { makeAdvertiser } from "./git/Advertise.ts"
+import { makePushNonces } from "./git/PushNonce.ts"
 
 /** Where protocol output goes; `write` waits while the client is slow (backpressure). */
 export interface ResponseSink {
@@ -42,10 +43,19 @@ const make = Effect.gen(function* () {
   const replicator = yield* ObjectReplicator
   const advertiser = makeAdvertiser({ objects, refs })
   const upload = makeUploadPack({ objects, refs, metrics, advertiser })
-  const receive = makeReceivePack({ objects, refs, ledger, metrics, replicator })
+  const nonces = makePushNonces()
+  const receive = makeReceivePack({ objects, refs, ledger, metrics, replicator, nonces })
   return {
     advertise: (repo: RepoRow, service: "git-upload-pack" | "git-receive-pack", protocol: string) =>
-      advertiser.advertise(repoKey(repo), service, protocol),
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        advertiser.advertise(
+          repoKey(repo),
+          service,
+          protocol,
+          // Offering push-cert lets clients sign pushes (`git push --signed`).
+          service === "git-receive-pack" ? [`push-cert=${nonces.issue(repoKey(repo), now)}`] : [],
+        ),
+      ),
     uploadPack: (repo: RepoRow, protocol: string, body: Buffer, sink: ResponseSink) =>
       upload.serve(repoKey(repo), protocol, body, sink),
     receivePack: (

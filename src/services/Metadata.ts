@@ -16,9 +16,15 @@ export interface UserRow {
   readonly email: string | null
   readonly site_admin: number
   readonly created_at: number
+  /** "User" or "Organization": organisations share the users' namespace, as on GitHub. */
+  readonly type: "User" | "Organization"
+  readonly bio: string | null
+  readonly updated_at: number
 }
 
 export interface TokenRow {
+  /** Public number of the token (for listing and revoking); the token itself is never stored. */
+  readonly id: number
   readonly hash: string
   readonly user_id: number
   readonly scopes: string
@@ -26,6 +32,49 @@ export interface TokenRow {
   readonly created_at: number
   readonly expires_at: number | null
   readonly revoked: number
+  /** JSON array of `owner/name` the token is restricted to, or null for all. */
+  readonly repositories: string | null
+}
+
+export interface SshKeyRow {
+  readonly id: number
+  readonly user_id: number
+  readonly title: string
+  readonly key: string
+  readonly fingerprint: string
+  readonly created_at: number
+}
+
+export interface TeamRow {
+  readonly id: number
+  readonly org_id: number
+  readonly slug: string
+  readonly name: string
+  readonly description: string | null
+  readonly privacy: "secret" | "closed"
+  readonly parent_id: number | null
+  readonly permission: string
+  readonly created_at: number
+}
+
+export interface MemberRow {
+  readonly user_id: number
+  readonly login: string
+  readonly site_admin: number
+  readonly role: string
+}
+
+export interface AuditRow {
+  readonly id: number
+  readonly created_at: number
+  readonly height: number
+  readonly actor_id: number
+  readonly actor_login: string
+  readonly action: string
+  readonly org_id: number | null
+  readonly repo_id: number | null
+  readonly repo: string | null
+  readonly data: string
 }
 
 export interface RepoRow {
@@ -35,6 +84,7 @@ export interface RepoRow {
   readonly name: string
   readonly description: string | null
   readonly private: number
+  readonly visibility: "public" | "private" | "internal"
   readonly default_branch: string
   readonly created_at: number
   readonly updated_at: number
@@ -60,6 +110,112 @@ export interface MetadataShape {
   readonly insertToken: (row: TokenRow) => Effect.Effect<void, SqlError>
   readonly insertRepo: (row: Omit<RepoRow, "id">) => Effect.Effect<number, SqlError>
   readonly touchRepoPushed: (id: number, at: number) => Effect.Effect<void, SqlError>
+
+  // Identity and access (reads).
+  readonly tokensOf: (userId: number) => Effect.Effect<ReadonlyArray<TokenRow>, SqlError>
+  readonly tokenById: (id: number) => Effect.Effect<TokenRow | undefined, SqlError>
+  readonly nextTokenId: Effect.Effect<number, SqlError>
+  readonly sshKeyByFingerprint: (
+    fingerprint: string,
+  ) => Effect.Effect<SshKeyRow | undefined, SqlError>
+  readonly sshKeysOf: (userId: number) => Effect.Effect<ReadonlyArray<SshKeyRow>, SqlError>
+  readonly sshKeyById: (id: number) => Effect.Effect<SshKeyRow | undefined, SqlError>
+  readonly orgRole: (orgId: number, userId: number) => Effect.Effect<string | undefined, SqlError>
+  readonly orgMembers: (orgId: number) => Effect.Effect<ReadonlyArray<MemberRow>, SqlError>
+  readonly orgsOf: (userId: number) => Effect.Effect<ReadonlyArray<UserRow>, SqlError>
+  readonly teamBySlug: (orgId: number, slug: string) => Effect.Effect<TeamRow | undefined, SqlError>
+  readonly teamById: (id: number) => Effect.Effect<TeamRow | undefined, SqlError>
+  readonly teamsOf: (orgId: number) => Effect.Effect<ReadonlyArray<TeamRow>, SqlError>
+  readonly teamMembers: (teamId: number) => Effect.Effect<ReadonlyArray<MemberRow>, SqlError>
+  readonly teamRole: (teamId: number, userId: number) => Effect.Effect<string | undefined, SqlError>
+  /** Teams of `orgId` that `userId` is a direct member of. */
+  readonly teamsOfUser: (
+    orgId: number,
+    userId: number,
+  ) => Effect.Effect<ReadonlyArray<TeamRow>, SqlError>
+  readonly teamRepoLevels: (
+    repoId: number,
+  ) => Effect.Effect<ReadonlyArray<{ team_id: number; permission: string }>, SqlError>
+  readonly teamRepos: (
+    teamId: number,
+  ) => Effect.Effect<ReadonlyArray<RepoRow & { team_permission: string }>, SqlError>
+  readonly collaborators: (repoId: number) => Effect.Effect<ReadonlyArray<MemberRow>, SqlError>
+  readonly collaboratorLevel: (
+    repoId: number,
+    userId: number,
+  ) => Effect.Effect<string | undefined, SqlError>
+  readonly repoById: (id: number) => Effect.Effect<RepoRow | undefined, SqlError>
+  /** Where an old `owner/name` now lives (after a rename or transfer). */
+  readonly redirect: (owner: string, name: string) => Effect.Effect<RepoRow | undefined, SqlError>
+  readonly protection: (
+    repoId: number,
+    branch: string,
+  ) => Effect.Effect<string | undefined, SqlError>
+  readonly protectedBranches: (
+    repoId: number,
+  ) => Effect.Effect<ReadonlyArray<{ branch: string; rule: string }>, SqlError>
+  readonly auditLog: (filter: {
+    readonly orgId?: number | undefined
+    readonly repoId?: number | undefined
+    readonly limit: number
+    readonly beforeId?: number | undefined
+  }) => Effect.Effect<ReadonlyArray<AuditRow>, SqlError>
+
+  // Identity and access (writes, inside Apply only).
+  readonly updateUser: (
+    id: number,
+    fields: { name?: string | null; email?: string | null; bio?: string | null },
+    at: number,
+  ) => Effect.Effect<void, SqlError>
+  readonly revokeToken: (id: number) => Effect.Effect<void, SqlError>
+  readonly insertSshKey: (row: Omit<SshKeyRow, "id">) => Effect.Effect<number, SqlError>
+  readonly deleteSshKey: (id: number) => Effect.Effect<void, SqlError>
+  readonly setOrgRole: (
+    orgId: number,
+    userId: number,
+    role: string | null,
+  ) => Effect.Effect<void, SqlError>
+  readonly insertTeam: (row: Omit<TeamRow, "id">) => Effect.Effect<number, SqlError>
+  readonly deleteTeam: (id: number) => Effect.Effect<void, SqlError>
+  readonly setTeamRole: (
+    teamId: number,
+    userId: number,
+    role: string | null,
+  ) => Effect.Effect<void, SqlError>
+  readonly setTeamRepo: (
+    teamId: number,
+    repoId: number,
+    permission: string | null,
+  ) => Effect.Effect<void, SqlError>
+  readonly setCollaborator: (
+    repoId: number,
+    userId: number,
+    permission: string | null,
+  ) => Effect.Effect<void, SqlError>
+  readonly updateRepo: (
+    id: number,
+    fields: {
+      owner_id?: number
+      owner_login?: string
+      name?: string
+      description?: string | null
+      visibility?: string
+      default_branch?: string
+    },
+    at: number,
+  ) => Effect.Effect<void, SqlError>
+  readonly deleteRepo: (id: number) => Effect.Effect<void, SqlError>
+  readonly addRedirect: (
+    owner: string,
+    name: string,
+    repoId: number,
+  ) => Effect.Effect<void, SqlError>
+  readonly setProtection: (
+    repoId: number,
+    branch: string,
+    rule: string | null,
+  ) => Effect.Effect<void, SqlError>
+  readonly insertAudit: (row: Omit<AuditRow, "id">) => Effect.Effect<void, SqlError>
   /** The recorded outcome (JSON) of an applied transaction, by idempotency key. */
   readonly txOutcome: (key: string) => Effect.Effect<string | undefined, SqlError>
   readonly recordTx: (key: string, height: number, outcome: string) => Effect.Effect<void, SqlError>

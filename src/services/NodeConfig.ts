@@ -19,6 +19,12 @@ export interface NodeConfigShape {
   readonly maxPushBytes: number
   /** How long shutdown waits for in-flight requests before interrupting them. */
   readonly shutdownGraceMs: number
+  /** API requests per hour per token (0: unlimited). */
+  readonly rateLimitAuthenticated?: number | undefined
+  /** API requests per hour per client address without a token (0: unlimited). */
+  readonly rateLimitAnonymous?: number | undefined
+  /** "admin": only administrators create users; "open": anyone may sign up. */
+  readonly registration?: "admin" | "open" | undefined
   /** Set to run as a validator of a cluster; unset: a single validator. */
   readonly cluster?:
     | {
@@ -45,6 +51,9 @@ export const defaultNodeConfig: NodeConfigShape = {
   publicUrl: undefined,
   maxPushBytes: 2 * 1024 * 1024 * 1024,
   shutdownGraceMs: 10_000,
+  rateLimitAuthenticated: 5000,
+  rateLimitAnonymous: 60,
+  registration: "admin",
 }
 
 export const nodeConfigLayer = (overrides: Partial<NodeConfigShape> = {}) =>

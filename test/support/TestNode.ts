@@ -11,7 +11,7 @@ import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { adminTokenPath } from "../../src/layers/Bootstrap.ts"
 import { HttpServer } from "../../src/layers/http/HttpServer.ts"
 import { MetricsServer } from "../../src/layers/Metrics.ts"
-import type { StorageKind } from "../../src/services/NodeConfig.ts"
+import type { NodeConfigShape, StorageKind } from "../../src/services/NodeConfig.ts"
 import { nodeLayer } from "../../src/programs/node.ts"
 
 export interface RunningNode {
@@ -20,13 +20,15 @@ export interface RunningNode {
   readonly dataDir: string
   readonly token: string
   readonly close: () => Promise<void>
+  /** Runs an effect against this node's services (in-process nodes only). */
+  readonly run?: <A, E>(effect: Effect.Effect<A, E, any>) => Promise<A>
 }
 
 export const tempDir = (prefix: string) => fs.mkdtempSync(path.join(os.tmpdir(), `guts-${prefix}-`))
 
 /** A node in this process on free ports. */
 export const startNode = async (
-  opts: { storage?: StorageKind; dataDir?: string } = {},
+  opts: { storage?: StorageKind; dataDir?: string; config?: Partial<NodeConfigShape> } = {},
 ): Promise<RunningNode> => {
   const dataDir = opts.dataDir ?? tempDir("node")
   const scope = Effect.runSync(Scope.make())
@@ -37,6 +39,7 @@ export const startNode = async (
     metricsPort: 0,
     storage: opts.storage ?? "rocksdb",
     shutdownGraceMs: 2_000,
+    ...opts.config,
   })
   const context = await Effect.runPromise(Layer.buildWithScope(layer, scope)).catch(async (err) => {
     await Effect.runPromise(Scope.close(scope, Exit.void))
@@ -51,6 +54,8 @@ export const startNode = async (
     dataDir,
     token,
     close: () => Effect.runPromise(Scope.close(scope, Exit.void)),
+    run: <A, E>(effect: Effect.Effect<A, E, any>) =>
+      Effect.runPromise(Effect.provide(effect, context) as Effect.Effect<A, E, never>),
   }
 }
 

@@ -3,6 +3,7 @@
  * capabilities after a NUL on the first, and the optional push options.
  */
 import { isObjectId, type ObjectId, ZERO_ID } from "../git/ObjectId.ts"
+import { PushCertError, parsePushCert } from "./PushCert.ts"
 import { ProtocolError } from "./UploadRequest.ts"
 
 export interface RefCommand {
@@ -14,13 +15,32 @@ export interface RefCommand {
 export interface ReceiveCommands {
   readonly commands: ReadonlyArray<RefCommand>
   readonly capabilities: ReadonlySet<string>
+  /** The verbatim push certificate of a signed push (`git push --signed`). */
+  readonly pushCert?: string | undefined
 }
 
 export const isDelete = (c: RefCommand) => c.new === ZERO_ID
 
+/**
+ * A signed push sends `push-cert NUL caps`, the certificate line by line, and
+ * `push-cert-end` instead of the command list; the commands are the certificate's.
+ */
+const parseSignedPush = (lines: ReadonlyArray<string>): ReceiveCommands | ProtocolError => {
+  const capabilities = new Set<string>()
+  const first = lines[0]!.replace(/\n$/, "")
+  for (const cap of first.slice(first.indexOf("\0") + 1).split(" ")) if (cap) capabilities.add(cap)
+  const end = lines.findIndex((l) => l === "push-cert-end\n" || l === "push-cert-end")
+  if (end < 0) return new ProtocolError({ message: "push certificate without push-cert-end" })
+  const text = lines.slice(1, end).join("")
+  const cert = parsePushCert(text)
+  if (cert instanceof PushCertError) return new ProtocolError({ message: cert.message })
+  return { commands: cert.commands, capabilities, pushCert: text }
+}
+
 export const parseReceiveCommands = (
   lines: ReadonlyArray<string>,
 ): ReceiveCommands | ProtocolError => {
+  if (lines[0]?.startsWith("push-cert\0")) return parseSignedPush(lines)
   const commands: RefCommand[] = []
   const capabilities = new Set<string>()
   for (const [i, raw] of lines.entries()) {

@@ -1,25 +1,59 @@
 /**
- * REST API routes (GitHub's paths and shapes) under `/api` and `/api/v3`.
+ * REST API routes (GitHub's paths and shapes) under `/api` and `/api/v3`: accounts, tokens,
+ * SSH keys, organisations, teams, repositories, collaborators, branch protection and the
+ * audit log. Handlers parse and validate the request, call a service, and present rows;
+ * the rules live in the services (Repositories, Identity, Access) and again in Apply.
+ *
+ * Every API answer carries GitHub's rate-limit headers, and `X-OAuth-Scopes` for a token.
  */
 import { Effect } from "effect"
-import { Auth, type Principal } from "../../services/Auth.ts"
-import { NodeConfig } from "../../services/NodeConfig.ts"
 import {
-  Repositories,
-  RepositoryNotFound,
-  RepositoryRejected,
-} from "../../services/Repositories.ts"
+  type Grantable,
+  parseLevel,
+  VISIBILITIES,
+  type Visibility,
+} from "../../domain/Permissions.ts"
+import { protectionJson } from "../../domain/BranchProtection.ts"
+import { Auth, type Credentials, type Principal } from "../../services/Auth.ts"
+import { Identity } from "../../services/Identity.ts"
+import { Metadata, type RepoRow, type UserRow } from "../../services/Metadata.ts"
+import { NodeConfig } from "../../services/NodeConfig.ts"
+import { Repositories } from "../../services/Repositories.ts"
 import { readJson } from "./Body.ts"
 import { HttpError, notFound, unauthorized, unprocessable } from "./HttpErrors.ts"
 import type { HttpContext, Route } from "./HttpServer.ts"
 import { baseUrl, sendJson } from "./HttpServer.ts"
-import { repoJson, userJson } from "./Presenters.ts"
+import {
+  accountJson,
+  auditJson,
+  keyJson,
+  orgJson,
+  repoJson,
+  teamJson,
+  tokenJson,
+  userFullJson,
+} from "./Presenters.ts"
+import { RateLimiter } from "./RateLimit.ts"
+
+type R = Auth | NodeConfig | Repositories | Identity | Metadata | RateLimiter
+
+/** Credentials are read once per request (the rate limiter and the handler share them). */
+const credentialsCache = new WeakMap<HttpContext, Credentials>()
+
+const credentialsOf = (ctx: HttpContext) =>
+  Effect.gen(function* () {
+    const cached = credentialsCache.get(ctx)
+    if (cached) return cached
+    const auth = yield* Auth
+    const creds = yield* auth.authenticate(ctx.req.headers.authorization)
+    credentialsCache.set(ctx, creds)
+    return creds
+  })
 
 /** The caller, or undefined when anonymous; bad credentials are a 401. */
 export const principalOf = (ctx: HttpContext) =>
   Effect.gen(function* () {
-    const auth = yield* Auth
-    const creds = yield* auth.authenticate(ctx.req.headers.authorization)
+    const creds = yield* credentialsOf(ctx)
     if (creds._tag === "BadCredentials") return yield* unauthorized("Bad credentials")
     return creds._tag === "Authenticated" ? creds.principal : undefined
   })
@@ -29,140 +63,922 @@ export const requirePrincipal = (ctx: HttpContext) =>
     p === undefined ? Effect.fail(unauthorized("Requires authentication")) : Effect.succeed(p),
   )
 
-const mapRepoErrors = <A, R>(effect: Effect.Effect<A, unknown, R>) =>
-  effect.pipe(
-    Effect.catchIf(
-      (e): e is RepositoryNotFound => e instanceof RepositoryNotFound,
-      () => Effect.fail(notFound()),
-    ),
-    Effect.catchIf(
-      (e): e is RepositoryRejected => e instanceof RepositoryRejected,
-      (e) =>
-        Effect.fail(
-          unprocessable("Repository creation failed.", [
-            {
-              resource: "Repository",
-              field: "name",
-              code: e.code === "already_exists" ? "custom" : "invalid",
-              message: e.reason,
-            },
+// --- request bodies ---
+
+type Body = Record<string, unknown>
+
+const jsonObject = (ctx: HttpContext, resource: string) =>
+  Effect.flatMap(readJson(ctx.req), (body) =>
+    typeof body === "object" && body !== null && !Array.isArray(body)
+      ? Effect.succeed(body as Body)
+      : Effect.fail(
+          unprocessable("Invalid request. The body must be a JSON object.", [
+            { resource, field: "body", code: "invalid" },
           ]),
         ),
-    ),
   )
+
+/** A field of the expected type; `required` fields that are absent are a 422. */
+const field = <T>(
+  body: Body,
+  resource: string,
+  name: string,
+  type: "string" | "boolean" | "number" | "array",
+  required = false,
+): Effect.Effect<T | undefined, HttpError> => {
+  const v = body[name]
+  if (v === undefined || v === null) {
+    return required
+      ? Effect.fail(
+          unprocessable(`Invalid request. "${name}" wasn't supplied.`, [
+            { resource, field: name, code: "missing_field" },
+          ]),
+        )
+      : Effect.succeed(undefined)
+  }
+  const ok = type === "array" ? Array.isArray(v) : typeof v === type
+  return ok
+    ? Effect.succeed(v as T)
+    : Effect.fail(
+        unprocessable(`Invalid request. "${name}" must be a ${type}.`, [
+          { resource, field: name, code: "invalid" },
+        ]),
+      )
+}
+
+const levelField = (body: Body, resource: string, fallback: Grantable) =>
+  Effect.gen(function* () {
+    const raw = yield* field<string>(body, resource, "permission", "string")
+    if (raw === undefined) return fallback
+    const level = parseLevel(raw)
+    if (!level)
+      return yield* unprocessable(
+        `Invalid request. permission must be one of pull, triage, push, maintain, admin.`,
+        [{ resource, field: "permission", code: "invalid" }],
+      )
+    return level
+  })
+
+const visibilityField = (body: Body) =>
+  Effect.gen(function* () {
+    const v = yield* field<string>(body, "Repository", "visibility", "string")
+    if (v === undefined) return undefined
+    if (!(VISIBILITIES as ReadonlyArray<string>).includes(v))
+      return yield* unprocessable(
+        "Invalid request. visibility must be public, private or internal.",
+        [{ resource: "Repository", field: "visibility", code: "invalid" }],
+      )
+    return v as Visibility
+  })
+
+// --- presenting ---
+
+const base = (ctx: HttpContext) => Effect.map(NodeConfig, (c) => baseUrl(ctx, c.publicUrl))
+
+const presentRepo = (ctx: HttpContext, repo: RepoRow, principal: Principal | undefined) =>
+  Effect.gen(function* () {
+    const repos = yield* Repositories
+    const meta = yield* Metadata
+    const owner = yield* meta.userById(repo.owner_id).pipe(Effect.orDie)
+    const level = principal ? yield* repos.levelOf(repo, principal) : undefined
+    return repoJson(yield* base(ctx), repo, level, owner?.type === "Organization")
+  })
+
+const send = (ctx: HttpContext, status: number, body: unknown, headers?: Record<string, string>) =>
+  sendJson(ctx.res, status, body, headers)
+
+const noContent = (ctx: HttpContext) =>
+  Effect.sync(() => {
+    ctx.res.writeHead(204)
+    ctx.res.end()
+  })
+
+const intParam = (ctx: HttpContext, name: string) => {
+  const n = Number(ctx.params[name])
+  return Number.isInteger(n) && n > 0 ? Effect.succeed(n) : Effect.fail(notFound())
+}
+
+// --- handlers ---
 
 const createRepo = (ctx: HttpContext, principal: Principal, owner?: string) =>
   Effect.gen(function* () {
-    const config = yield* NodeConfig
     const repos = yield* Repositories
-    const body = yield* readJson(ctx.req)
-    if (typeof body !== "object" || body === null || Array.isArray(body))
-      return yield* unprocessable("Invalid request.", [])
-    const b = body as Record<string, unknown>
-    if (typeof b.name !== "string" || b.name === "")
+    const b = yield* jsonObject(ctx, "Repository")
+    const name = yield* field<string>(b, "Repository", "name", "string", true)
+    if (name === "")
       return yield* unprocessable("Invalid request.", [
         { resource: "Repository", field: "name", code: "missing_field" },
       ])
-    for (const [field, type] of [
-      ["description", "string"],
-      ["private", "boolean"],
-      ["default_branch", "string"],
-    ] as const) {
-      if (b[field] !== undefined && b[field] !== null && typeof b[field] !== type)
-        return yield* unprocessable(`Invalid request. ${field} must be a ${type}.`, [
-          { resource: "Repository", field, code: "invalid" },
-        ])
-    }
-    const repo = yield* mapRepoErrors(
-      repos.create(principal, {
-        name: b.name,
-        description: (b.description as string | undefined) ?? undefined,
-        private: (b.private as boolean | undefined) ?? false,
-        defaultBranch: (b.default_branch as string | undefined) ?? undefined,
-        owner,
-      }),
-    )
-    yield* sendJson(ctx.res, 201, repoJson(baseUrl(ctx, config.publicUrl), repo), {
-      location: `${baseUrl(ctx, config.publicUrl)}/api/repos/${repo.owner_login}/${repo.name}`,
+    const description = yield* field<string>(b, "Repository", "description", "string")
+    const priv = yield* field<boolean>(b, "Repository", "private", "boolean")
+    const defaultBranch = yield* field<string>(b, "Repository", "default_branch", "string")
+    const visibility = yield* visibilityField(b)
+    const repo = yield* repos.create(principal, {
+      name: name!,
+      description,
+      private: priv ?? false,
+      visibility,
+      defaultBranch,
+      owner,
     })
+    const json = yield* presentRepo(ctx, repo, principal)
+    yield* send(ctx, 201, json, { location: json.url })
   })
 
-const routes: Array<Route<Auth | NodeConfig | Repositories>> = [
-  {
-    name: "GET /user",
-    method: "GET",
-    path: "/user",
-    handler: (ctx) =>
+const listRepos = (ctx: HttpContext, owner: string, principal: Principal | undefined) =>
+  Effect.gen(function* () {
+    const repos = yield* Repositories
+    const rows = yield* repos.listOf(owner, principal)
+    const out = []
+    for (const r of rows) out.push(yield* presentRepo(ctx, r, principal))
+    yield* send(ctx, 200, out)
+  })
+
+const presentTeam = (ctx: HttpContext, org: UserRow, team: Parameters<typeof teamJson>[2]) =>
+  Effect.gen(function* () {
+    const meta = yield* Metadata
+    const parent =
+      team.parent_id === null ? undefined : yield* meta.teamById(team.parent_id).pipe(Effect.orDie)
+    return teamJson(yield* base(ctx), org, team, parent)
+  })
+
+const route = (
+  method: string,
+  path: string,
+  handler: (ctx: HttpContext) => Effect.Effect<void, unknown, R>,
+): Route<R> => ({ name: `${method} ${path}`, method, path, handler })
+
+const routes: Array<Route<R>> = [
+  // --- the authenticated user ---
+  route("GET", "/user", (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      yield* send(ctx, 200, userFullJson(yield* base(ctx), p.user))
+    }),
+  ),
+  route("PATCH", "/user", (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      const identity = yield* Identity
+      const b = yield* jsonObject(ctx, "User")
+      const fields: { name?: string | null; email?: string | null; bio?: string | null } = {}
+      for (const k of ["name", "email", "bio"] as const) {
+        if (!(k in b)) continue
+        const v = b[k]
+        if (v !== null && typeof v !== "string")
+          return yield* unprocessable(`Invalid request. "${k}" must be a string.`, [
+            { resource: "User", field: k, code: "invalid" },
+          ])
+        fields[k] = v as string | null
+      }
+      const user = yield* identity.updateProfile(p, fields)
+      yield* send(ctx, 200, userFullJson(yield* base(ctx), user))
+    }),
+  ),
+  route("GET", "/users/:login", (ctx) =>
+    Effect.gen(function* () {
+      const identity = yield* Identity
+      const u = yield* identity.user(ctx.params.login!)
+      const b = yield* base(ctx)
+      yield* send(
+        ctx,
+        200,
+        u.type === "Organization" ? { ...orgJson(b, u), ...accountJson(b, u) } : userFullJson(b, u),
+      )
+    }),
+  ),
+  route("POST", "/admin/users", (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      const identity = yield* Identity
+      const b = yield* jsonObject(ctx, "User")
+      const login = yield* field<string>(b, "User", "login", "string", true)
+      const email = yield* field<string>(b, "User", "email", "string")
+      const name = yield* field<string>(b, "User", "name", "string")
+      const made = yield* identity.createUser(p, { login: login!, email, name }, false)
+      yield* send(ctx, 201, userFullJson(yield* base(ctx), made.user))
+    }),
+  ),
+  route("POST", "/users", (ctx) =>
+    Effect.gen(function* () {
+      const config = yield* NodeConfig
+      const identity = yield* Identity
+      const p = yield* principalOf(ctx)
+      const b = yield* jsonObject(ctx, "User")
+      const login = yield* field<string>(b, "User", "login", "string", true)
+      const email = yield* field<string>(b, "User", "email", "string")
+      const name = yield* field<string>(b, "User", "name", "string")
+      const made = yield* identity.createUser(
+        p,
+        { login: login!, email, name },
+        config.registration === "open",
+      )
+      yield* send(ctx, 201, {
+        ...userFullJson(yield* base(ctx), made.user),
+        ...(made.token ? { token: made.token } : {}),
+      })
+    }),
+  ),
+
+  // --- tokens (Guts: GitHub has no API to mint personal access tokens) ---
+  route("GET", "/user/tokens", (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      const identity = yield* Identity
+      yield* send(ctx, 200, (yield* identity.listTokens(p)).map(tokenJson))
+    }),
+  ),
+  route("POST", "/user/tokens", (ctx) => createTokenFor(ctx, undefined)),
+  route("POST", "/admin/users/:login/tokens", (ctx) => createTokenFor(ctx, ctx.params.login!)),
+  route("DELETE", "/user/tokens/:id", (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      const identity = yield* Identity
+      yield* identity.revokeToken(p, yield* intParam(ctx, "id"))
+      yield* noContent(ctx)
+    }),
+  ),
+
+  // --- SSH keys ---
+  route("GET", "/user/keys", (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      const identity = yield* Identity
+      const b = yield* base(ctx)
+      yield* send(
+        ctx,
+        200,
+        (yield* identity.keysOf(p.user.login)).map((k) => keyJson(b, k)),
+      )
+    }),
+  ),
+  route("POST", "/user/keys", (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      const identity = yield* Identity
+      const body = yield* jsonObject(ctx, "PublicKey")
+      const key = yield* field<string>(body, "PublicKey", "key", "string", true)
+      const title = yield* field<string>(body, "PublicKey", "title", "string")
+      const row = yield* identity.addKey(p, title ?? "", key!)
+      yield* send(ctx, 201, keyJson(yield* base(ctx), row))
+    }),
+  ),
+  route("GET", "/user/keys/:id", (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      const identity = yield* Identity
+      const id = yield* intParam(ctx, "id")
+      const key = (yield* identity.keysOf(p.user.login)).find((k) => k.id === id)
+      if (!key) return yield* notFound()
+      yield* send(ctx, 200, keyJson(yield* base(ctx), key))
+    }),
+  ),
+  route("DELETE", "/user/keys/:id", (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      const identity = yield* Identity
+      yield* identity.removeKey(p, yield* intParam(ctx, "id"))
+      yield* noContent(ctx)
+    }),
+  ),
+  route("GET", "/users/:login/keys", (ctx) =>
+    Effect.gen(function* () {
+      const identity = yield* Identity
+      const b = yield* base(ctx)
+      const keys = yield* identity.keysOf(ctx.params.login!)
+      yield* send(
+        ctx,
+        200,
+        keys.map((k) => keyJson(b, k, false)),
+      )
+    }),
+  ),
+
+  // --- repositories of accounts ---
+  route("POST", "/user/repos", (ctx) =>
+    Effect.flatMap(requirePrincipal(ctx), (p) => createRepo(ctx, p)),
+  ),
+  route("GET", "/user/repos", (ctx) =>
+    Effect.flatMap(requirePrincipal(ctx), (p) => listRepos(ctx, p.user.login, p)),
+  ),
+  route("GET", "/users/:owner/repos", (ctx) =>
+    Effect.flatMap(principalOf(ctx), (p) => listRepos(ctx, ctx.params.owner!, p)),
+  ),
+
+  // --- organisations ---
+  route("POST", "/admin/organizations", (ctx) => createOrgFrom(ctx)),
+  route("POST", "/user/orgs", (ctx) => createOrgFrom(ctx)),
+  route("GET", "/user/orgs", (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      const identity = yield* Identity
+      const b = yield* base(ctx)
+      yield* send(
+        ctx,
+        200,
+        (yield* identity.orgsOf(p.user.login)).map((o) => orgJson(b, o)),
+      )
+    }),
+  ),
+  route("GET", "/users/:login/orgs", (ctx) =>
+    Effect.gen(function* () {
+      const identity = yield* Identity
+      const b = yield* base(ctx)
+      yield* send(
+        ctx,
+        200,
+        (yield* identity.orgsOf(ctx.params.login!)).map((o) => orgJson(b, o)),
+      )
+    }),
+  ),
+  route("GET", "/orgs/:org", (ctx) =>
+    Effect.gen(function* () {
+      const identity = yield* Identity
+      yield* send(ctx, 200, orgJson(yield* base(ctx), yield* identity.org(ctx.params.org!)))
+    }),
+  ),
+  route("GET", "/orgs/:org/members", (ctx) =>
+    Effect.gen(function* () {
+      const identity = yield* Identity
+      const p = yield* principalOf(ctx)
+      const b = yield* base(ctx)
+      const rows = yield* identity.members(ctx.params.org!, p)
+      yield* send(
+        ctx,
+        200,
+        rows.map((m) =>
+          accountJson(b, { id: m.user_id, login: m.login, site_admin: m.site_admin, type: "User" }),
+        ),
+      )
+    }),
+  ),
+  route("GET", "/orgs/:org/memberships/:user", (ctx) =>
+    Effect.gen(function* () {
+      const identity = yield* Identity
+      const p = yield* principalOf(ctx)
+      const m = yield* identity.membership(ctx.params.org!, ctx.params.user!, p)
+      const b = yield* base(ctx)
+      yield* send(ctx, 200, {
+        url: `${b}/api/orgs/${m.org.login}/memberships/${m.user.login}`,
+        state: "active",
+        role: m.role,
+        organization: orgJson(b, m.org),
+        user: accountJson(b, m.user),
+      })
+    }),
+  ),
+  route("PUT", "/orgs/:org/memberships/:user", (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      const identity = yield* Identity
+      const body = yield* jsonObject(ctx, "Membership")
+      const role = (yield* field<string>(body, "Membership", "role", "string")) ?? "member"
+      if (role !== "admin" && role !== "member")
+        return yield* unprocessable("Invalid request. role must be admin or member.", [
+          { resource: "Membership", field: "role", code: "invalid" },
+        ])
+      yield* identity.setMembership(p, ctx.params.org!, ctx.params.user!, role)
+      const m = yield* identity.membership(ctx.params.org!, ctx.params.user!, p)
+      const b = yield* base(ctx)
+      yield* send(ctx, 200, {
+        url: `${b}/api/orgs/${m.org.login}/memberships/${m.user.login}`,
+        state: "active",
+        role: m.role,
+        organization: orgJson(b, m.org),
+        user: accountJson(b, m.user),
+      })
+    }),
+  ),
+  ...(["/orgs/:org/memberships/:user", "/orgs/:org/members/:user"] as const).map((path) =>
+    route("DELETE", path, (ctx) =>
       Effect.gen(function* () {
-        const config = yield* NodeConfig
         const p = yield* requirePrincipal(ctx)
-        yield* sendJson(ctx.res, 200, {
-          ...userJson(baseUrl(ctx, config.publicUrl), p.user),
-          name: p.user.name,
-          email: p.user.email,
-          created_at: new Date(p.user.created_at).toISOString(),
-        })
+        const identity = yield* Identity
+        yield* identity.setMembership(p, ctx.params.org!, ctx.params.user!, null)
+        yield* noContent(ctx)
       }),
-  },
-  {
-    name: "POST /user/repos",
-    method: "POST",
-    path: "/user/repos",
-    handler: (ctx) => Effect.flatMap(requirePrincipal(ctx), (p) => createRepo(ctx, p)),
-  },
-  {
-    name: "GET /user/repos",
-    method: "GET",
-    path: "/user/repos",
-    handler: (ctx) =>
-      Effect.gen(function* () {
-        const config = yield* NodeConfig
-        const repos = yield* Repositories
-        const p = yield* requirePrincipal(ctx)
-        const rows = yield* repos.listOf(p.user.login, p)
-        yield* sendJson(
-          ctx.res,
-          200,
-          rows.map((r) => repoJson(baseUrl(ctx, config.publicUrl), r)),
+    ),
+  ),
+  route("GET", "/orgs/:org/repos", (ctx) =>
+    Effect.gen(function* () {
+      const identity = yield* Identity
+      const o = yield* identity.org(ctx.params.org!)
+      yield* listRepos(ctx, o.login, yield* principalOf(ctx))
+    }),
+  ),
+  route("POST", "/orgs/:org/repos", (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      const identity = yield* Identity
+      const o = yield* identity.org(ctx.params.org!)
+      yield* createRepo(ctx, p, o.login)
+    }),
+  ),
+
+  // --- teams ---
+  route("GET", "/orgs/:org/teams", (ctx) =>
+    Effect.gen(function* () {
+      const identity = yield* Identity
+      const p = yield* principalOf(ctx)
+      const o = yield* identity.org(ctx.params.org!)
+      const out = []
+      for (const t of yield* identity.teams(o.login, p)) out.push(yield* presentTeam(ctx, o, t))
+      yield* send(ctx, 200, out)
+    }),
+  ),
+  route("POST", "/orgs/:org/teams", (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      const identity = yield* Identity
+      const meta = yield* Metadata
+      const body = yield* jsonObject(ctx, "Team")
+      const name = yield* field<string>(body, "Team", "name", "string", true)
+      const description = yield* field<string>(body, "Team", "description", "string")
+      const privacy = yield* field<string>(body, "Team", "privacy", "string")
+      if (privacy !== undefined && privacy !== "secret" && privacy !== "closed")
+        return yield* unprocessable("Invalid request. privacy must be secret or closed.", [
+          { resource: "Team", field: "privacy", code: "invalid" },
+        ])
+      const parentId = yield* field<number>(body, "Team", "parent_team_id", "number")
+      let parent: string | undefined
+      if (parentId !== undefined) {
+        const t = yield* meta.teamById(parentId).pipe(Effect.orDie)
+        if (!t)
+          return yield* unprocessable("Invalid request. parent_team_id names no team.", [
+            { resource: "Team", field: "parent_team_id", code: "invalid" },
+          ])
+        parent = t.slug
+      }
+      const permission = yield* levelField(body, "Team", "read")
+      const t = yield* identity.createTeam(p, ctx.params.org!, {
+        name: name!,
+        description,
+        privacy: privacy as "secret" | "closed" | undefined,
+        parent,
+        permission,
+      })
+      yield* send(ctx, 201, yield* presentTeam(ctx, t.org, t.team))
+    }),
+  ),
+  route("GET", "/orgs/:org/teams/:team", (ctx) =>
+    Effect.gen(function* () {
+      const identity = yield* Identity
+      const t = yield* identity.team(ctx.params.org!, ctx.params.team!, yield* principalOf(ctx))
+      yield* send(ctx, 200, yield* presentTeam(ctx, t.org, t.team))
+    }),
+  ),
+  route("DELETE", "/orgs/:org/teams/:team", (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      const identity = yield* Identity
+      yield* identity.deleteTeam(p, ctx.params.org!, ctx.params.team!)
+      yield* noContent(ctx)
+    }),
+  ),
+  route("GET", "/orgs/:org/teams/:team/members", (ctx) =>
+    Effect.gen(function* () {
+      const identity = yield* Identity
+      const b = yield* base(ctx)
+      const rows = yield* identity.teamMembers(
+        ctx.params.org!,
+        ctx.params.team!,
+        yield* principalOf(ctx),
+      )
+      yield* send(
+        ctx,
+        200,
+        rows.map((m) =>
+          accountJson(b, { id: m.user_id, login: m.login, site_admin: m.site_admin, type: "User" }),
+        ),
+      )
+    }),
+  ),
+  route("GET", "/orgs/:org/teams/:team/memberships/:user", (ctx) =>
+    Effect.gen(function* () {
+      const identity = yield* Identity
+      const m = yield* identity.teamMembership(
+        ctx.params.org!,
+        ctx.params.team!,
+        ctx.params.user!,
+        yield* principalOf(ctx),
+      )
+      const b = yield* base(ctx)
+      yield* send(ctx, 200, {
+        url: `${b}/api/orgs/${m.org.login}/teams/${m.team.slug}/memberships/${m.user.login}`,
+        role: m.role,
+        state: "active",
+      })
+    }),
+  ),
+  route("PUT", "/orgs/:org/teams/:team/memberships/:user", (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      const identity = yield* Identity
+      const body = yield* jsonObject(ctx, "Membership")
+      const role = (yield* field<string>(body, "Membership", "role", "string")) ?? "member"
+      if (role !== "member" && role !== "maintainer")
+        return yield* unprocessable("Invalid request. role must be member or maintainer.", [
+          { resource: "Membership", field: "role", code: "invalid" },
+        ])
+      yield* identity.setTeamMembership(
+        p,
+        ctx.params.org!,
+        ctx.params.team!,
+        ctx.params.user!,
+        role,
+      )
+      const b = yield* base(ctx)
+      yield* send(ctx, 200, {
+        url: `${b}/api/orgs/${ctx.params.org}/teams/${ctx.params.team}/memberships/${ctx.params.user}`,
+        role,
+        state: "active",
+      })
+    }),
+  ),
+  route("DELETE", "/orgs/:org/teams/:team/memberships/:user", (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      const identity = yield* Identity
+      yield* identity.setTeamMembership(
+        p,
+        ctx.params.org!,
+        ctx.params.team!,
+        ctx.params.user!,
+        null,
+      )
+      yield* noContent(ctx)
+    }),
+  ),
+  route("GET", "/orgs/:org/teams/:team/repos", (ctx) =>
+    Effect.gen(function* () {
+      const identity = yield* Identity
+      const p = yield* principalOf(ctx)
+      const rows = yield* identity.teamRepos(ctx.params.org!, ctx.params.team!, p)
+      const out = []
+      for (const r of rows) out.push(yield* presentRepo(ctx, r, p))
+      yield* send(ctx, 200, out)
+    }),
+  ),
+  route("PUT", "/orgs/:org/teams/:team/repos/:owner/:repo", (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      const identity = yield* Identity
+      const t = yield* identity.team(ctx.params.org!, ctx.params.team!, p)
+      const body = ctx.req.headers["content-length"] === "0" ? {} : yield* jsonObject(ctx, "Team")
+      const permission = yield* levelField(body, "Team", t.team.permission as Grantable)
+      yield* identity.setTeamRepo(
+        p,
+        ctx.params.org!,
+        ctx.params.team!,
+        ctx.params.owner!,
+        ctx.params.repo!,
+        permission,
+      )
+      yield* noContent(ctx)
+    }),
+  ),
+  route("DELETE", "/orgs/:org/teams/:team/repos/:owner/:repo", (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      const identity = yield* Identity
+      yield* identity.setTeamRepo(
+        p,
+        ctx.params.org!,
+        ctx.params.team!,
+        ctx.params.owner!,
+        ctx.params.repo!,
+        null,
+      )
+      yield* noContent(ctx)
+    }),
+  ),
+
+  // --- a repository ---
+  route("GET", "/repos/:owner/:repo", (ctx) =>
+    Effect.gen(function* () {
+      const repos = yield* Repositories
+      const p = yield* principalOf(ctx)
+      const found = yield* repos.access(ctx.params.owner!, ctx.params.repo!, p, "read")
+      const json = yield* presentRepo(ctx, found.repo, p)
+      if (found.redirected)
+        return yield* send(
+          ctx,
+          301,
+          {
+            message: "Moved Permanently",
+            url: json.url,
+            documentation_url: "https://docs.github.com/rest",
+          },
+          { location: json.url },
         )
-      }),
-  },
-  {
-    name: "GET /users/:owner/repos",
-    method: "GET",
-    path: "/users/:owner/repos",
-    handler: (ctx) =>
-      Effect.gen(function* () {
-        const config = yield* NodeConfig
-        const repos = yield* Repositories
-        const p = yield* principalOf(ctx)
-        const rows = yield* repos.listOf(ctx.params.owner!, p)
-        yield* sendJson(
-          ctx.res,
-          200,
-          rows.map((r) => repoJson(baseUrl(ctx, config.publicUrl), r)),
-        )
-      }),
-  },
-  {
-    name: "GET /repos/:owner/:repo",
-    method: "GET",
-    path: "/repos/:owner/:repo",
-    handler: (ctx) =>
-      Effect.gen(function* () {
-        const config = yield* NodeConfig
-        const repos = yield* Repositories
-        const p = yield* principalOf(ctx)
-        const repo = yield* mapRepoErrors(repos.find(ctx.params.owner!, ctx.params.repo!, p))
-        yield* sendJson(ctx.res, 200, repoJson(baseUrl(ctx, config.publicUrl), repo))
-      }),
-  },
+      yield* send(ctx, 200, json)
+    }),
+  ),
+  route("PATCH", "/repos/:owner/:repo", (ctx) =>
+    Effect.gen(function* () {
+      const repos = yield* Repositories
+      const p = yield* requirePrincipal(ctx)
+      const b = yield* jsonObject(ctx, "Repository")
+      const name = yield* field<string>(b, "Repository", "name", "string")
+      const description =
+        "description" in b && b.description === null
+          ? null
+          : yield* field<string>(b, "Repository", "description", "string")
+      const priv = yield* field<boolean>(b, "Repository", "private", "boolean")
+      const visibility =
+        (yield* visibilityField(b)) ??
+        (priv === undefined ? undefined : priv ? "private" : "public")
+      const defaultBranch = yield* field<string>(b, "Repository", "default_branch", "string")
+      const repo = yield* repos.update(p, ctx.params.owner!, ctx.params.repo!, {
+        name,
+        description,
+        visibility,
+        defaultBranch,
+      })
+      yield* send(ctx, 200, yield* presentRepo(ctx, repo, p))
+    }),
+  ),
+  route("DELETE", "/repos/:owner/:repo", (ctx) =>
+    Effect.gen(function* () {
+      const repos = yield* Repositories
+      const p = yield* requirePrincipal(ctx)
+      yield* repos.remove(p, ctx.params.owner!, ctx.params.repo!)
+      yield* noContent(ctx)
+    }),
+  ),
+  route("POST", "/repos/:owner/:repo/transfer", (ctx) =>
+    Effect.gen(function* () {
+      const repos = yield* Repositories
+      const p = yield* requirePrincipal(ctx)
+      const b = yield* jsonObject(ctx, "Repository")
+      const newOwner = yield* field<string>(b, "Repository", "new_owner", "string", true)
+      const newName = yield* field<string>(b, "Repository", "new_name", "string")
+      const repo = yield* repos.transfer(p, ctx.params.owner!, ctx.params.repo!, newOwner!, newName)
+      yield* send(ctx, 202, yield* presentRepo(ctx, repo, p))
+    }),
+  ),
+
+  // --- collaborators ---
+  route("GET", "/repos/:owner/:repo/collaborators", (ctx) =>
+    Effect.gen(function* () {
+      const repos = yield* Repositories
+      const p = yield* requirePrincipal(ctx)
+      const b = yield* base(ctx)
+      const rows = yield* repos.collaborators(ctx.params.owner!, ctx.params.repo!, p)
+      yield* send(
+        ctx,
+        200,
+        rows.map((m) => ({
+          ...accountJson(b, {
+            id: m.user_id,
+            login: m.login,
+            site_admin: m.site_admin,
+            type: "User",
+          }),
+          role_name: m.role,
+        })),
+      )
+    }),
+  ),
+  route("GET", "/repos/:owner/:repo/collaborators/:user", (ctx) =>
+    Effect.gen(function* () {
+      const repos = yield* Repositories
+      const p = yield* principalOf(ctx)
+      const rows = yield* repos.collaborators(ctx.params.owner!, ctx.params.repo!, p)
+      if (!rows.some((m) => m.login.toLowerCase() === ctx.params.user!.toLowerCase()))
+        return yield* notFound()
+      yield* noContent(ctx)
+    }),
+  ),
+  route("PUT", "/repos/:owner/:repo/collaborators/:user", (ctx) =>
+    Effect.gen(function* () {
+      const repos = yield* Repositories
+      const p = yield* requirePrincipal(ctx)
+      const body =
+        ctx.req.headers["content-length"] === "0" ? {} : yield* jsonObject(ctx, "Collaborator")
+      const permission = yield* levelField(body, "Collaborator", "write")
+      const result = yield* repos.setCollaborator(
+        p,
+        ctx.params.owner!,
+        ctx.params.repo!,
+        ctx.params.user!,
+        permission,
+      )
+      // Guts adds collaborators at once (no invitation to accept): 201 when added, 204 when updated.
+      if (!result.created) return yield* noContent(ctx)
+      yield* send(ctx, 201, { permissions: permission, invitee: { login: ctx.params.user } })
+    }),
+  ),
+  route("DELETE", "/repos/:owner/:repo/collaborators/:user", (ctx) =>
+    Effect.gen(function* () {
+      const repos = yield* Repositories
+      const p = yield* requirePrincipal(ctx)
+      yield* repos.setCollaborator(p, ctx.params.owner!, ctx.params.repo!, ctx.params.user!, null)
+      yield* noContent(ctx)
+    }),
+  ),
+  route("GET", "/repos/:owner/:repo/collaborators/:user/permission", (ctx) =>
+    Effect.gen(function* () {
+      const repos = yield* Repositories
+      const r = yield* repos.permissionOf(
+        ctx.params.owner!,
+        ctx.params.repo!,
+        ctx.params.user!,
+        yield* principalOf(ctx),
+      )
+      // GitHub's legacy field knows admin/write/read/none; role_name has the five levels.
+      const legacy =
+        r.level === "admin"
+          ? "admin"
+          : r.level === "maintain" || r.level === "write"
+            ? "write"
+            : r.level === "none"
+              ? "none"
+              : "read"
+      yield* send(ctx, 200, {
+        permission: legacy,
+        role_name: r.level,
+        user: accountJson(yield* base(ctx), r.user),
+      })
+    }),
+  ),
+
+  // --- branch protection ---
+  route("GET", "/repos/:owner/:repo/branches/:branch/protection", (ctx) =>
+    Effect.gen(function* () {
+      const repos = yield* Repositories
+      const got = yield* repos.protection(
+        ctx.params.owner!,
+        ctx.params.repo!,
+        ctx.params.branch!,
+        yield* principalOf(ctx),
+      )
+      const b = yield* base(ctx)
+      yield* send(
+        ctx,
+        200,
+        protectionJson(
+          `${b}/api/repos/${got.repo.owner_login}/${got.repo.name}/branches/${encodeURIComponent(ctx.params.branch!)}/protection`,
+          got.rule,
+        ),
+      )
+    }),
+  ),
+  route("PUT", "/repos/:owner/:repo/branches/:branch/protection", (ctx) =>
+    Effect.gen(function* () {
+      const repos = yield* Repositories
+      const p = yield* requirePrincipal(ctx)
+      const body = yield* jsonObject(ctx, "BranchProtection")
+      const got = yield* repos.setProtection(
+        p,
+        ctx.params.owner!,
+        ctx.params.repo!,
+        ctx.params.branch!,
+        body,
+      )
+      const b = yield* base(ctx)
+      yield* send(
+        ctx,
+        200,
+        protectionJson(
+          `${b}/api/repos/${got!.repo.owner_login}/${got!.repo.name}/branches/${encodeURIComponent(ctx.params.branch!)}/protection`,
+          got!.rule,
+        ),
+      )
+    }),
+  ),
+  route("DELETE", "/repos/:owner/:repo/branches/:branch/protection", (ctx) =>
+    Effect.gen(function* () {
+      const repos = yield* Repositories
+      const p = yield* requirePrincipal(ctx)
+      yield* repos.protection(ctx.params.owner!, ctx.params.repo!, ctx.params.branch!, p)
+      yield* repos.setProtection(p, ctx.params.owner!, ctx.params.repo!, ctx.params.branch!, null)
+      yield* noContent(ctx)
+    }),
+  ),
+
+  // --- audit log ---
+  route("GET", "/orgs/:org/audit-log", (ctx) =>
+    Effect.gen(function* () {
+      const identity = yield* Identity
+      const meta = yield* Metadata
+      const p = yield* requirePrincipal(ctx)
+      const o = yield* identity.org(ctx.params.org!)
+      if ((yield* identity.roleIn(o, p)) !== "admin")
+        return yield* new HttpError({ status: 403, message: `you must be an owner of ${o.login}` })
+      const rows = yield* meta.auditLog({ orgId: o.id, ...pageOf(ctx) }).pipe(Effect.orDie)
+      yield* send(ctx, 200, rows.map(auditJson))
+    }),
+  ),
+  route("GET", "/repos/:owner/:repo/audit-log", (ctx) =>
+    Effect.gen(function* () {
+      const repos = yield* Repositories
+      const meta = yield* Metadata
+      const p = yield* requirePrincipal(ctx)
+      const found = yield* repos.access(ctx.params.owner!, ctx.params.repo!, p, "admin")
+      const rows = yield* meta
+        .auditLog({ repoId: found.repo.id, ...pageOf(ctx) })
+        .pipe(Effect.orDie)
+      yield* send(ctx, 200, rows.map(auditJson))
+    }),
+  ),
 ]
 
+/** `per_page` (≤ 100, default 30) and an `before` cursor (an entry id) for the audit log. */
+const pageOf = (ctx: HttpContext) => {
+  const per = Number(ctx.url.searchParams.get("per_page") ?? 30)
+  const before = Number(ctx.url.searchParams.get("before") ?? Number.NaN)
+  return {
+    limit: Number.isInteger(per) && per > 0 ? Math.min(per, 100) : 30,
+    beforeId: Number.isInteger(before) ? before : undefined,
+  }
+}
+
+const createTokenFor = (ctx: HttpContext, user: string | undefined) =>
+  Effect.gen(function* () {
+    const p = yield* requirePrincipal(ctx)
+    const identity = yield* Identity
+    const body = yield* jsonObject(ctx, "Token")
+    const note = (yield* field<string>(body, "Token", "note", "string")) ?? ""
+    const scopes = (yield* field<unknown[]>(body, "Token", "scopes", "array")) ?? []
+    if (!scopes.every((s) => typeof s === "string"))
+      return yield* unprocessable("Invalid request. scopes must be strings.", [
+        { resource: "Token", field: "scopes", code: "invalid" },
+      ])
+    const expires = yield* field<string>(body, "Token", "expires_at", "string")
+    let expiresAt: number | undefined
+    if (expires !== undefined) {
+      expiresAt = Date.parse(expires)
+      if (!Number.isFinite(expiresAt))
+        return yield* unprocessable("Invalid request. expires_at must be an ISO 8601 time.", [
+          { resource: "Token", field: "expires_at", code: "invalid" },
+        ])
+    }
+    const repositories = yield* field<unknown[]>(body, "Token", "repositories", "array")
+    if (
+      repositories &&
+      !repositories.every((r) => typeof r === "string" && /^[^/]+\/[^/]+$/.test(r))
+    )
+      return yield* unprocessable("Invalid request. repositories must be owner/name strings.", [
+        { resource: "Token", field: "repositories", code: "invalid" },
+      ])
+    const made = yield* identity.createToken(p, {
+      user,
+      note,
+      scopes: scopes as string[],
+      expiresAt,
+      repositories: repositories as string[] | undefined,
+    })
+    // The token is shown once, here; only its hash is kept.
+    yield* send(ctx, 201, { ...tokenJson(made.row), token: made.token })
+  })
+
+const createOrgFrom = (ctx: HttpContext) =>
+  Effect.gen(function* () {
+    const p = yield* requirePrincipal(ctx)
+    const identity = yield* Identity
+    const body = yield* jsonObject(ctx, "Organization")
+    const login = yield* field<string>(body, "Organization", "login", "string", true)
+    const name = yield* field<string>(body, "Organization", "profile_name", "string")
+    const admin = yield* field<string>(body, "Organization", "admin", "string")
+    const org = yield* identity.createOrg(p, { login: login!, name, admin })
+    yield* send(ctx, 201, orgJson(yield* base(ctx), org))
+  })
+
+/** Applies the rate limit and adds GitHub's headers before a handler runs. */
+const limited =
+  (handler: Route<R>["handler"]): Route<R>["handler"] =>
+  (ctx) =>
+    Effect.gen(function* () {
+      const limiter = yield* RateLimiter
+      const creds = yield* credentialsOf(ctx)
+      const principal = creds._tag === "Authenticated" ? creds.principal : undefined
+      const key = principal
+        ? `token:${principal.tokenId}:${principal.user.id}`
+        : `ip:${ctx.req.socket.remoteAddress ?? "?"}`
+      const verdict = limiter.take(key, principal !== undefined)
+      if (verdict.limit > 0) {
+        ctx.res.setHeader("x-ratelimit-limit", String(verdict.limit))
+        ctx.res.setHeader("x-ratelimit-remaining", String(verdict.remaining))
+        ctx.res.setHeader("x-ratelimit-reset", String(verdict.reset))
+        ctx.res.setHeader("x-ratelimit-used", String(verdict.used))
+        ctx.res.setHeader("x-ratelimit-resource", "core")
+      }
+      if (principal) ctx.res.setHeader("x-oauth-scopes", principal.scopes.join(", "))
+      if (!verdict.allowed)
+        return yield* new HttpError({
+          status: 403,
+          message: principal
+            ? `API rate limit exceeded for user ID ${principal.user.id}.`
+            : `API rate limit exceeded for ${ctx.req.socket.remoteAddress ?? "this address"}. (Authenticated requests get a higher rate limit.)`,
+        })
+      yield* handler(ctx)
+    })
+
 /** The API routes mounted under both `/api` and `/api/v3`. */
-export const apiRoutes = (): Array<Route<Auth | NodeConfig | Repositories>> =>
+export const apiRoutes = (): Array<Route<R>> =>
   ["/api", "/api/v3"].flatMap((prefix) =>
-    routes.map((r) => ({ ...r, path: prefix + r.path, name: `${r.name}` })),
+    routes.map((r) => ({ ...r, path: prefix + r.path, handler: limited(r.handler) })),
   )
 
 export const isHttpError = (e: unknown): e is HttpError => e instanceof HttpError

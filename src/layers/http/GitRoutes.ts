@@ -10,7 +10,8 @@ import { Auth, type Principal } from "../../services/Auth.ts"
 import { GitService, type ResponseSink } from "../../services/GitService.ts"
 import type { RepoRow } from "../../services/Metadata.ts"
 import { NodeConfig } from "../../services/NodeConfig.ts"
-import { canRead, canWrite, Repositories, RepositoryNotFound } from "../../services/Repositories.ts"
+import { Forbidden, NotFound } from "../../services/Errors.ts"
+import { Repositories } from "../../services/Repositories.ts"
 import { bodyStream, readBody } from "./Body.ts"
 import { HttpError, unauthorized } from "./HttpErrors.ts"
 import type { HttpContext, Route } from "./HttpServer.ts"
@@ -25,7 +26,10 @@ const stripGit = (name: string) => (name.endsWith(".git") ? name.slice(0, -4) : 
 const gitNotFound = (owner: string, repo: string) =>
   new HttpError({ status: 404, message: `repository ${owner}/${repo} not found` })
 
-/** Resolves the repository and checks the caller may use `service` on it. */
+/**
+ * Resolves the repository and checks the caller may use `service` on it: read for fetches,
+ * write for pushes (Repositories.access: levels, token scopes, fine-grained restriction).
+ */
 const authorize = (ctx: HttpContext, service: GitServiceName) =>
   Effect.gen(function* () {
     const auth = yield* Auth
@@ -36,28 +40,33 @@ const authorize = (ctx: HttpContext, service: GitServiceName) =>
     if (creds._tag === "BadCredentials") return yield* unauthorized("Bad credentials")
     const principal: Principal | undefined =
       creds._tag === "Authenticated" ? creds.principal : undefined
-    const isNotFound = (e: unknown): e is RepositoryNotFound => e instanceof RepositoryNotFound
-    const repo = yield* repos.find(owner, name, undefined).pipe(
+    const push = service === "git-receive-pack"
+    // Anonymous pushes are asked for credentials before anything else is revealed.
+    if (push && principal === undefined)
+      return yield* unauthorized("Authentication required to push")
+    const found = yield* repos.access(owner, name, principal, push ? "write" : "read").pipe(
       Effect.catchIf(
-        isNotFound,
-        (): Effect.Effect<RepoRow, HttpError | RepositoryNotFound> =>
+        (e): e is NotFound => e instanceof NotFound,
+        () =>
           // Private (or missing): anonymous callers are asked to authenticate first.
-          principal === undefined
-            ? Effect.fail(unauthorized("Authentication required"))
-            : repos.find(owner, name, principal),
+          Effect.fail(
+            principal === undefined
+              ? unauthorized("Authentication required")
+              : gitNotFound(owner, name),
+          ),
       ),
-      Effect.catchIf(isNotFound, () => Effect.fail(gitNotFound(owner, name))),
+      Effect.catchIf(
+        (e): e is Forbidden => e instanceof Forbidden,
+        (e) =>
+          Effect.fail(
+            new HttpError({
+              status: 403,
+              message: `permission to ${owner}/${name} denied to ${principal?.user.login ?? "anonymous"}: ${e.reason}`,
+            }),
+          ),
+      ),
     )
-    if (!canRead(repo, principal)) return yield* gitNotFound(owner, name)
-    if (service === "git-receive-pack") {
-      if (principal === undefined) return yield* unauthorized("Authentication required to push")
-      if (!canWrite(repo, principal))
-        return yield* new HttpError({
-          status: 403,
-          message: `permission to ${repo.owner_login}/${repo.name} denied to ${principal.user.login}`,
-        })
-    }
-    return { repo, principal } as { repo: RepoRow; principal: Principal | undefined }
+    return { repo: found.repo, principal } as { repo: RepoRow; principal: Principal | undefined }
   })
 
 const parseService = (value: string | null): GitServiceName | undefined =>

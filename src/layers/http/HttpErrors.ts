@@ -6,6 +6,7 @@
  * Bodies follow GitHub's error shape: `{ message, documentation_url, errors? }`.
  */
 import { Data } from "effect"
+import { Forbidden, Invalid, NotFound } from "../../services/Errors.ts"
 import { LedgerUnavailable } from "../../services/Ledger.ts"
 
 export interface FieldError {
@@ -57,6 +58,17 @@ export const errorBody = (err: HttpError) =>
  */
 export const toHttpError = (e: unknown): HttpError | undefined => {
   if (e instanceof HttpError) return e
+  if (e instanceof NotFound) return notFound()
+  if (e instanceof Forbidden)
+    return new HttpError({
+      status: 403,
+      message: e.reason,
+      ...(e.scope ? { headers: { "x-accepted-oauth-scopes": e.scope } } : {}),
+    })
+  if (e instanceof Invalid)
+    return unprocessable(e.reason, [
+      { resource: e.resource, field: e.field, code: e.code, message: e.reason },
+    ])
   if (e instanceof LedgerUnavailable)
     return new HttpError({ status: 503, message: e.message, headers: { "retry-after": "5" } })
   return undefined

@@ -60,11 +60,18 @@ export const makeAdvertiser = (deps: { objects: ObjectStoreShape; refs: RefStore
       return { refs, headTarget, head } satisfies RepoRefs
     })
 
-  const advertiseV0 = (repo: string, service: "git-upload-pack" | "git-receive-pack") =>
+  const advertiseV0 = (
+    repo: string,
+    service: "git-upload-pack" | "git-receive-pack",
+    extraCaps: ReadonlyArray<string> = [],
+  ) =>
     Effect.gen(function* () {
       const { refs, headTarget, head } = yield* load(repo)
       const upload = service === "git-upload-pack"
-      const caps = [...(upload ? UPLOAD_PACK_CAPABILITIES : RECEIVE_PACK_CAPABILITIES)]
+      const caps = [
+        ...(upload ? UPLOAD_PACK_CAPABILITIES : RECEIVE_PACK_CAPABILITIES),
+        ...extraCaps,
+      ]
       if (upload && head && headTarget) caps.push(`symref=HEAD:${headTarget}`)
       const lines: Buffer[] = [pktLine(`# service=${service}\n`), FLUSH_PKT]
       const entries: Array<[ObjectId, string]> = []
@@ -85,10 +92,11 @@ export const makeAdvertiser = (deps: { objects: ObjectStoreShape; refs: RefStore
     repo: string,
     service: "git-upload-pack" | "git-receive-pack",
     protocol: string,
+    extraCaps: ReadonlyArray<string> = [],
   ) =>
     service === "git-upload-pack" && wantsV2(protocol)
       ? Effect.succeed(Buffer.concat([...V2_CAPABILITIES.map((c) => pktLine(`${c}\n`)), FLUSH_PKT]))
-      : advertiseV0(repo, service)
+      : advertiseV0(repo, service, extraCaps)
 
   return { load, advertise }
 }

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from "node:crypto"
 import type { Readable } from "node:stream"
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import type { ObjectId } from "../../domain/git/ObjectId.ts"
 import { FLUSH_PKT, pktLine } from "../../domain/git/PktLine.ts"
 import { refNameProblem } from "../../domain/git/RefName.ts"
@@ -20,6 +20,7 @@ import {
   type RefCommand,
 } from "../../domain/protocol/ReceiveRequest.ts"
 import { ProtocolError } from "../../domain/protocol/UploadRequest.ts"
+import { PushCertError, parsePushCert, verifyPushCert } from "../../domain/protocol/PushCert.ts"
 import { type RefResult, type UserId, UpdateRefs } from "../../domain/Transaction.ts"
 import type { Metrics } from "../../layers/Metrics.ts"
 import type { Principal } from "../Auth.ts"
@@ -33,6 +34,7 @@ import { parseCommitInfo, parseTagTarget, parseTreeEntries } from "./ObjectWalk.
 import { makeBodyReader, readPktSection } from "./BodyReader.ts"
 import { ingestPack, wholeObject } from "./PackIngest.ts"
 import { makeWire } from "./Wire.ts"
+import type { PushNonces } from "./PushNonce.ts"
 
 interface Deps {
   readonly objects: ObjectStoreShape
@@ -40,6 +42,7 @@ interface Deps {
   readonly ledger: LedgerShape
   readonly metrics: Metrics["Type"]
   readonly replicator: ObjectReplicatorShape
+  readonly nonces: PushNonces
 }
 
 /** The ids an object refers to (what must exist for it to be connected). */
@@ -85,6 +88,21 @@ export const makeReceivePack = (deps: Deps) => {
       }
       const caps = parsed.capabilities
       const commands = parsed.commands
+      const pushCert = parsed.pushCert
+      // A signed push is checked here for a quick answer (the nonce is this node's own
+      // business); every validator verifies the signature again in apply.
+      let certProblem: string | undefined
+      if (pushCert !== undefined) {
+        const cert = parsePushCert(pushCert)
+        const verified = cert instanceof PushCertError ? cert : verifyPushCert(cert)
+        if (verified instanceof PushCertError) certProblem = verified.message
+        else if (!(cert instanceof PushCertError))
+          certProblem = deps.nonces.problem(
+            `${repo.owner_login}/${repo.name}`,
+            cert.nonce,
+            yield* Clock.currentTimeMillis,
+          )
+      }
       const wire = makeWire(sink, caps.has("side-band-64k") ? "side-band-64k" : "none")
       const quiet = caps.has("quiet")
 
@@ -226,7 +244,14 @@ export const makeReceivePack = (deps: Deps) => {
       // 4. Ref updates, through the ledger.
       const atomic = caps.has("atomic")
       const pendingCommands: RefCommand[] = commands.filter((c) => !results.has(c.ref))
-      if (atomic && results.size > 0) {
+      if (certProblem !== undefined) {
+        for (const c of pendingCommands)
+          results.set(c.ref, {
+            name: c.ref,
+            ok: false,
+            reason: `push certificate rejected: ${certProblem}`,
+          })
+      } else if (atomic && results.size > 0) {
         for (const c of pendingCommands)
           results.set(c.ref, { name: c.ref, ok: false, reason: "atomic push failed" })
       } else if (pendingCommands.length > 0) {
@@ -237,6 +262,9 @@ export const makeReceivePack = (deps: Deps) => {
           repo: repo.name,
           atomic,
           changes: pendingCommands.map((c) => ({ name: c.ref, old: c.old, new: c.new })),
+          // A certificate covers the whole push; with some refs already refused it no
+          // longer matches the submitted changes, and apply would say so.
+          pushCert,
         })
         const outcome = yield* ledger.submit(tx).pipe(Effect.either)
         if (outcome._tag === "Left") {

@@ -1,0 +1,60 @@
+/**
+ * The refusals services answer with, independent of HTTP: the HTTP layer maps them to
+ * GitHub's statuses and bodies (404, 403, 422), git's layer to `ng` lines and messages.
+ */
+import { Data } from "effect"
+import type { TxOutcome } from "../domain/Transaction.ts"
+
+/** Missing, or hidden from this caller (private things are never admitted to exist). */
+export class NotFound extends Data.TaggedError("NotFound")<{ readonly what: string }> {
+  override get message() {
+    return `${this.what} not found`
+  }
+}
+
+export class Forbidden extends Data.TaggedError("Forbidden")<{
+  readonly reason: string
+  /** The token scope that would allow this (GitHub's `X-Accepted-OAuth-Scopes`). */
+  readonly scope?: string | undefined
+}> {
+  override get message() {
+    return this.reason
+  }
+}
+
+export class Invalid extends Data.TaggedError("Invalid")<{
+  readonly reason: string
+  readonly resource: string
+  readonly field: string
+  readonly code: "missing_field" | "invalid" | "already_exists" | "custom"
+}> {
+  override get message() {
+    return this.reason
+  }
+}
+
+export type Refusal = NotFound | Forbidden | Invalid
+
+/**
+ * A rejected transaction as the refusal a caller understands. Apply's reasons say "does
+ * not exist" / "no user" for missing things; `detail.code` marks permissions and clashes.
+ */
+export const refusalOf = (
+  outcome: Extract<TxOutcome, { _tag: "Rejected" }>,
+  resource: string,
+  field = "name",
+): Refusal => {
+  const code = (outcome.detail as { code?: string } | undefined)?.code
+  if (code === "forbidden") return new Forbidden({ reason: outcome.reason })
+  if (code === "already_exists")
+    return new Invalid({ reason: outcome.reason, resource, field, code: "already_exists" })
+  if (
+    /does not exist|^no (user|organization|team|token|key|user or organization) /.test(
+      outcome.reason,
+    )
+  )
+    return new NotFound({
+      what: outcome.reason.replace(/ does not exist$/, "").replace(/^no /, ""),
+    })
+  return new Invalid({ reason: outcome.reason, resource, field, code: "custom" })
+}
