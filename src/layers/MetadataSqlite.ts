@@ -131,6 +131,7 @@ const make = Effect.gen(function* () {
               ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
         ),
       ),
+    atomically: (body) => sql.withTransaction(body),
     insertUser: (row) =>
       sql<{ id: number }>`INSERT INTO users
           (login, name, email, site_admin, created_at, type, bio, updated_at)

@@ -5,7 +5,12 @@
  */
 import { Effect, Layer } from "effect"
 import { type ObjectId, ZERO_ID } from "../domain/git/ObjectId.ts"
-import { RefStore, type RefStoreShape, refConflicts } from "../services/RefStore.ts"
+import {
+  type BlockRefWrite,
+  RefStore,
+  type RefStoreShape,
+  refConflicts,
+} from "../services/RefStore.ts"
 
 /** Git's order: bytewise on UTF-8 (JavaScript's `<` compares UTF-16 code units). */
 const byUtf8 = (a: { name: string }, b: { name: string }) =>
@@ -14,7 +19,37 @@ const byUtf8 = (a: { name: string }, b: { name: string }) =>
 export const makeMemoryRefStore = (): RefStoreShape => {
   const repos = new Map<string, Map<string, ObjectId>>()
   const heads = new Map<string, string>()
+  let blockHeight = 0
+  let undo: { height: number; writes: BlockRefWrite[] } | undefined
+  const read = (w: BlockRefWrite) =>
+    w.name === undefined ? heads.get(w.repo) : repos.get(w.repo)?.get(w.name)
+  const put = (w: BlockRefWrite) => {
+    if (w.name === undefined) {
+      if (w.value === undefined) heads.delete(w.repo)
+      else heads.set(w.repo, w.value)
+      return
+    }
+    const refs = repos.get(w.repo) ?? new Map<string, ObjectId>()
+    if (w.value === undefined) refs.delete(w.name)
+    else refs.set(w.name, w.value as ObjectId)
+    if (refs.size > 0) repos.set(w.repo, refs)
+    else repos.delete(w.repo)
+  }
   return RefStore.of({
+    commitBlock: (height, writes) =>
+      Effect.sync(() => {
+        undo = { height, writes: writes.map((w) => ({ ...w, value: read(w) })) }
+        for (const w of writes) put(w)
+        blockHeight = height
+      }),
+    blockHeight: Effect.sync(() => blockHeight),
+    undoBlock: (height) =>
+      Effect.sync(() => {
+        if (undo?.height !== height || blockHeight !== height) return
+        for (const w of [...undo.writes].reverse()) put(w)
+        blockHeight = height - 1
+        undo = undefined
+      }),
     list: (repo) =>
       Effect.sync(() =>
         [...(repos.get(repo) ?? new Map<string, ObjectId>()).entries()]

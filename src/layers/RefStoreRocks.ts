@@ -20,11 +20,18 @@ import {
   ZERO_ID,
 } from "../domain/git/ObjectId.ts"
 import { StorageError } from "../services/ObjectStore.ts"
-import { RefStore, refConflicts } from "../services/RefStore.ts"
+import { type BlockRefWrite, RefStore, refConflicts } from "../services/RefStore.ts"
 import { Rocks } from "./Rocks.ts"
 
 const REF = 0x00
 const HEAD = 0x01
+
+/**
+ * Block bookkeeping lives outside every repository's range: a repository key's length
+ * prefix is at most 0xffff and is followed by a 0x00/0x01 byte, never by 0xff.
+ */
+const BLOCK_HEIGHT_KEY = Buffer.from([0xff, 0xff, 0xff, 0x01])
+const BLOCK_UNDO_KEY = Buffer.from([0xff, 0xff, 0xff, 0x02])
 
 const repoPrefix = (repo: string) =>
   Effect.suspend(() => {
@@ -85,7 +92,64 @@ export const makeRocksRefStore = Effect.gen(function* () {
       return v === undefined ? undefined : yield* decodeId(repo, name, v)
     })
 
+  const keyOf = (w: BlockRefWrite) =>
+    Effect.map(repoPrefix(w.repo), (prefix) =>
+      w.name === undefined ? headKey(prefix) : refKey(prefix, w.name),
+    )
+  const encodeValue = (w: BlockRefWrite) =>
+    w.value === undefined
+      ? undefined
+      : w.name === undefined
+        ? Buffer.from(w.value, "utf8")
+        : objectIdToBytes(w.value as ObjectId)
+  const decodeValue = (w: BlockRefWrite, v: Buffer | undefined) =>
+    v === undefined ? undefined : w.name === undefined ? v.toString("utf8") : objectIdFromBytes(v)
+  const blockHeight = Effect.map(rocks.get("refs", BLOCK_HEIGHT_KEY), (v) =>
+    v === undefined ? 0 : Number(v.toString("utf8")),
+  )
+  // Block commits and undos are serialised among themselves (Apply runs one block at a time).
+  const blockLock = Effect.unsafeMakeSemaphore(1)
+
   return RefStore.of({
+    blockHeight,
+    commitBlock: (height, writes) =>
+      blockLock.withPermits(1)(
+        Effect.gen(function* () {
+          const keys = yield* Effect.forEach(writes, keyOf)
+          const before = keys.length > 0 ? yield* rocks.getMany("refs", keys) : []
+          const undo = writes.map((w, i) => ({ ...w, value: decodeValue(w, before[i]) }))
+          yield* rocks.write(
+            "refs",
+            [
+              ...writes.map((w, i) => ({ key: keys[i]!, value: encodeValue(w) })),
+              { key: BLOCK_HEIGHT_KEY, value: Buffer.from(String(height), "utf8") },
+              { key: BLOCK_UNDO_KEY, value: Buffer.from(JSON.stringify({ height, undo }), "utf8") },
+            ],
+            { durable: true },
+          )
+        }),
+      ),
+    undoBlock: (height) =>
+      blockLock.withPermits(1)(
+        Effect.gen(function* () {
+          if ((yield* blockHeight) !== height) return
+          const raw = yield* rocks.get("refs", BLOCK_UNDO_KEY)
+          if (raw === undefined) return
+          const record = JSON.parse(raw.toString("utf8")) as {
+            height: number
+            undo: BlockRefWrite[]
+          }
+          if (record.height !== height) return
+          // Later writes of the same key win, so undo in reverse: the first write's old value
+          // is what the key held before the block.
+          const ops: Array<{ key: Buffer; value: Buffer | undefined }> = []
+          for (const w of [...record.undo].reverse())
+            ops.push({ key: yield* keyOf(w), value: encodeValue(w) })
+          ops.push({ key: BLOCK_HEIGHT_KEY, value: Buffer.from(String(height - 1), "utf8") })
+          ops.push({ key: BLOCK_UNDO_KEY, value: undefined })
+          yield* rocks.write("refs", ops, { durable: true })
+        }),
+      ),
     list: (repo) =>
       Effect.gen(function* () {
         const prefix = Buffer.concat([yield* repoPrefix(repo), Buffer.from([REF])])

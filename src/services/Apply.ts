@@ -28,7 +28,8 @@ import { Access } from "./Access.ts"
 import { rangeFacts } from "./git/Ancestry.ts"
 import { Metadata, type RepoRow, type UserRow } from "./Metadata.ts"
 import { type ObjectCorrupt, ObjectStore, type StorageError } from "./ObjectStore.ts"
-import { RefConflict, RefStore, type RefUpdate } from "./RefStore.ts"
+import { makeBlockRefs } from "./BlockRefs.ts"
+import { RefConflict, RefStore, type RefStoreShape, type RefUpdate } from "./RefStore.ts"
 
 class Reject {
   constructor(
@@ -55,7 +56,9 @@ const slugOf = (name: string) =>
 
 const make = Effect.gen(function* () {
   const meta = yield* Metadata
-  const refs = yield* RefStore
+  const store = yield* RefStore
+  /** The refs the current block's transactions see (its BlockRefs while a block applies). */
+  let refs: RefStoreShape = store
   const metrics = yield* Metrics
   const access = yield* Access
   const objects = yield* ObjectStore
@@ -789,42 +792,56 @@ const make = Effect.gen(function* () {
         return yield* Effect.dieMessage(
           `apply: block ${block.height} does not follow applied height ${applied}`,
         )
-      const outcomes = yield* meta.applyAtHeight(
-        block.height,
-        Effect.forEach(block.txs, (tx) =>
-          Effect.flatMap(meta.txOutcome(tx.idempotencyKey), (seen) =>
-            seen !== undefined
-              ? // Applied before (a retry, or a transaction two proposers both included).
-                Effect.succeed(JSON.parse(seen) as TxOutcome)
-              : applyTx(tx, block).pipe(
-                  Effect.map(
-                    (detail): TxOutcome => ({ _tag: "Applied", height: block.height, detail }),
-                  ),
-                  Effect.catchIf(
-                    (e): e is Reject => e instanceof Reject,
-                    (e) =>
-                      Effect.succeed<TxOutcome>({
-                        _tag: "Rejected",
-                        height: block.height,
-                        reason: e.reason,
-                        detail: e.detail,
-                      }),
-                  ),
-                  Effect.tap((o) =>
-                    Effect.sync(() =>
-                      metrics.transactionsApplied.inc({
-                        kind: tx._tag,
-                        outcome: o._tag.toLowerCase(),
-                      }),
-                    ),
-                  ),
-                  Effect.tap((o) =>
-                    meta.recordTx(tx.idempotencyKey, block.height, JSON.stringify(o)),
-                  ),
-                ),
+      // A crash after the ref store committed this block but before the metadata did
+      // leaves the refs one block ahead: put them back, then apply the block again.
+      if ((yield* store.blockHeight) === block.height) {
+        yield* Effect.logWarning(
+          `apply: refs of block ${block.height} were committed without its metadata (a crash); undoing them and applying the block again`,
+        )
+        yield* store.undoBlock(block.height)
+      }
+      const blockRefs = makeBlockRefs(store)
+      refs = blockRefs
+      const applyOne = (tx: Transaction) =>
+        applyTx(tx, block).pipe(
+          // A rejected transaction leaves nothing behind, in SQL or in refs.
+          blockRefs.atomically,
+          meta.atomically,
+          Effect.map((detail): TxOutcome => ({ _tag: "Applied", height: block.height, detail })),
+          Effect.catchIf(
+            (e): e is Reject => e instanceof Reject,
+            (e) =>
+              Effect.succeed<TxOutcome>({
+                _tag: "Rejected",
+                height: block.height,
+                reason: e.reason,
+                detail: e.detail,
+              }),
           ),
-        ),
-      )
+          Effect.tap((o) =>
+            Effect.sync(() =>
+              metrics.transactionsApplied.inc({ kind: tx._tag, outcome: o._tag.toLowerCase() }),
+            ),
+          ),
+          Effect.tap((o) => meta.recordTx(tx.idempotencyKey, block.height, JSON.stringify(o))),
+        )
+      const outcomes = yield* meta
+        .applyAtHeight(
+          block.height,
+          Effect.zipLeft(
+            Effect.forEach(block.txs, (tx) =>
+              Effect.flatMap(meta.txOutcome(tx.idempotencyKey), (seen) =>
+                seen !== undefined
+                  ? // Applied before (a retry, or a transaction two proposers both included).
+                    Effect.succeed(JSON.parse(seen) as TxOutcome)
+                  : applyOne(tx),
+              ),
+            ),
+            // Refs reach the disk before the metadata commits (see above for a crash between).
+            blockRefs.flush(block.height),
+          ),
+        )
+        .pipe(Effect.ensuring(Effect.sync(() => (refs = store))))
       metrics.blockHeight.set(block.height)
       return { alreadyApplied: false, outcomes }
     })

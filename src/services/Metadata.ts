@@ -106,6 +106,8 @@ export interface MetadataShape {
     height: number,
     body: Effect.Effect<A, E, R>,
   ) => Effect.Effect<A, E | SqlError, R>
+  /** Runs `body` in a savepoint of the current transaction: undone whole if it fails. */
+  readonly atomically: <A, E, R>(body: Effect.Effect<A, E, R>) => Effect.Effect<A, E | SqlError, R>
   readonly insertUser: (row: Omit<UserRow, "id">) => Effect.Effect<number, SqlError>
   readonly insertToken: (row: TokenRow) => Effect.Effect<void, SqlError>
   readonly insertRepo: (row: Omit<RepoRow, "id">) => Effect.Effect<number, SqlError>

@@ -9,6 +9,10 @@
  * - Ref names are stored as given; validation of names is the caller's (domain) job.
  * - `list` sorts names bytewise on their UTF-8 encoding, as git does.
  * - Repositories are keyed by an opaque string (`owner/name` today, a repository id later).
+ * - `commitBlock` writes all ref changes of one block together with the block's height and
+ *   the values they replaced, in one atomic write; `undoBlock` puts those values back. Apply
+ *   uses them so that a crash between the ref store and the metadata store committing a
+ *   block is repaired by undoing the refs and applying the block again.
  *
  * Layers: RefStoreMemory, RefStoreRocks.
  */
@@ -57,6 +61,14 @@ export const refConflicts = (
   return conflicts.length > 0 ? new RefConflict({ repo, conflicts }) : undefined
 }
 
+/** One key of a block's ref changes: a ref (`name`) or HEAD (`name` undefined). */
+export interface BlockRefWrite {
+  readonly repo: string
+  readonly name?: string | undefined
+  /** An object id for a ref, a target for HEAD; undefined deletes. */
+  readonly value: string | undefined
+}
+
 export interface RefStoreShape {
   /** All refs of a repository, sorted by name (bytewise, UTF-8). */
   readonly list: (
@@ -72,6 +84,15 @@ export interface RefStoreShape {
   readonly setHead: (repo: string, target: string) => Effect.Effect<void, StorageError>
   /** Removes every ref and HEAD of a repository. */
   readonly dropRepo: (repo: string) => Effect.Effect<void, StorageError>
+  /** Writes one block's changes, its height and an undo record, atomically and durably. */
+  readonly commitBlock: (
+    height: number,
+    writes: ReadonlyArray<BlockRefWrite>,
+  ) => Effect.Effect<void, StorageError>
+  /** The height of the last block committed here (0: none). */
+  readonly blockHeight: Effect.Effect<number, StorageError>
+  /** Restores what block `height` replaced and sets the height to `height - 1`. */
+  readonly undoBlock: (height: number) => Effect.Effect<void, StorageError>
 }
 
 export class RefStore extends Context.Tag("guts/RefStore")<RefStore, RefStoreShape>() {}

@@ -208,5 +208,41 @@ export const refStoreConformance = (name: string, layer: () => Layer.Layer<RefSt
           }
         }),
       ))
+
+    it("commits a block's writes with its height, and undoes exactly them", () =>
+      run(
+        Effect.gen(function* () {
+          const refs = yield* RefStore
+          expect(yield* refs.blockHeight).toBe(0)
+          yield* refs.update("o/r", [{ name: "refs/heads/main", expected: ZERO_ID, next: A }])
+          yield* refs.setHead("o/r", "refs/heads/main")
+          yield* refs.commitBlock(7, [
+            { repo: "o/r", name: "refs/heads/main", value: B },
+            { repo: "o/r", name: "refs/heads/new", value: C },
+            { repo: "o/r", value: "refs/heads/new" },
+            { repo: "x/y", name: "refs/tags/t", value: A },
+          ])
+          expect(yield* refs.blockHeight).toBe(7)
+          expect(yield* refs.list("o/r")).toEqual([
+            { name: "refs/heads/main", id: B },
+            { name: "refs/heads/new", id: C },
+          ])
+          expect(yield* refs.getHead("o/r")).toBe("refs/heads/new")
+          // Undo only for the block that was committed last.
+          yield* refs.undoBlock(6)
+          expect(yield* refs.blockHeight).toBe(7)
+          yield* refs.undoBlock(7)
+          expect(yield* refs.blockHeight).toBe(6)
+          expect(yield* refs.list("o/r")).toEqual([{ name: "refs/heads/main", id: A }])
+          expect(yield* refs.getHead("o/r")).toBe("refs/heads/main")
+          expect(yield* refs.list("x/y")).toEqual([])
+          // A second undo of the same block changes nothing.
+          yield* refs.undoBlock(7)
+          expect(yield* refs.list("o/r")).toEqual([{ name: "refs/heads/main", id: A }])
+          yield* refs.commitBlock(7, [{ repo: "o/r", name: "refs/heads/main", value: undefined }])
+          expect(yield* refs.list("o/r")).toEqual([])
+          expect(yield* refs.blockHeight).toBe(7)
+        }),
+      ))
   })
 }
