@@ -212,6 +212,17 @@ export class UpdateRefs extends Schema.TaggedClass<UpdateRefs>()("UpdateRefs", {
   pushCert: Schema.optional(Schema.String),
 }) {}
 
+export class CreateStatus extends Schema.TaggedClass<CreateStatus>()("CreateStatus", {
+  ...Envelope,
+  owner: Schema.String,
+  repo: Schema.String,
+  sha: Schema.String,
+  state: Schema.Literal("error", "failure", "pending", "success"),
+  context: Schema.String,
+  description: Schema.optional(Schema.NullOr(Schema.String)),
+  targetUrl: Schema.optional(Schema.NullOr(Schema.String)),
+}) {}
+
 export const Transaction = Schema.Union(
   CreateUser,
   UpdateUser,
@@ -231,6 +242,7 @@ export const Transaction = Schema.Union(
   TransferRepository,
   DeleteRepository,
   SetBranchProtection,
+  CreateStatus,
   UpdateRefs,
 )
 export type Transaction = typeof Transaction.Type

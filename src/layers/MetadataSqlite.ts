@@ -15,6 +15,7 @@ import {
   Metadata,
   type RepoRow,
   type SshKeyRow,
+  type StatusRow,
   type TeamRow,
   type TokenRow,
   type UserRow,
@@ -60,6 +61,11 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS branch_protection (
      repo_id INTEGER NOT NULL, branch TEXT NOT NULL, rule TEXT NOT NULL,
      PRIMARY KEY (repo_id, branch))`,
+  `CREATE TABLE IF NOT EXISTS statuses (
+     id INTEGER PRIMARY KEY, repo_id INTEGER NOT NULL, sha TEXT NOT NULL, state TEXT NOT NULL,
+     context TEXT NOT NULL, description TEXT, target_url TEXT, creator_id INTEGER NOT NULL,
+     creator_login TEXT NOT NULL, created_at INTEGER NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS statuses_by_commit ON statuses (repo_id, sha)`,
   `CREATE TABLE IF NOT EXISTS audit_log (
      id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, height INTEGER NOT NULL,
      actor_id INTEGER NOT NULL, actor_login TEXT NOT NULL, action TEXT NOT NULL,
@@ -91,6 +97,7 @@ const REPLICATED = [
   ["repo_redirects", "owner_login, name"],
   ["branch_protection", "repo_id, branch"],
   ["audit_log", "id"],
+  ["statuses", "id"],
 ] as const
 
 const make = Effect.gen(function* () {
@@ -389,6 +396,15 @@ const accessTables = (sql: SqlClient.SqlClient) => {
         : sql`INSERT INTO branch_protection (repo_id, branch, rule) VALUES (${repoId}, ${branch}, ${rule})
             ON CONFLICT (repo_id, branch) DO UPDATE SET rule = excluded.rule`
       ).pipe(Effect.asVoid),
+    insertStatus: (row: Omit<StatusRow, "id">) =>
+      sql<{ id: number }>`INSERT INTO statuses (repo_id, sha, state, context, description,
+          target_url, creator_id, creator_login, created_at)
+        VALUES (${row.repo_id}, ${row.sha}, ${row.state}, ${row.context}, ${row.description},
+                ${row.target_url}, ${row.creator_id}, ${row.creator_login}, ${row.created_at})
+        RETURNING id`.pipe(Effect.map((rows) => rows[0]!.id)),
+    statusesOf: (repoId: number, sha: string) =>
+      sql<StatusRow>`SELECT * FROM statuses WHERE repo_id = ${repoId} AND sha = ${sha}
+        ORDER BY id DESC`,
     insertAudit: (row: Omit<AuditRow, "id">) =>
       sql`INSERT INTO audit_log
           (created_at, height, actor_id, actor_login, action, org_id, repo_id, repo, data)

@@ -17,6 +17,7 @@ import { loadNodeKey } from "../layers/p2p/NodeKey.ts"
 import { RateLimiterLive, type RateLimiter } from "../layers/http/RateLimit.ts"
 import { Access } from "../services/Access.ts"
 import { Apply } from "../services/Apply.ts"
+import { CommitStatuses } from "../services/CommitStatuses.ts"
 import { Identity } from "../services/Identity.ts"
 import { Auth } from "../services/Auth.ts"
 import type { Ledger } from "../services/Ledger.ts"
@@ -74,11 +75,15 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
             ).pipe(Layer.provide(Apply.Live), Layer.provideMerge(base))
       const services = Layer.mergeAll(
         Auth.Live,
-        Repositories.Live,
         Identity.Live,
+        CommitStatuses.Live,
         GitService.Live,
         RateLimiterLive,
-      ).pipe(Layer.provideMerge(Access.Live), Layer.provideMerge(ledger))
+      ).pipe(
+        Layer.provideMerge(Repositories.Live),
+        Layer.provideMerge(Access.Live),
+        Layer.provideMerge(ledger),
+      )
       const servers = Layer.mergeAll(
         httpServerLayer<
           | ObjectStore
@@ -87,6 +92,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
           | NodeConfig
           | Repositories
           | Identity
+          | CommitStatuses
           | RateLimiter
           | GitService
           | Metadata

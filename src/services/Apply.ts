@@ -21,6 +21,7 @@ import {
   verifyPushCert,
 } from "../domain/protocol/PushCert.ts"
 import { parsePublicKey, SshFormatError } from "../domain/SshSig.ts"
+import { passingContexts } from "../domain/Statuses.ts"
 import type * as T from "../domain/Transaction.ts"
 import type { Block, RefResult, Transaction, TxOutcome } from "../domain/Transaction.ts"
 import { Metrics } from "../layers/Metrics.ts"
@@ -597,6 +598,31 @@ const make = Effect.gen(function* () {
       )
     })
 
+  // --- commit statuses ---
+
+  const createStatus = (tx: T.CreateStatus, block: Block, actor: UserRow) =>
+    Effect.gen(function* () {
+      const repo = yield* needLevel(tx.owner, tx.repo, actor, "write")
+      if (!isObjectId(tx.sha)) return yield* reject(`${tx.sha} is not a commit id`)
+      const commit = yield* objects.get(tx.sha as ObjectId).pipe(Effect.option)
+      if (commit._tag === "None" || commit.value.type !== "commit")
+        return yield* reject(`no commit found for SHA: ${tx.sha}`, { code: "unprocessable" })
+      const context = tx.context.trim() || "default"
+      if (context.length > 255) return yield* reject("context is longer than 255 characters")
+      const id = yield* meta.insertStatus({
+        repo_id: repo.id,
+        sha: tx.sha,
+        state: tx.state,
+        context,
+        description: tx.description ?? null,
+        target_url: tx.targetUrl ?? null,
+        creator_id: actor.id,
+        creator_login: actor.login,
+        created_at: block.timestamp,
+      })
+      return done({ id })
+    })
+
   // --- pushes ---
 
   /** The push certificate verified against the submitter's keys, or why not. */
@@ -665,7 +691,10 @@ const make = Effect.gen(function* () {
             isAdmin: atLeast(level, "admin"),
             inRestrictions,
             signed,
-            passingContexts: new Set<string>(),
+            passingContexts:
+              kind === "delete"
+                ? new Set<string>()
+                : passingContexts(yield* meta.statusesOf(repo.id, change.new)),
             viaPullRequest: false,
           })
           if (refused) {
@@ -759,6 +788,8 @@ const make = Effect.gen(function* () {
         return deleteRepository(tx, block, actor)
       case "SetBranchProtection":
         return setBranchProtection(tx, block, actor)
+      case "CreateStatus":
+        return createStatus(tx, block, actor)
       case "UpdateRefs":
         return updateRefs(tx, block, actor)
     }

@@ -64,6 +64,19 @@ export interface MemberRow {
   readonly role: string
 }
 
+export interface StatusRow {
+  readonly id: number
+  readonly repo_id: number
+  readonly sha: string
+  readonly state: "error" | "failure" | "pending" | "success"
+  readonly context: string
+  readonly description: string | null
+  readonly target_url: string | null
+  readonly creator_id: number
+  readonly creator_login: string
+  readonly created_at: number
+}
+
 export interface AuditRow {
   readonly id: number
   readonly created_at: number
@@ -218,6 +231,12 @@ export interface MetadataShape {
     rule: string | null,
   ) => Effect.Effect<void, SqlError>
   readonly insertAudit: (row: Omit<AuditRow, "id">) => Effect.Effect<void, SqlError>
+  readonly insertStatus: (row: Omit<StatusRow, "id">) => Effect.Effect<number, SqlError>
+  /** Every status of a commit, newest first. */
+  readonly statusesOf: (
+    repoId: number,
+    sha: string,
+  ) => Effect.Effect<ReadonlyArray<StatusRow>, SqlError>
   /** The recorded outcome (JSON) of an applied transaction, by idempotency key. */
   readonly txOutcome: (key: string) => Effect.Effect<string | undefined, SqlError>
   readonly recordTx: (key: string, height: number, outcome: string) => Effect.Effect<void, SqlError>

@@ -160,6 +160,72 @@ describe("branch protection on git push", () => {
       await push(bob, `${commits.ff}:refs/heads/checked`),
       /required status check "ci\/build" expected/,
     )
+    const bobApi = apiClient(node.url, bob.token)
+    const pending = await bobApi("POST", `/repos/alice/guarded/statuses/${commits.ff}`, {
+      state: "pending",
+      context: "ci/build",
+    })
+    expect(pending.status).toBe(201)
+    refused(await push(bob, `${commits.ff}:refs/heads/checked`), /"ci\/build" expected/)
+    await bobApi("POST", `/repos/alice/guarded/statuses/${commits.ff}`, {
+      state: "success",
+      context: "ci/build",
+      target_url: "https://ci.example.test/1",
+    })
+    expect((await push(bob, `${commits.ff}:refs/heads/checked`)).code).toBe(0)
+    expect(await tipOf("checked")).toBe(commits.ff)
+  })
+
+  it("computes the combined status from each context's latest state", async () => {
+    const bobApi = apiClient(node.url, bob.token)
+    const combined = async () =>
+      (await bobApi("GET", `/repos/alice/guarded/commits/${commits.div}/status`)).body
+    expect((await combined()).state).toBe("pending")
+    expect((await combined()).total_count).toBe(0)
+    const post = (state: string, context: string) =>
+      bobApi("POST", `/repos/alice/guarded/statuses/${commits.div}`, { state, context })
+    await post("success", "lint")
+    await post("failure", "test")
+    expect((await combined()).state).toBe("failure")
+    await post("success", "test")
+    const now = await combined()
+    expect(now.state).toBe("success")
+    expect(now.total_count).toBe(2)
+    expect(now.statuses.map((x: { context: string }) => x.context).sort()).toEqual(["lint", "test"])
+    const all = await bobApi("GET", `/repos/alice/guarded/commits/${commits.div}/statuses`)
+    expect(all.body.map((x: { state: string }) => x.state)).toEqual([
+      "success",
+      "failure",
+      "success",
+    ])
+    await git(work, ["push", "-q", remoteFor(alice), `${commits.div}:refs/heads/div-branch`])
+    const byBranch = await bobApi("GET", "/repos/alice/guarded/commits/div-branch/status")
+    expect(byBranch.body.sha).toBe(commits.div)
+  })
+
+  it("refuses statuses for unknown commits (422), from readers (403), on hidden repositories (404)", async () => {
+    const bobApi = apiClient(node.url, bob.token)
+    const unknown = await bobApi("POST", `/repos/alice/guarded/statuses/${"1".repeat(40)}`, {
+      state: "success",
+    })
+    expect(unknown.status).toBe(422)
+    const badState = await bobApi("POST", `/repos/alice/guarded/statuses/${commits.ff}`, {
+      state: "great",
+    })
+    expect(badState.status).toBe(422)
+    const carl = await makeUser(apiClient(node.url, node.token), "carl")
+    await aliceApi("PUT", "/repos/alice/guarded/collaborators/carl", { permission: "pull" })
+    const asReader = await apiClient(node.url, carl.token)(
+      "POST",
+      `/repos/alice/guarded/statuses/${commits.ff}`,
+      { state: "success" },
+    )
+    expect(asReader.status).toBe(403)
+    expect((await aliceApi("POST", "/user/repos", { name: "hidden", private: true })).status).toBe(
+      201,
+    )
+    const hidden = await bobApi("GET", `/repos/alice/hidden/commits/${commits.ff}/status`)
+    expect(hidden.status).toBe(404)
   })
 
   it("requires signed pushes under required_signatures", async () => {

@@ -15,6 +15,7 @@ import {
 } from "../../domain/Permissions.ts"
 import { protectionJson } from "../../domain/BranchProtection.ts"
 import { Auth, type Credentials, type Principal } from "../../services/Auth.ts"
+import { CommitStatuses } from "../../services/CommitStatuses.ts"
 import { Identity } from "../../services/Identity.ts"
 import { Metadata, type RepoRow, type UserRow } from "../../services/Metadata.ts"
 import { NodeConfig } from "../../services/NodeConfig.ts"
@@ -23,6 +24,8 @@ import { readJson } from "./Body.ts"
 import { HttpError, notFound, unauthorized, unprocessable } from "./HttpErrors.ts"
 import type { HttpContext, Route } from "./HttpServer.ts"
 import { baseUrl, sendJson } from "./HttpServer.ts"
+import { STATUS_STATES, type StatusState } from "../../domain/Statuses.ts"
+import type { StatusRow } from "../../services/Metadata.ts"
 import {
   accountJson,
   auditJson,
@@ -35,7 +38,7 @@ import {
 } from "./Presenters.ts"
 import { RateLimiter } from "./RateLimit.ts"
 
-type R = Auth | NodeConfig | Repositories | Identity | Metadata | RateLimiter
+type R = Auth | NodeConfig | Repositories | Identity | Metadata | RateLimiter | CommitStatuses
 
 /** Credentials are read once per request (the rate limiter and the handler share them). */
 const credentialsCache = new WeakMap<HttpContext, Credentials>()
@@ -857,6 +860,69 @@ const routes: Array<Route<R>> = [
     }),
   ),
 
+  // --- commit statuses ---
+  route("POST", "/repos/:owner/:repo/statuses/:sha", (ctx) =>
+    Effect.gen(function* () {
+      const statuses = yield* CommitStatuses
+      const p = yield* requirePrincipal(ctx)
+      const b = yield* jsonObject(ctx, "Status")
+      const state = yield* field<string>(b, "Status", "state", "string", true)
+      if (!(STATUS_STATES as ReadonlyArray<string>).includes(state!))
+        return yield* unprocessable(
+          "Invalid request. state must be error, failure, pending or success.",
+          [{ resource: "Status", field: "state", code: "invalid" }],
+        )
+      const context = yield* field<string>(b, "Status", "context", "string")
+      const description = yield* field<string>(b, "Status", "description", "string")
+      const targetUrl = yield* field<string>(b, "Status", "target_url", "string")
+      const made = yield* statuses.create(p, ctx.params.owner!, ctx.params.repo!, ctx.params.sha!, {
+        state: state as StatusState,
+        context,
+        description,
+        targetUrl,
+      })
+      yield* send(ctx, 201, statusJson(yield* base(ctx), made.repo, made.status))
+    }),
+  ),
+  ...(
+    ["/repos/:owner/:repo/commits/:ref/statuses", "/repos/:owner/:repo/statuses/:ref"] as const
+  ).map((path) =>
+    route("GET", path, (ctx) =>
+      Effect.gen(function* () {
+        const statuses = yield* CommitStatuses
+        const got = yield* statuses.list(
+          ctx.params.owner!,
+          ctx.params.repo!,
+          ctx.params.ref!,
+          yield* principalOf(ctx),
+        )
+        const b = yield* base(ctx)
+        yield* send(
+          ctx,
+          200,
+          got.statuses.map((s) => statusJson(b, got.repo, s)),
+        )
+      }),
+    ),
+  ),
+  route("GET", "/repos/:owner/:repo/commits/:ref/status", (ctx) =>
+    Effect.gen(function* () {
+      const statuses = yield* CommitStatuses
+      const p = yield* principalOf(ctx)
+      const got = yield* statuses.combined(ctx.params.owner!, ctx.params.repo!, ctx.params.ref!, p)
+      const b = yield* base(ctx)
+      yield* send(ctx, 200, {
+        state: got.state,
+        sha: got.sha,
+        total_count: got.latest.length,
+        statuses: got.latest.map((s) => statusJson(b, got.repo, s)),
+        repository: yield* presentRepo(ctx, got.repo, p),
+        commit_url: `${b}/api/repos/${got.repo.owner_login}/${got.repo.name}/commits/${got.sha}`,
+        url: `${b}/api/repos/${got.repo.owner_login}/${got.repo.name}/commits/${got.sha}/status`,
+      })
+    }),
+  ),
+
   // --- audit log ---
   route("GET", "/orgs/:org/audit-log", (ctx) =>
     Effect.gen(function* () {
@@ -883,6 +949,25 @@ const routes: Array<Route<R>> = [
     }),
   ),
 ]
+
+const statusJson = (b: string, repo: RepoRow, s: StatusRow) => ({
+  url: `${b}/api/repos/${repo.owner_login}/${repo.name}/statuses/${s.sha}`,
+  id: s.id,
+  node_id: Buffer.from(`StatusContext:${s.id}`).toString("base64"),
+  state: s.state,
+  description: s.description,
+  target_url: s.target_url,
+  context: s.context,
+  avatar_url: "",
+  created_at: new Date(s.created_at).toISOString().replace(/\.\d{3}Z$/, "Z"),
+  updated_at: new Date(s.created_at).toISOString().replace(/\.\d{3}Z$/, "Z"),
+  creator: accountJson(b, {
+    id: s.creator_id,
+    login: s.creator_login,
+    site_admin: 0,
+    type: "User",
+  }),
+})
 
 /** `per_page` (≤ 100, default 30) and an `before` cursor (an entry id) for the audit log. */
 const pageOf = (ctx: HttpContext) => {
