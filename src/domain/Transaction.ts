@@ -223,6 +223,110 @@ export class CreateStatus extends Schema.TaggedClass<CreateStatus>()("CreateStat
   targetUrl: Schema.optional(Schema.NullOr(Schema.String)),
 }) {}
 
+// --- collaboration ---
+
+const RepoRef = { owner: Schema.String, repo: Schema.String }
+
+export class CreateIssue extends Schema.TaggedClass<CreateIssue>()("CreateIssue", {
+  ...Envelope,
+  ...RepoRef,
+  title: Schema.String,
+  body: Schema.optional(Schema.NullOr(Schema.String)),
+  assignees: Schema.optional(Schema.Array(Schema.String)),
+  labels: Schema.optional(Schema.Array(Schema.String)),
+  milestone: Schema.optional(Schema.NullOr(Schema.Int)),
+}) {}
+
+export class UpdateIssue extends Schema.TaggedClass<UpdateIssue>()("UpdateIssue", {
+  ...Envelope,
+  ...RepoRef,
+  number: Schema.Int,
+  title: Schema.optional(Schema.String),
+  body: Schema.optional(Schema.NullOr(Schema.String)),
+  state: Schema.optional(Schema.Literal("open", "closed")),
+  stateReason: Schema.optional(
+    Schema.NullOr(Schema.Literal("completed", "not_planned", "reopened")),
+  ),
+  /** Replaces the assignees (`assignees: []` clears them). */
+  assignees: Schema.optional(Schema.Array(Schema.String)),
+  addAssignees: Schema.optional(Schema.Array(Schema.String)),
+  removeAssignees: Schema.optional(Schema.Array(Schema.String)),
+  /** Replaces the labels. */
+  labels: Schema.optional(Schema.Array(Schema.String)),
+  addLabels: Schema.optional(Schema.Array(Schema.String)),
+  removeLabels: Schema.optional(Schema.Array(Schema.String)),
+  milestone: Schema.optional(Schema.NullOr(Schema.Int)),
+}) {}
+
+export class LockIssue extends Schema.TaggedClass<LockIssue>()("LockIssue", {
+  ...Envelope,
+  ...RepoRef,
+  number: Schema.Int,
+  locked: Schema.Boolean,
+  reason: Schema.optional(Schema.NullOr(Schema.String)),
+}) {}
+
+export class CreateComment extends Schema.TaggedClass<CreateComment>()("CreateComment", {
+  ...Envelope,
+  ...RepoRef,
+  number: Schema.Int,
+  body: Schema.String,
+}) {}
+
+export class UpdateComment extends Schema.TaggedClass<UpdateComment>()("UpdateComment", {
+  ...Envelope,
+  ...RepoRef,
+  commentId: Schema.Int,
+  /** undefined with `delete`: the comment is removed. */
+  body: Schema.optional(Schema.String),
+  delete: Schema.optional(Schema.Boolean),
+}) {}
+
+export class SetLabel extends Schema.TaggedClass<SetLabel>()("SetLabel", {
+  ...Envelope,
+  ...RepoRef,
+  /** The label's current name; absent to create one. */
+  name: Schema.optional(Schema.String),
+  newName: Schema.optional(Schema.String),
+  color: Schema.optional(Schema.String),
+  description: Schema.optional(Schema.NullOr(Schema.String)),
+  delete: Schema.optional(Schema.Boolean),
+}) {}
+
+export class SetMilestone extends Schema.TaggedClass<SetMilestone>()("SetMilestone", {
+  ...Envelope,
+  ...RepoRef,
+  /** Absent to create one. */
+  number: Schema.optional(Schema.Int),
+  title: Schema.optional(Schema.String),
+  description: Schema.optional(Schema.NullOr(Schema.String)),
+  state: Schema.optional(Schema.Literal("open", "closed")),
+  dueOn: Schema.optional(Schema.NullOr(Schema.Number)),
+  delete: Schema.optional(Schema.Boolean),
+}) {}
+
+export const REACTIONS = [
+  "+1",
+  "-1",
+  "laugh",
+  "confused",
+  "heart",
+  "hooray",
+  "rocket",
+  "eyes",
+] as const
+
+export class SetReaction extends Schema.TaggedClass<SetReaction>()("SetReaction", {
+  ...Envelope,
+  ...RepoRef,
+  subject: Schema.Literal("issue", "comment"),
+  /** The issue number, or the comment id. */
+  id: Schema.Int,
+  content: Schema.Literal(...REACTIONS),
+  /** Set to remove the reaction with this id instead. */
+  removeId: Schema.optional(Schema.Int),
+}) {}
+
 export const Transaction = Schema.Union(
   CreateUser,
   UpdateUser,
@@ -243,6 +347,14 @@ export const Transaction = Schema.Union(
   DeleteRepository,
   SetBranchProtection,
   CreateStatus,
+  CreateIssue,
+  UpdateIssue,
+  LockIssue,
+  CreateComment,
+  UpdateComment,
+  SetLabel,
+  SetMilestone,
+  SetReaction,
   UpdateRefs,
 )
 export type Transaction = typeof Transaction.Type

@@ -9,6 +9,7 @@ import * as path from "node:path"
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer } from "effect"
+import { COLLAB_REPLICATED, COLLAB_SCHEMA, collabTables } from "./CollabSqlite.ts"
 import {
   type AuditRow,
   type MemberRow,
@@ -102,7 +103,7 @@ const REPLICATED = [
 
 const make = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  for (const statement of SCHEMA) yield* sql.unsafe(statement)
+  for (const statement of [...SCHEMA, ...COLLAB_SCHEMA]) yield* sql.unsafe(statement)
   for (const [table, column, definition] of ADDED_COLUMNS) {
     const columns = yield* sql.unsafe<{ name: string }>(`PRAGMA table_info(${table})`)
     if (!columns.some((c) => c.name === column))
@@ -169,7 +170,7 @@ const make = Effect.gen(function* () {
       ),
     stateDigest: Effect.gen(function* () {
       const hash = createHash("sha256")
-      for (const [table, order] of REPLICATED) {
+      for (const [table, order] of [...REPLICATED, ...COLLAB_REPLICATED]) {
         const rows = yield* sql.unsafe<Record<string, unknown>>(
           `SELECT * FROM ${table} ORDER BY ${order}`,
         )
@@ -183,6 +184,7 @@ const make = Effect.gen(function* () {
         Effect.asVoid,
       ),
     ...accessTables(sql),
+    ...collabTables(sql),
   })
 })
 

@@ -19,6 +19,7 @@ import { Access } from "../services/Access.ts"
 import { Apply } from "../services/Apply.ts"
 import { CommitStatuses } from "../services/CommitStatuses.ts"
 import { Identity } from "../services/Identity.ts"
+import { Issues } from "../services/Issues.ts"
 import { Auth } from "../services/Auth.ts"
 import type { Ledger } from "../services/Ledger.ts"
 import { GitService } from "../services/GitService.ts"
@@ -77,6 +78,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
         Auth.Live,
         Identity.Live,
         CommitStatuses.Live,
+        Issues.Live,
         GitService.Live,
         RateLimiterLive,
       ).pipe(
@@ -93,6 +95,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
           | Repositories
           | Identity
           | CommitStatuses
+          | Issues
           | RateLimiter
           | GitService
           | Metadata

@@ -13,7 +13,7 @@ import { isFieldProblem, parseProtection, pushProblem } from "../domain/BranchPr
 import { isObjectId, type ObjectId, ZERO_ID } from "../domain/git/ObjectId.ts"
 import { refNameProblem } from "../domain/git/RefName.ts"
 import { loginProblem, repoNameProblem } from "../domain/Names.ts"
-import { atLeast, type Level, unknownScopes } from "../domain/Permissions.ts"
+import { atLeast, unknownScopes } from "../domain/Permissions.ts"
 import {
   certCoversChanges,
   PushCertError,
@@ -26,28 +26,13 @@ import type * as T from "../domain/Transaction.ts"
 import type { Block, RefResult, Transaction, TxOutcome } from "../domain/Transaction.ts"
 import { Metrics } from "../layers/Metrics.ts"
 import { Access } from "./Access.ts"
+import { makeCollaborationHandlers } from "./apply/Collaboration.ts"
+import { type Handled, makeKit, Reject } from "./apply/Kit.ts"
 import { rangeFacts } from "./git/Ancestry.ts"
-import { Metadata, type RepoRow, type UserRow } from "./Metadata.ts"
+import { Metadata, type UserRow } from "./Metadata.ts"
 import { type ObjectCorrupt, ObjectStore, type StorageError } from "./ObjectStore.ts"
 import { makeBlockRefs } from "./BlockRefs.ts"
 import { RefConflict, RefStore, type RefStoreShape, type RefUpdate } from "./RefStore.ts"
-
-class Reject {
-  constructor(
-    readonly reason: string,
-    readonly detail?: unknown,
-  ) {}
-}
-
-/** An audit entry a handler asks for; written in the same SQL transaction as its effects. */
-interface AuditNote {
-  readonly action: string
-  readonly org?: UserRow | undefined
-  readonly repo?: RepoRow | undefined
-  readonly data?: Record<string, unknown>
-}
-
-type Handled = { readonly detail: unknown; readonly audit?: AuditNote | undefined }
 
 const slugOf = (name: string) =>
   name
@@ -64,46 +49,18 @@ const make = Effect.gen(function* () {
   const access = yield* Access
   const objects = yield* ObjectStore
 
-  const reject = (reason: string, detail?: unknown) => Effect.fail(new Reject(reason, detail))
-
-  const done = (detail: unknown, audit?: AuditNote): Handled => ({ detail, audit })
-
-  const needUser = (login: string) =>
-    Effect.flatMap(meta.userByLogin(login), (u) =>
-      u && u.type === "User" ? Effect.succeed(u) : reject(`no user ${login}`),
-    )
-  const needOrg = (login: string) =>
-    Effect.flatMap(meta.userByLogin(login), (u) =>
-      u && u.type === "Organization" ? Effect.succeed(u) : reject(`no organization ${login}`),
-    )
-  const needRepo = (owner: string, name: string) =>
-    Effect.flatMap(meta.repo(owner, name), (r) =>
-      r ? Effect.succeed(r) : reject(`repository ${owner}/${name} does not exist`),
-    )
-  const needOrgAdmin = (org: UserRow, actor: UserRow) =>
-    Effect.flatMap(access.orgRoleOf(org, actor), (role) =>
-      role === "admin"
-        ? Effect.void
-        : reject(`you must be an owner of ${org.login} to do this`, { code: "forbidden" }),
-    )
-  /** The repository if the actor holds at least `level` on it (private ones stay hidden). */
-  const needLevel = (owner: string, name: string, actor: UserRow, level: Level) =>
-    Effect.gen(function* () {
-      const repo = yield* needRepo(owner, name)
-      const have = yield* access.levelOf(repo, actor)
-      if (!atLeast(have, "read")) return yield* reject(`repository ${owner}/${name} does not exist`)
-      if (!atLeast(have, level))
-        return yield* reject(`permission to ${repo.owner_login}/${repo.name} denied`, {
-          code: "forbidden",
-        })
-      return repo
-    })
-  const orgOfRepo = (repo: RepoRow) =>
-    Effect.map(meta.userById(repo.owner_id), (o) => (o?.type === "Organization" ? o : undefined))
-  const selfOrAdmin = (user: UserRow, actor: UserRow, what: string) =>
-    user.id === actor.id || actor.site_admin === 1
-      ? Effect.void
-      : reject(`only ${user.login} or an administrator can ${what}`, { code: "forbidden" })
+  const {
+    reject,
+    done,
+    needUser,
+    needOrg,
+    needRepo,
+    needOrgAdmin,
+    needLevel,
+    orgOfRepo,
+    selfOrAdmin,
+  } = makeKit(meta, access)
+  const collab = makeCollaborationHandlers(meta, access, makeKit(meta, access))
 
   // --- accounts ---
 
@@ -790,6 +747,22 @@ const make = Effect.gen(function* () {
         return setBranchProtection(tx, block, actor)
       case "CreateStatus":
         return createStatus(tx, block, actor)
+      case "CreateIssue":
+        return collab.createIssue(tx, block, actor)
+      case "UpdateIssue":
+        return collab.updateIssue(tx, block, actor)
+      case "LockIssue":
+        return collab.lockIssue(tx, block, actor)
+      case "CreateComment":
+        return collab.createComment(tx, block, actor)
+      case "UpdateComment":
+        return collab.updateComment(tx, block, actor)
+      case "SetLabel":
+        return collab.setLabel(tx, block, actor)
+      case "SetMilestone":
+        return collab.setMilestone(tx, block, actor)
+      case "SetReaction":
+        return collab.setReaction(tx, block, actor)
       case "UpdateRefs":
         return updateRefs(tx, block, actor)
     }

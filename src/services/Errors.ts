@@ -44,8 +44,14 @@ export const refusalOf = (
   resource: string,
   field = "name",
 ): Refusal => {
-  const code = (outcome.detail as { code?: string } | undefined)?.code
+  const detail = outcome.detail as { code?: string; field?: string } | undefined
+  const code = detail?.code
+  if (detail?.field) field = detail.field
   if (code === "forbidden") return new Forbidden({ reason: outcome.reason })
+  if (code === "not_found")
+    return new NotFound({ what: outcome.reason.replace(/ does not exist$/, "") })
+  if (code === "invalid")
+    return new Invalid({ reason: outcome.reason, resource, field, code: "invalid" })
   if (code === "already_exists")
     return new Invalid({ reason: outcome.reason, resource, field, code: "already_exists" })
   if (

@@ -8,6 +8,7 @@
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import { Context, type Effect } from "effect"
+import type { CollabTables } from "./CollabTables.ts"
 
 export interface UserRow {
   readonly id: number
@@ -104,7 +105,7 @@ export interface RepoRow {
   readonly pushed_at: number | null
 }
 
-export interface MetadataShape {
+export interface MetadataShape extends CollabTables {
   readonly userByLogin: (login: string) => Effect.Effect<UserRow | undefined, SqlError>
   readonly userById: (id: number) => Effect.Effect<UserRow | undefined, SqlError>
   readonly countUsers: Effect.Effect<number, SqlError>

@@ -7,23 +7,16 @@
  * Every API answer carries GitHub's rate-limit headers, and `X-OAuth-Scopes` for a token.
  */
 import { Effect } from "effect"
-import {
-  type Grantable,
-  parseLevel,
-  VISIBILITIES,
-  type Visibility,
-} from "../../domain/Permissions.ts"
+import type { Grantable } from "../../domain/Permissions.ts"
 import { protectionJson } from "../../domain/BranchProtection.ts"
-import { Auth, type Credentials, type Principal } from "../../services/Auth.ts"
+import type { Principal } from "../../services/Auth.ts"
 import { CommitStatuses } from "../../services/CommitStatuses.ts"
 import { Identity } from "../../services/Identity.ts"
 import { Metadata, type RepoRow, type UserRow } from "../../services/Metadata.ts"
 import { NodeConfig } from "../../services/NodeConfig.ts"
 import { Repositories } from "../../services/Repositories.ts"
-import { readJson } from "./Body.ts"
-import { HttpError, notFound, unauthorized, unprocessable } from "./HttpErrors.ts"
+import { HttpError, notFound, unprocessable } from "./HttpErrors.ts"
 import type { HttpContext, Route } from "./HttpServer.ts"
-import { baseUrl, sendJson } from "./HttpServer.ts"
 import { STATUS_STATES, type StatusState } from "../../domain/Statuses.ts"
 import type { StatusRow } from "../../services/Metadata.ts"
 import {
@@ -31,135 +24,27 @@ import {
   auditJson,
   keyJson,
   orgJson,
-  repoJson,
   teamJson,
   tokenJson,
   userFullJson,
 } from "./Presenters.ts"
-import { RateLimiter } from "./RateLimit.ts"
-
-type R = Auth | NodeConfig | Repositories | Identity | Metadata | RateLimiter | CommitStatuses
-
-/** Credentials are read once per request (the rate limiter and the handler share them). */
-const credentialsCache = new WeakMap<HttpContext, Credentials>()
-
-const credentialsOf = (ctx: HttpContext) =>
-  Effect.gen(function* () {
-    const cached = credentialsCache.get(ctx)
-    if (cached) return cached
-    const auth = yield* Auth
-    const creds = yield* auth.authenticate(ctx.req.headers.authorization)
-    credentialsCache.set(ctx, creds)
-    return creds
-  })
-
-/** The caller, or undefined when anonymous; bad credentials are a 401. */
-export const principalOf = (ctx: HttpContext) =>
-  Effect.gen(function* () {
-    const creds = yield* credentialsOf(ctx)
-    if (creds._tag === "BadCredentials") return yield* unauthorized("Bad credentials")
-    return creds._tag === "Authenticated" ? creds.principal : undefined
-  })
-
-export const requirePrincipal = (ctx: HttpContext) =>
-  Effect.flatMap(principalOf(ctx), (p) =>
-    p === undefined ? Effect.fail(unauthorized("Requires authentication")) : Effect.succeed(p),
-  )
-
-// --- request bodies ---
-
-type Body = Record<string, unknown>
-
-const jsonObject = (ctx: HttpContext, resource: string) =>
-  Effect.flatMap(readJson(ctx.req), (body) =>
-    typeof body === "object" && body !== null && !Array.isArray(body)
-      ? Effect.succeed(body as Body)
-      : Effect.fail(
-          unprocessable("Invalid request. The body must be a JSON object.", [
-            { resource, field: "body", code: "invalid" },
-          ]),
-        ),
-  )
-
-/** A field of the expected type; `required` fields that are absent are a 422. */
-const field = <T>(
-  body: Body,
-  resource: string,
-  name: string,
-  type: "string" | "boolean" | "number" | "array",
-  required = false,
-): Effect.Effect<T | undefined, HttpError> => {
-  const v = body[name]
-  if (v === undefined || v === null) {
-    return required
-      ? Effect.fail(
-          unprocessable(`Invalid request. "${name}" wasn't supplied.`, [
-            { resource, field: name, code: "missing_field" },
-          ]),
-        )
-      : Effect.succeed(undefined)
-  }
-  const ok = type === "array" ? Array.isArray(v) : typeof v === type
-  return ok
-    ? Effect.succeed(v as T)
-    : Effect.fail(
-        unprocessable(`Invalid request. "${name}" must be a ${type}.`, [
-          { resource, field: name, code: "invalid" },
-        ]),
-      )
-}
-
-const levelField = (body: Body, resource: string, fallback: Grantable) =>
-  Effect.gen(function* () {
-    const raw = yield* field<string>(body, resource, "permission", "string")
-    if (raw === undefined) return fallback
-    const level = parseLevel(raw)
-    if (!level)
-      return yield* unprocessable(
-        `Invalid request. permission must be one of pull, triage, push, maintain, admin.`,
-        [{ resource, field: "permission", code: "invalid" }],
-      )
-    return level
-  })
-
-const visibilityField = (body: Body) =>
-  Effect.gen(function* () {
-    const v = yield* field<string>(body, "Repository", "visibility", "string")
-    if (v === undefined) return undefined
-    if (!(VISIBILITIES as ReadonlyArray<string>).includes(v))
-      return yield* unprocessable(
-        "Invalid request. visibility must be public, private or internal.",
-        [{ resource: "Repository", field: "visibility", code: "invalid" }],
-      )
-    return v as Visibility
-  })
-
-// --- presenting ---
-
-const base = (ctx: HttpContext) => Effect.map(NodeConfig, (c) => baseUrl(ctx, c.publicUrl))
-
-const presentRepo = (ctx: HttpContext, repo: RepoRow, principal: Principal | undefined) =>
-  Effect.gen(function* () {
-    const repos = yield* Repositories
-    const meta = yield* Metadata
-    const owner = yield* meta.userById(repo.owner_id).pipe(Effect.orDie)
-    const level = principal ? yield* repos.levelOf(repo, principal) : undefined
-    return repoJson(yield* base(ctx), repo, level, owner?.type === "Organization")
-  })
-
-const send = (ctx: HttpContext, status: number, body: unknown, headers?: Record<string, string>) =>
-  sendJson(ctx.res, status, body, headers)
-
-const noContent = (ctx: HttpContext) =>
-  Effect.sync(() => {
-    ctx.res.writeHead(204)
-    ctx.res.end()
-  })
-
-const intParam = (ctx: HttpContext, name: string) => {
-  const n = Number(ctx.params[name])
-  return Number.isInteger(n) && n > 0 ? Effect.succeed(n) : Effect.fail(notFound())
-}
+import {
+  base,
+  field,
+  intParam,
+  jsonObject,
+  levelField,
+  limited,
+  noContent,
+  presentRepo,
+  principalOf,
+  type R,
+  requirePrincipal,
+  route,
+  send,
+  visibilityField,
+} from "./ApiKit.ts"
+import { issueRoutes } from "./IssueRoutes.ts"
 
 // --- handlers ---
 
@@ -204,12 +89,6 @@ const presentTeam = (ctx: HttpContext, org: UserRow, team: Parameters<typeof tea
       team.parent_id === null ? undefined : yield* meta.teamById(team.parent_id).pipe(Effect.orDie)
     return teamJson(yield* base(ctx), org, team, parent)
   })
-
-const route = (
-  method: string,
-  path: string,
-  handler: (ctx: HttpContext) => Effect.Effect<void, unknown, R>,
-): Route<R> => ({ name: `${method} ${path}`, method, path, handler })
 
 const routes: Array<Route<R>> = [
   // --- the authenticated user ---
@@ -1030,40 +909,14 @@ const createOrgFrom = (ctx: HttpContext) =>
     yield* send(ctx, 201, orgJson(yield* base(ctx), org))
   })
 
-/** Applies the rate limit and adds GitHub's headers before a handler runs. */
-const limited =
-  (handler: Route<R>["handler"]): Route<R>["handler"] =>
-  (ctx) =>
-    Effect.gen(function* () {
-      const limiter = yield* RateLimiter
-      const creds = yield* credentialsOf(ctx)
-      const principal = creds._tag === "Authenticated" ? creds.principal : undefined
-      const key = principal
-        ? `token:${principal.tokenId}:${principal.user.id}`
-        : `ip:${ctx.req.socket.remoteAddress ?? "?"}`
-      const verdict = limiter.take(key, principal !== undefined)
-      if (verdict.limit > 0) {
-        ctx.res.setHeader("x-ratelimit-limit", String(verdict.limit))
-        ctx.res.setHeader("x-ratelimit-remaining", String(verdict.remaining))
-        ctx.res.setHeader("x-ratelimit-reset", String(verdict.reset))
-        ctx.res.setHeader("x-ratelimit-used", String(verdict.used))
-        ctx.res.setHeader("x-ratelimit-resource", "core")
-      }
-      if (principal) ctx.res.setHeader("x-oauth-scopes", principal.scopes.join(", "))
-      if (!verdict.allowed)
-        return yield* new HttpError({
-          status: 403,
-          message: principal
-            ? `API rate limit exceeded for user ID ${principal.user.id}.`
-            : `API rate limit exceeded for ${ctx.req.socket.remoteAddress ?? "this address"}. (Authenticated requests get a higher rate limit.)`,
-        })
-      yield* handler(ctx)
-    })
-
 /** The API routes mounted under both `/api` and `/api/v3`. */
 export const apiRoutes = (): Array<Route<R>> =>
   ["/api", "/api/v3"].flatMap((prefix) =>
-    routes.map((r) => ({ ...r, path: prefix + r.path, handler: limited(r.handler) })),
+    [...routes, ...issueRoutes].map((r) => ({
+      ...r,
+      path: prefix + r.path,
+      handler: limited(r.handler),
+    })),
   )
 
 export const isHttpError = (e: unknown): e is HttpError => e instanceof HttpError

@@ -5,6 +5,14 @@
 import type { Level } from "../../domain/Permissions.ts"
 import { permissionsObject } from "../../domain/Permissions.ts"
 import type {
+  CommentRow,
+  EventRow,
+  IssueRow,
+  LabelRow,
+  MilestoneRow,
+  ReactionRow,
+} from "../../services/CollabTables.ts"
+import type {
   AuditRow,
   RepoRow,
   SshKeyRow,
@@ -158,3 +166,165 @@ export const auditJson = (row: AuditRow) => ({
   ...(row.repo ? { repo: row.repo } : {}),
   ...(JSON.parse(row.data) as Record<string, unknown>),
 })
+
+// --- collaboration ---
+
+type Reactionish = { readonly content: string }
+
+export const reactionSummary = (url: string, rows: ReadonlyArray<Reactionish>) => {
+  const count = (c: string) => rows.filter((r) => r.content === c).length
+  return {
+    url,
+    total_count: rows.length,
+    "+1": count("+1"),
+    "-1": count("-1"),
+    laugh: count("laugh"),
+    hooray: count("hooray"),
+    confused: count("confused"),
+    heart: count("heart"),
+    rocket: count("rocket"),
+    eyes: count("eyes"),
+  }
+}
+
+const person = (base: string, id: number, login: string) =>
+  userJson(base, { id, login, site_admin: 0 })
+
+export const labelJson = (base: string, repo: RepoRow, l: LabelRow) => ({
+  id: l.id,
+  node_id: nodeId("Label", l.id),
+  url: `${base}/api/repos/${repo.owner_login}/${repo.name}/labels/${encodeURIComponent(l.name)}`,
+  name: l.name,
+  color: l.color,
+  description: l.description,
+  default: false,
+})
+
+export const milestoneJson = (
+  base: string,
+  repo: RepoRow,
+  m: MilestoneRow & { open_issues: number; closed_issues: number },
+) => ({
+  url: `${base}/api/repos/${repo.owner_login}/${repo.name}/milestones/${m.number}`,
+  html_url: `${base}/${repo.owner_login}/${repo.name}/milestone/${m.number}`,
+  labels_url: `${base}/api/repos/${repo.owner_login}/${repo.name}/milestones/${m.number}/labels`,
+  id: m.id,
+  node_id: nodeId("Milestone", m.id),
+  number: m.number,
+  title: m.title,
+  description: m.description,
+  creator: person(base, m.creator_id, m.creator_login),
+  open_issues: m.open_issues,
+  closed_issues: m.closed_issues,
+  state: m.state,
+  created_at: iso(m.created_at),
+  updated_at: iso(m.updated_at),
+  due_on: iso(m.due_on),
+  closed_at: iso(m.closed_at),
+})
+
+export interface IssueDetails {
+  readonly issue: IssueRow
+  readonly labels: ReadonlyArray<LabelRow>
+  readonly assignees: ReadonlyArray<{ user_id: number; login: string }>
+  readonly milestone?: (MilestoneRow & { open_issues: number; closed_issues: number }) | undefined
+  readonly reactions: ReadonlyArray<Reactionish>
+}
+
+export const issueJson = (base: string, repo: RepoRow, d: IssueDetails) => {
+  const i = d.issue
+  const repoUrl = `${base}/api/repos/${repo.owner_login}/${repo.name}`
+  const url = `${repoUrl}/issues/${i.number}`
+  const assignees = d.assignees.map((a) => person(base, a.user_id, a.login))
+  return {
+    id: i.id,
+    node_id: nodeId(i.is_pull ? "PullRequest" : "Issue", i.id),
+    url,
+    repository_url: repoUrl,
+    labels_url: `${url}/labels{/name}`,
+    comments_url: `${url}/comments`,
+    events_url: `${url}/events`,
+    html_url: `${base}/${repo.owner_login}/${repo.name}/${i.is_pull ? "pull" : "issues"}/${i.number}`,
+    number: i.number,
+    state: i.state,
+    state_reason: i.state_reason,
+    title: i.title,
+    body: i.body,
+    user: person(base, i.user_id, i.user_login),
+    labels: d.labels.map((l) => labelJson(base, repo, l)),
+    assignee: assignees[0] ?? null,
+    assignees,
+    milestone: d.milestone ? milestoneJson(base, repo, d.milestone) : null,
+    locked: i.locked === 1,
+    active_lock_reason: i.lock_reason,
+    comments: i.comments,
+    ...(i.is_pull
+      ? {
+          pull_request: {
+            url: `${repoUrl}/pulls/${i.number}`,
+            html_url: `${base}/${repo.owner_login}/${repo.name}/pull/${i.number}`,
+            diff_url: `${base}/${repo.owner_login}/${repo.name}/pull/${i.number}.diff`,
+            patch_url: `${base}/${repo.owner_login}/${repo.name}/pull/${i.number}.patch`,
+          },
+        }
+      : {}),
+    closed_at: iso(i.closed_at),
+    created_at: iso(i.created_at),
+    updated_at: iso(i.updated_at),
+    closed_by: i.closed_by_id !== null ? person(base, i.closed_by_id, i.closed_by_login!) : null,
+    author_association: "NONE",
+    reactions: reactionSummary(`${url}/reactions`, d.reactions),
+  }
+}
+
+export const commentJson = (
+  base: string,
+  repo: RepoRow,
+  issueNumber: number,
+  c: CommentRow,
+  reactions: ReadonlyArray<Reactionish> = [],
+) => {
+  const repoUrl = `${base}/api/repos/${repo.owner_login}/${repo.name}`
+  return {
+    id: c.id,
+    node_id: nodeId("IssueComment", c.id),
+    url: `${repoUrl}/issues/comments/${c.id}`,
+    html_url: `${base}/${repo.owner_login}/${repo.name}/issues/${issueNumber}#issuecomment-${c.id}`,
+    issue_url: `${repoUrl}/issues/${issueNumber}`,
+    body: c.body,
+    user: person(base, c.user_id, c.user_login),
+    created_at: iso(c.created_at),
+    updated_at: iso(c.updated_at),
+    author_association: "NONE",
+    reactions: reactionSummary(`${repoUrl}/issues/comments/${c.id}/reactions`, reactions),
+  }
+}
+
+export const reactionJson = (base: string, r: ReactionRow) => ({
+  id: r.id,
+  node_id: nodeId("Reaction", r.id),
+  user: person(base, r.user_id, r.user_login),
+  content: r.content,
+  created_at: iso(r.created_at),
+})
+
+export const eventJson = (base: string, repo: RepoRow, issueNumber: number, e: EventRow) => {
+  const data = JSON.parse(e.data) as Record<string, unknown>
+  return {
+    id: e.id,
+    node_id: nodeId("Event", e.id),
+    url: `${base}/api/repos/${repo.owner_login}/${repo.name}/issues/events/${e.id}`,
+    actor: person(base, e.actor_id, e.actor_login),
+    event: e.event,
+    commit_id: (data.commit_id as string | undefined) ?? null,
+    commit_url: null,
+    created_at: iso(e.created_at),
+    issue_number: issueNumber,
+    ...(typeof data.label === "string" ? { label: { name: data.label } } : {}),
+    ...(typeof data.assignee === "string" ? { assignee: { login: data.assignee } } : {}),
+    ...(data.rename ? { rename: data.rename } : {}),
+    ...(data.state_reason !== undefined ? { state_reason: data.state_reason } : {}),
+    ...(data.lock_reason !== undefined ? { lock_reason: data.lock_reason } : {}),
+    ...(data.milestone !== undefined ? { milestone: { number: data.milestone } } : {}),
+  }
+}
