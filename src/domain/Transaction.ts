@@ -327,6 +327,97 @@ export class SetReaction extends Schema.TaggedClass<SetReaction>()("SetReaction"
   removeId: Schema.optional(Schema.Int),
 }) {}
 
+// --- pull requests ---
+
+export class CreatePull extends Schema.TaggedClass<CreatePull>()("CreatePull", {
+  ...Envelope,
+  ...RepoRef,
+  title: Schema.String,
+  body: Schema.optional(Schema.NullOr(Schema.String)),
+  /** `branch`, or `owner:branch` for a fork's branch. */
+  head: Schema.String,
+  base: Schema.String,
+  draft: Schema.optional(Schema.Boolean),
+}) {}
+
+export class UpdatePull extends Schema.TaggedClass<UpdatePull>()("UpdatePull", {
+  ...Envelope,
+  ...RepoRef,
+  number: Schema.Int,
+  base: Schema.optional(Schema.String),
+  draft: Schema.optional(Schema.Boolean),
+}) {}
+
+export class MergePull extends Schema.TaggedClass<MergePull>()("MergePull", {
+  ...Envelope,
+  ...RepoRef,
+  number: Schema.Int,
+  method: Schema.Literal("merge", "squash", "rebase"),
+  commitTitle: Schema.optional(Schema.String),
+  commitMessage: Schema.optional(Schema.String),
+  /** The head the caller saw; the merge is refused if the head moved. */
+  sha: Schema.optional(Schema.String),
+}) {}
+
+export const ReviewDraftComment = Schema.Struct({
+  path: Schema.String,
+  line: Schema.Int,
+  side: Schema.optional(Schema.Literal("LEFT", "RIGHT")),
+  body: Schema.String,
+})
+
+export class CreateReview extends Schema.TaggedClass<CreateReview>()("CreateReview", {
+  ...Envelope,
+  ...RepoRef,
+  number: Schema.Int,
+  /** Absent: a pending review, visible to its author until submitted. */
+  event: Schema.optional(Schema.Literal("APPROVE", "REQUEST_CHANGES", "COMMENT")),
+  body: Schema.optional(Schema.NullOr(Schema.String)),
+  commitId: Schema.optional(Schema.String),
+  comments: Schema.optional(Schema.Array(ReviewDraftComment)),
+}) {}
+
+export class SubmitReview extends Schema.TaggedClass<SubmitReview>()("SubmitReview", {
+  ...Envelope,
+  ...RepoRef,
+  number: Schema.Int,
+  reviewId: Schema.Int,
+  /** DISMISS dismisses a submitted approval or change request (with `body` as the message). */
+  event: Schema.Literal("APPROVE", "REQUEST_CHANGES", "COMMENT", "DISMISS"),
+  body: Schema.optional(Schema.NullOr(Schema.String)),
+}) {}
+
+export class CreateReviewComment extends Schema.TaggedClass<CreateReviewComment>()(
+  "CreateReviewComment",
+  {
+    ...Envelope,
+    ...RepoRef,
+    number: Schema.Int,
+    body: Schema.String,
+    path: Schema.optional(Schema.String),
+    line: Schema.optional(Schema.Int),
+    side: Schema.optional(Schema.Literal("LEFT", "RIGHT")),
+    commitId: Schema.optional(Schema.String),
+    inReplyTo: Schema.optional(Schema.Int),
+  },
+) {}
+
+export class RequestReviewers extends Schema.TaggedClass<RequestReviewers>()("RequestReviewers", {
+  ...Envelope,
+  ...RepoRef,
+  number: Schema.Int,
+  reviewers: Schema.Array(Schema.String),
+  remove: Schema.Boolean,
+}) {}
+
+export class CreateFork extends Schema.TaggedClass<CreateFork>()("CreateFork", {
+  ...Envelope,
+  ...RepoRef,
+  /** The organisation to fork into; the submitter's account when absent. */
+  organization: Schema.optional(Schema.String),
+  name: Schema.optional(Schema.String),
+}) {}
+
 export const Transaction = Schema.Union(
   CreateUser,
   UpdateUser,
@@ -355,6 +446,14 @@ export const Transaction = Schema.Union(
   SetLabel,
   SetMilestone,
   SetReaction,
+  CreatePull,
+  UpdatePull,
+  MergePull,
+  CreateReview,
+  SubmitReview,
+  CreateReviewComment,
+  RequestReviewers,
+  CreateFork,
   UpdateRefs,
 )
 export type Transaction = typeof Transaction.Type

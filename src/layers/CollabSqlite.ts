@@ -12,7 +12,10 @@ import type {
   IssueRow,
   LabelRow,
   MilestoneRow,
+  PullRow,
   ReactionRow,
+  ReviewCommentRow,
+  ReviewRow,
 } from "../services/CollabTables.ts"
 
 export const COLLAB_SCHEMA = [
@@ -50,6 +53,24 @@ export const COLLAB_SCHEMA = [
      actor_login TEXT NOT NULL, event TEXT NOT NULL, data TEXT NOT NULL,
      created_at INTEGER NOT NULL)`,
   `CREATE INDEX IF NOT EXISTS issue_events_by_issue ON issue_events (issue_id, id)`,
+  `CREATE TABLE IF NOT EXISTS pulls (
+     issue_id INTEGER PRIMARY KEY, repo_id INTEGER NOT NULL, number INTEGER NOT NULL,
+     head_repo_id INTEGER NOT NULL, head_ref TEXT NOT NULL, head_sha TEXT NOT NULL,
+     base_ref TEXT NOT NULL, base_sha TEXT NOT NULL, draft INTEGER NOT NULL,
+     merged INTEGER NOT NULL DEFAULT 0, merged_at INTEGER, merged_by_id INTEGER,
+     merged_by_login TEXT, merge_commit_sha TEXT, UNIQUE (repo_id, number))`,
+  `CREATE TABLE IF NOT EXISTS reviews (
+     id INTEGER PRIMARY KEY, issue_id INTEGER NOT NULL, user_id INTEGER NOT NULL,
+     user_login TEXT NOT NULL, state TEXT NOT NULL, body TEXT, commit_id TEXT NOT NULL,
+     submitted_at INTEGER)`,
+  `CREATE TABLE IF NOT EXISTS review_comments (
+     id INTEGER PRIMARY KEY, issue_id INTEGER NOT NULL, review_id INTEGER,
+     user_id INTEGER NOT NULL, user_login TEXT NOT NULL, path TEXT NOT NULL,
+     line INTEGER NOT NULL, side TEXT NOT NULL, commit_id TEXT NOT NULL, body TEXT NOT NULL,
+     in_reply_to INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS review_requests (
+     issue_id INTEGER NOT NULL, user_id INTEGER NOT NULL, login TEXT NOT NULL,
+     PRIMARY KEY (issue_id, user_id))`,
 ]
 
 export const COLLAB_REPLICATED: ReadonlyArray<readonly [string, string]> = [
@@ -61,6 +82,10 @@ export const COLLAB_REPLICATED: ReadonlyArray<readonly [string, string]> = [
   ["milestones", "id"],
   ["reactions", "id"],
   ["issue_events", "id"],
+  ["pulls", "issue_id"],
+  ["reviews", "id"],
+  ["review_comments", "id"],
+  ["review_requests", "issue_id, user_id"],
 ]
 
 const MILESTONE_COUNTS = `(SELECT count(*) FROM issues i WHERE i.milestone_id = m.id AND i.state = 'open') AS open_issues,
@@ -308,6 +333,72 @@ export const collabTables = (sql: SqlClient.SqlClient): CollabTables => {
         ON CONFLICT (subject, subject_id, user_id, content) DO UPDATE SET content = excluded.content
         RETURNING id`.pipe(Effect.map((rows) => rows[0]!.id)),
     deleteReaction: (id) => sql`DELETE FROM reactions WHERE id = ${id}`.pipe(Effect.asVoid),
+    pullByNumber: (repoId, number) =>
+      sql<PullRow>`SELECT * FROM pulls WHERE repo_id = ${repoId} AND number = ${number}`.pipe(
+        Effect.map(one),
+      ),
+    pullsWithHead: (headRepoId, ref, all = false) =>
+      sql<PullRow>`SELECT p.* FROM pulls p JOIN issues i ON i.id = p.issue_id
+        WHERE p.head_repo_id = ${headRepoId} AND p.head_ref = ${ref}
+          AND (${all ? 1 : 0} = 1 OR i.state = 'open')
+        ORDER BY p.issue_id`,
+    insertPull: (row) =>
+      sql`INSERT INTO pulls (issue_id, repo_id, number, head_repo_id, head_ref, head_sha, base_ref,
+          base_sha, draft, merged, merged_at, merged_by_id, merged_by_login, merge_commit_sha)
+        VALUES (${row.issue_id}, ${row.repo_id}, ${row.number}, ${row.head_repo_id},
+          ${row.head_ref}, ${row.head_sha}, ${row.base_ref}, ${row.base_sha}, ${row.draft},
+          ${row.merged}, ${row.merged_at}, ${row.merged_by_id}, ${row.merged_by_login},
+          ${row.merge_commit_sha})`.pipe(Effect.asVoid),
+    updatePull: (issueId, fields) => {
+      const keys = Object.keys(fields)
+      if (keys.length === 0) return Effect.void
+      return sql
+        .unsafe(`UPDATE pulls SET ${keys.map((k) => `${k} = ?`).join(", ")} WHERE issue_id = ?`, [
+          ...keys.map((k) => (fields as Record<string, unknown>)[k] ?? null),
+          issueId,
+        ])
+        .pipe(Effect.asVoid)
+    },
+    reviews: (issueId) =>
+      sql<ReviewRow>`SELECT * FROM reviews WHERE issue_id = ${issueId} ORDER BY id`,
+    reviewById: (id) =>
+      sql<ReviewRow>`SELECT * FROM reviews WHERE id = ${id}`.pipe(Effect.map(one)),
+    insertReview: (row) =>
+      sql<{ id: number }>`INSERT INTO reviews (issue_id, user_id, user_login, state, body,
+          commit_id, submitted_at)
+        VALUES (${row.issue_id}, ${row.user_id}, ${row.user_login}, ${row.state}, ${row.body},
+          ${row.commit_id}, ${row.submitted_at})
+        RETURNING id`.pipe(Effect.map((rows) => rows[0]!.id)),
+    updateReview: (id, fields) => {
+      const keys = Object.keys(fields)
+      if (keys.length === 0) return Effect.void
+      return sql
+        .unsafe(`UPDATE reviews SET ${keys.map((k) => `${k} = ?`).join(", ")} WHERE id = ?`, [
+          ...keys.map((k) => (fields as Record<string, unknown>)[k] ?? null),
+          id,
+        ])
+        .pipe(Effect.asVoid)
+    },
+    reviewComments: (issueId) =>
+      sql<ReviewCommentRow>`SELECT * FROM review_comments WHERE issue_id = ${issueId} ORDER BY id`,
+    reviewCommentById: (id) =>
+      sql<ReviewCommentRow>`SELECT * FROM review_comments WHERE id = ${id}`.pipe(Effect.map(one)),
+    insertReviewComment: (row) =>
+      sql<{ id: number }>`INSERT INTO review_comments (issue_id, review_id, user_id, user_login,
+          path, line, side, commit_id, body, in_reply_to, created_at, updated_at)
+        VALUES (${row.issue_id}, ${row.review_id}, ${row.user_id}, ${row.user_login}, ${row.path},
+          ${row.line}, ${row.side}, ${row.commit_id}, ${row.body}, ${row.in_reply_to},
+          ${row.created_at}, ${row.updated_at})
+        RETURNING id`.pipe(Effect.map((rows) => rows[0]!.id)),
+    reviewRequests: (issueId) =>
+      sql<{ user_id: number; login: string }>`SELECT user_id, login FROM review_requests
+        WHERE issue_id = ${issueId} ORDER BY login`,
+    setReviewRequest: (issueId, user, requested) =>
+      (requested
+        ? sql`INSERT OR IGNORE INTO review_requests (issue_id, user_id, login)
+            VALUES (${issueId}, ${user.id}, ${user.login})`
+        : sql`DELETE FROM review_requests WHERE issue_id = ${issueId} AND user_id = ${user.id}`
+      ).pipe(Effect.asVoid),
     insertEvent: (row) =>
       sql`INSERT INTO issue_events (issue_id, actor_id, actor_login, event, data, created_at)
         VALUES (${row.issue_id}, ${row.actor_id}, ${row.actor_login}, ${row.event}, ${row.data},

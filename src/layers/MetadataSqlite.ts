@@ -81,6 +81,7 @@ const ADDED_COLUMNS: ReadonlyArray<readonly [string, string, string]> = [
   ["tokens", "id", "INTEGER"],
   ["tokens", "repositories", "TEXT"],
   ["repos", "visibility", "TEXT NOT NULL DEFAULT 'public'"],
+  ["repos", "fork_of", "INTEGER"],
 ]
 
 /** Replicated tables and their row order, for the state digest. */
@@ -155,10 +156,10 @@ const make = Effect.gen(function* () {
       ),
     insertRepo: (row) =>
       sql<{ id: number }>`INSERT INTO repos (owner_id, owner_login, name, description, private,
-          visibility, default_branch, created_at, updated_at, pushed_at)
+          visibility, default_branch, created_at, updated_at, pushed_at, fork_of)
         VALUES (${row.owner_id}, ${row.owner_login}, ${row.name}, ${row.description},
                 ${row.private}, ${row.visibility}, ${row.default_branch}, ${row.created_at},
-                ${row.updated_at}, ${row.pushed_at})
+                ${row.updated_at}, ${row.pushed_at}, ${row.fork_of ?? null})
         RETURNING id`.pipe(Effect.map((rows) => rows[0]!.id)),
     txOutcome: (key) =>
       sql<{ outcome: string }>`SELECT outcome FROM applied_tx WHERE key = ${key}`.pipe(

@@ -20,6 +20,7 @@ import { Apply } from "../services/Apply.ts"
 import { CommitStatuses } from "../services/CommitStatuses.ts"
 import { Identity } from "../services/Identity.ts"
 import { Issues } from "../services/Issues.ts"
+import { Pulls } from "../services/Pulls.ts"
 import { Auth } from "../services/Auth.ts"
 import type { Ledger } from "../services/Ledger.ts"
 import { GitService } from "../services/GitService.ts"
@@ -78,10 +79,11 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
         Auth.Live,
         Identity.Live,
         CommitStatuses.Live,
-        Issues.Live,
+        Pulls.Live,
         GitService.Live,
         RateLimiterLive,
       ).pipe(
+        Layer.provideMerge(Issues.Live),
         Layer.provideMerge(Repositories.Live),
         Layer.provideMerge(Access.Live),
         Layer.provideMerge(ledger),
@@ -96,6 +98,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
           | Identity
           | CommitStatuses
           | Issues
+          | Pulls
           | RateLimiter
           | GitService
           | Metadata

@@ -28,6 +28,7 @@ import { Metrics } from "../layers/Metrics.ts"
 import { Access } from "./Access.ts"
 import { makeCollaborationHandlers } from "./apply/Collaboration.ts"
 import { type Handled, makeKit, Reject } from "./apply/Kit.ts"
+import { makePullHandlers } from "./apply/Pulls.ts"
 import { rangeFacts } from "./git/Ancestry.ts"
 import { Metadata, type UserRow } from "./Metadata.ts"
 import { type ObjectCorrupt, ObjectStore, type StorageError } from "./ObjectStore.ts"
@@ -61,6 +62,13 @@ const make = Effect.gen(function* () {
     selfOrAdmin,
   } = makeKit(meta, access)
   const collab = makeCollaborationHandlers(meta, access, makeKit(meta, access))
+  const pulls = makePullHandlers({
+    meta,
+    access,
+    kit: makeKit(meta, access),
+    objects,
+    refs: () => refs,
+  })
 
   // --- accounts ---
 
@@ -697,6 +705,12 @@ const make = Effect.gen(function* () {
         }
       }
       if (results.some((r) => r.ok)) yield* meta.touchRepoPushed(repo.id, block.timestamp)
+      // Pull requests whose head branch moved follow it.
+      for (const r of results)
+        if (r.ok) {
+          const change = tx.changes.find((c) => c.name === r.name)!
+          yield* pulls.followPush(repo, change.name, change.new, actor, block)
+        }
       // Keep the order the client sent.
       const order = new Map(tx.changes.map((c, i) => [c.name, i]))
       results.sort((a, b) => (order.get(a.name) ?? 0) - (order.get(b.name) ?? 0))
@@ -763,6 +777,22 @@ const make = Effect.gen(function* () {
         return collab.setMilestone(tx, block, actor)
       case "SetReaction":
         return collab.setReaction(tx, block, actor)
+      case "CreatePull":
+        return pulls.createPull(tx, block, actor)
+      case "UpdatePull":
+        return pulls.updatePull(tx, block, actor)
+      case "MergePull":
+        return pulls.mergePull(tx, block, actor)
+      case "CreateReview":
+        return pulls.createReview(tx, block, actor)
+      case "SubmitReview":
+        return pulls.submitReview(tx, block, actor)
+      case "CreateReviewComment":
+        return pulls.createReviewComment(tx, block, actor)
+      case "RequestReviewers":
+        return pulls.requestReviewers(tx, block, actor)
+      case "CreateFork":
+        return pulls.createFork(tx, block, actor)
       case "UpdateRefs":
         return updateRefs(tx, block, actor)
     }

@@ -83,6 +83,51 @@ export interface EventRow {
   readonly created_at: number
 }
 
+export interface PullRow {
+  readonly issue_id: number
+  readonly repo_id: number
+  readonly number: number
+  readonly head_repo_id: number
+  readonly head_ref: string
+  readonly head_sha: string
+  readonly base_ref: string
+  /** The base branch's commit when the pull request was opened or last merged. */
+  readonly base_sha: string
+  readonly draft: number
+  readonly merged: number
+  readonly merged_at: number | null
+  readonly merged_by_id: number | null
+  readonly merged_by_login: string | null
+  readonly merge_commit_sha: string | null
+}
+
+export interface ReviewRow {
+  readonly id: number
+  readonly issue_id: number
+  readonly user_id: number
+  readonly user_login: string
+  readonly state: "PENDING" | "COMMENTED" | "APPROVED" | "CHANGES_REQUESTED" | "DISMISSED"
+  readonly body: string | null
+  readonly commit_id: string
+  readonly submitted_at: number | null
+}
+
+export interface ReviewCommentRow {
+  readonly id: number
+  readonly issue_id: number
+  readonly review_id: number | null
+  readonly user_id: number
+  readonly user_login: string
+  readonly path: string
+  readonly line: number
+  readonly side: "LEFT" | "RIGHT"
+  readonly commit_id: string
+  readonly body: string
+  readonly in_reply_to: number | null
+  readonly created_at: number
+  readonly updated_at: number
+}
+
 export interface IssueFilter {
   readonly repoId: number
   readonly state: "open" | "closed" | "all"
@@ -185,4 +230,43 @@ export interface CollabTables {
   readonly insertReaction: (row: Omit<ReactionRow, "id">) => Effect.Effect<number, SqlError>
   readonly deleteReaction: (id: number) => Effect.Effect<void, SqlError>
   readonly insertEvent: (row: Omit<EventRow, "id">) => Effect.Effect<void, SqlError>
+
+  // Pull requests.
+  readonly pullByNumber: (
+    repoId: number,
+    number: number,
+  ) => Effect.Effect<PullRow | undefined, SqlError>
+  /** Pull requests (open ones unless `all`) whose head is `ref` of `headRepoId`. */
+  readonly pullsWithHead: (
+    headRepoId: number,
+    ref: string,
+    all?: boolean,
+  ) => Effect.Effect<ReadonlyArray<PullRow>, SqlError>
+  readonly insertPull: (row: PullRow) => Effect.Effect<void, SqlError>
+  readonly updatePull: (
+    issueId: number,
+    fields: Partial<Omit<PullRow, "issue_id" | "repo_id" | "number">>,
+  ) => Effect.Effect<void, SqlError>
+  readonly reviews: (issueId: number) => Effect.Effect<ReadonlyArray<ReviewRow>, SqlError>
+  readonly reviewById: (id: number) => Effect.Effect<ReviewRow | undefined, SqlError>
+  readonly insertReview: (row: Omit<ReviewRow, "id">) => Effect.Effect<number, SqlError>
+  readonly updateReview: (
+    id: number,
+    fields: Partial<Pick<ReviewRow, "state" | "body" | "submitted_at">>,
+  ) => Effect.Effect<void, SqlError>
+  readonly reviewComments: (
+    issueId: number,
+  ) => Effect.Effect<ReadonlyArray<ReviewCommentRow>, SqlError>
+  readonly reviewCommentById: (id: number) => Effect.Effect<ReviewCommentRow | undefined, SqlError>
+  readonly insertReviewComment: (
+    row: Omit<ReviewCommentRow, "id">,
+  ) => Effect.Effect<number, SqlError>
+  readonly reviewRequests: (
+    issueId: number,
+  ) => Effect.Effect<ReadonlyArray<{ user_id: number; login: string }>, SqlError>
+  readonly setReviewRequest: (
+    issueId: number,
+    user: { id: number; login: string },
+    requested: boolean,
+  ) => Effect.Effect<void, SqlError>
 }

@@ -33,7 +33,24 @@ export class Invalid extends Data.TaggedError("Invalid")<{
   }
 }
 
-export type Refusal = NotFound | Forbidden | Invalid
+/** The operation cannot happen in the current state (GitHub's 405 for an unmergeable PR). */
+export class NotAllowed extends Data.TaggedError("NotAllowed")<{
+  readonly reason: string
+  readonly conflicts?: ReadonlyArray<string> | undefined
+}> {
+  override get message() {
+    return this.reason
+  }
+}
+
+/** Something changed underneath the request (GitHub's 409): look again and retry. */
+export class Conflict extends Data.TaggedError("Conflict")<{ readonly reason: string }> {
+  override get message() {
+    return this.reason
+  }
+}
+
+export type Refusal = NotFound | Forbidden | Invalid | NotAllowed | Conflict
 
 /**
  * A rejected transaction as the refusal a caller understands. Apply's reasons say "does
@@ -48,6 +65,12 @@ export const refusalOf = (
   const code = detail?.code
   if (detail?.field) field = detail.field
   if (code === "forbidden") return new Forbidden({ reason: outcome.reason })
+  if (code === "not_mergeable")
+    return new NotAllowed({
+      reason: outcome.reason,
+      conflicts: (outcome.detail as { conflicts?: string[] }).conflicts,
+    })
+  if (code === "conflict") return new Conflict({ reason: outcome.reason })
   if (code === "not_found")
     return new NotFound({ what: outcome.reason.replace(/ does not exist$/, "") })
   if (code === "invalid")

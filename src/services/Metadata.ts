@@ -103,6 +103,8 @@ export interface RepoRow {
   readonly created_at: number
   readonly updated_at: number
   readonly pushed_at: number | null
+  /** The repository this one was forked from. */
+  readonly fork_of?: number | null
 }
 
 export interface MetadataShape extends CollabTables {

@@ -14,6 +14,7 @@ import { Auth, type Credentials, type Principal } from "../../services/Auth.ts"
 import type { CommitStatuses } from "../../services/CommitStatuses.ts"
 import type { Identity } from "../../services/Identity.ts"
 import type { Issues } from "../../services/Issues.ts"
+import type { Pulls } from "../../services/Pulls.ts"
 import { Metadata, type RepoRow } from "../../services/Metadata.ts"
 import { NodeConfig } from "../../services/NodeConfig.ts"
 import { Repositories } from "../../services/Repositories.ts"
@@ -33,6 +34,7 @@ export type R =
   | RateLimiter
   | CommitStatuses
   | Issues
+  | Pulls
 
 export type Body = Record<string, unknown>
 

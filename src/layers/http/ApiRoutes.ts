@@ -45,6 +45,7 @@ import {
   visibilityField,
 } from "./ApiKit.ts"
 import { issueRoutes } from "./IssueRoutes.ts"
+import { pullRoutes } from "./PullRoutes.ts"
 
 // --- handlers ---
 
@@ -912,7 +913,7 @@ const createOrgFrom = (ctx: HttpContext) =>
 /** The API routes mounted under both `/api` and `/api/v3`. */
 export const apiRoutes = (): Array<Route<R>> =>
   ["/api", "/api/v3"].flatMap((prefix) =>
-    [...routes, ...issueRoutes].map((r) => ({
+    [...routes, ...issueRoutes, ...pullRoutes].map((r) => ({
       ...r,
       path: prefix + r.path,
       handler: limited(r.handler),

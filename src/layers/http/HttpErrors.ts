@@ -6,7 +6,7 @@
  * Bodies follow GitHub's error shape: `{ message, documentation_url, errors? }`.
  */
 import { Data } from "effect"
-import { Forbidden, Invalid, NotFound } from "../../services/Errors.ts"
+import { Conflict, Forbidden, Invalid, NotAllowed, NotFound } from "../../services/Errors.ts"
 import { LedgerUnavailable } from "../../services/Ledger.ts"
 
 export interface FieldError {
@@ -69,6 +69,8 @@ export const toHttpError = (e: unknown): HttpError | undefined => {
     return unprocessable(e.reason, [
       { resource: e.resource, field: e.field, code: e.code, message: e.reason },
     ])
+  if (e instanceof NotAllowed) return new HttpError({ status: 405, message: e.reason })
+  if (e instanceof Conflict) return new HttpError({ status: 409, message: e.reason })
   if (e instanceof LedgerUnavailable)
     return new HttpError({ status: 503, message: e.message, headers: { "retry-after": "5" } })
   return undefined
