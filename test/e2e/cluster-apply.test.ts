@@ -1,5 +1,13 @@
 /**
- * Apply-time enforcement in a real cluster: one validator turns faulty — it skips every
+ * Apply in a real cluster of four validators.
+ *
+ * Collaboration: the same kind of API calls spread over different nodes — pull requests
+ * opened on one node, reviewed on another, merged three ways (merge commit, squash, rebase)
+ * on a third — leave every node with the identical state digest and the identical merge
+ * commits (their authors and times come from the transactions and blocks, not from a node),
+ * and the history fetched with git is what the three methods promise.
+ *
+ * Enforcement: one validator turns faulty — it skips every
  * request-time check and submits, signed with its genuine validator key, transactions no
  * honest node would have taken: a history rewrite by a user with read access, and a push
  * in the owner's name carrying a certificate signed by someone else. The three honest
@@ -183,4 +191,94 @@ describe("a faulty validator that skips request-time checks", () => {
     expect(state.digest).toMatch(/^[0-9a-f]{64}$/)
     for (const i of honest) expect(await refsOn(i)).toContain(`${c2}\trefs/heads/main`)
   }, 90_000)
+})
+
+describe("collaboration through different nodes", () => {
+  it("opens, reviews and merges pull requests three ways on different nodes, with identical results everywhere", async () => {
+    const url = (i: number) => cluster.nodes[i]!.url
+    const admin = apiClient(url(0), cluster.nodes[0]!.token())
+    const dev = await makeUser(admin, "dev", ["repo"])
+    const o = (i: number) => apiClient(url(i), owner.token)
+    const d = (i: number) => apiClient(url(i), dev.token)
+    expect((await o(0)("POST", "/user/repos", { name: "collab" })).status).toBe(201)
+    expect(
+      (await o(1)("PUT", "/repos/owner/collab/collaborators/dev", { permission: "push" })).status,
+    ).toBe(201)
+    const devRemote = (i: number) => authUrl(`${url(i)}/owner/collab.git`, dev.token)
+    const w = await initRepo(path.join(tempDir("collab"), "w"))
+    write(w, "readme", "hello\n")
+    await commitAll(w, "start", 10)
+    await git(w, ["push", "-q", devRemote(0), "main"])
+    const branches: Array<[string, Array<[string, string]>]> = [
+      ["one", [["x.txt", "x\n"]]],
+      ["two", [["y.txt", "y\n"]]],
+      [
+        "three",
+        [
+          ["z.txt", "z1\n"],
+          ["z.txt", "z2\n"],
+        ],
+      ],
+    ]
+    let n = 20
+    for (const [name, edits] of branches) {
+      await git(w, ["checkout", "-q", "-B", name, "main"])
+      for (const [file, content] of edits) {
+        write(w, file, content)
+        await commitAll(w, `${name}: ${file}`, n++)
+      }
+      await git(w, ["push", "-q", devRemote(2), `${name}:refs/heads/${name}`])
+    }
+    const numbers: number[] = []
+    for (const [i, [name]] of branches.entries()) {
+      const pr = await d(i)("POST", "/repos/owner/collab/pulls", {
+        title: `PR ${name}`,
+        head: name,
+        base: "main",
+      })
+      expect(pr.status, JSON.stringify(pr.body)).toBe(201)
+      numbers.push(pr.body.number)
+      const review = await o((i + 1) % 3)(
+        "POST",
+        `/repos/owner/collab/pulls/${pr.body.number}/reviews`,
+        {
+          event: "APPROVE",
+        },
+      )
+      expect(review.status).toBe(200)
+    }
+    const methods = ["merge", "squash", "rebase"] as const
+    const shas: string[] = []
+    for (const [i, method] of methods.entries()) {
+      const merged = await o((i + 2) % 3)("PUT", `/repos/owner/collab/pulls/${numbers[i]}/merge`, {
+        merge_method: method,
+      })
+      expect(merged.status, JSON.stringify(merged.body)).toBe(200)
+      shas.push(merged.body.sha)
+    }
+    const state = await settle()
+    expect(state.digest).toMatch(/^[0-9a-f]{64}$/)
+    for (const i of honest) {
+      const ls = await git(w, ["ls-remote", devRemote(i), "refs/heads/main"])
+      expect(ls.split("\t")[0]).toBe(shas[2])
+      const pr = await d(i)("GET", `/repos/owner/collab/pulls/${numbers[0]}`)
+      expect(pr.body.merge_commit_sha).toBe(shas[0])
+    }
+    const clone = path.join(tempDir("collab-clone"), "c")
+    await git(w, ["clone", "-q", devRemote(1), clone])
+    await git(clone, ["fsck", "--full"])
+    const log = (await git(clone, ["log", "--format=%s|%P", "main"])).trim().split("\n")
+    expect(log.map((l) => l.split("|")[0])).toEqual([
+      "three: z.txt",
+      "three: z.txt",
+      "PR two (#2)",
+      "Merge pull request #1 from owner/one",
+      "one: x.txt",
+      "start",
+    ])
+    expect(log[3]!.split("|")[1]!.split(" ")).toHaveLength(2)
+    expect(log[2]!.split("|")[1]!.split(" ")).toHaveLength(1)
+    const graph = await git(clone, ["log", "--graph", "--oneline", "main"])
+    expect(graph).toContain("Merge pull request #1")
+  }, 180_000)
 })
