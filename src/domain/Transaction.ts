@@ -418,6 +418,53 @@ export class CreateFork extends Schema.TaggedClass<CreateFork>()("CreateFork", {
   name: Schema.optional(Schema.String),
 }) {}
 
+// --- contents and releases ---
+
+const Person = Schema.Struct({ name: Schema.String, email: Schema.String })
+
+export class CommitFile extends Schema.TaggedClass<CommitFile>()("CommitFile", {
+  ...Envelope,
+  ...RepoRef,
+  branch: Schema.optional(Schema.String),
+  path: Schema.String,
+  message: Schema.String,
+  /** Base64 content; absent to delete the file. */
+  content: Schema.optional(Schema.String),
+  /** The blob id the file has now (required to update or delete, like GitHub). */
+  sha: Schema.optional(Schema.String),
+  author: Schema.optional(Person),
+  committer: Schema.optional(Person),
+}) {}
+
+export class SetRelease extends Schema.TaggedClass<SetRelease>()("SetRelease", {
+  ...Envelope,
+  ...RepoRef,
+  /** Absent to create a release. */
+  id: Schema.optional(Schema.Int),
+  tagName: Schema.optional(Schema.String),
+  targetCommitish: Schema.optional(Schema.String),
+  name: Schema.optional(Schema.NullOr(Schema.String)),
+  body: Schema.optional(Schema.NullOr(Schema.String)),
+  draft: Schema.optional(Schema.Boolean),
+  prerelease: Schema.optional(Schema.Boolean),
+  delete: Schema.optional(Schema.Boolean),
+}) {}
+
+export class SetReleaseAsset extends Schema.TaggedClass<SetReleaseAsset>()("SetReleaseAsset", {
+  ...Envelope,
+  ...RepoRef,
+  releaseId: Schema.Int,
+  /** Absent to add an asset. */
+  id: Schema.optional(Schema.Int),
+  name: Schema.optional(Schema.String),
+  label: Schema.optional(Schema.NullOr(Schema.String)),
+  contentType: Schema.optional(Schema.String),
+  /** The git blob holding the bytes (replicated like any object before this transaction). */
+  blob: Schema.optional(Schema.String),
+  size: Schema.optional(Schema.Int),
+  delete: Schema.optional(Schema.Boolean),
+}) {}
+
 export const Transaction = Schema.Union(
   CreateUser,
   UpdateUser,
@@ -454,6 +501,9 @@ export const Transaction = Schema.Union(
   CreateReviewComment,
   RequestReviewers,
   CreateFork,
+  CommitFile,
+  SetRelease,
+  SetReleaseAsset,
   UpdateRefs,
 )
 export type Transaction = typeof Transaction.Type

@@ -16,6 +16,8 @@ import type {
   ReactionRow,
   ReviewCommentRow,
   ReviewRow,
+  ReleaseRow,
+  AssetRow,
 } from "../services/CollabTables.ts"
 
 export const COLLAB_SCHEMA = [
@@ -68,6 +70,16 @@ export const COLLAB_SCHEMA = [
      user_id INTEGER NOT NULL, user_login TEXT NOT NULL, path TEXT NOT NULL,
      line INTEGER NOT NULL, side TEXT NOT NULL, commit_id TEXT NOT NULL, body TEXT NOT NULL,
      in_reply_to INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS releases (
+     id INTEGER PRIMARY KEY, repo_id INTEGER NOT NULL, tag_name TEXT NOT NULL,
+     target_commitish TEXT NOT NULL, name TEXT, body TEXT, draft INTEGER NOT NULL,
+     prerelease INTEGER NOT NULL, author_id INTEGER NOT NULL, author_login TEXT NOT NULL,
+     created_at INTEGER NOT NULL, published_at INTEGER)`,
+  `CREATE TABLE IF NOT EXISTS release_assets (
+     id INTEGER PRIMARY KEY, release_id INTEGER NOT NULL, name TEXT NOT NULL, label TEXT,
+     content_type TEXT NOT NULL, size INTEGER NOT NULL, blob TEXT NOT NULL,
+     uploader_id INTEGER NOT NULL, uploader_login TEXT NOT NULL, created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL, UNIQUE (release_id, name))`,
   `CREATE TABLE IF NOT EXISTS review_requests (
      issue_id INTEGER NOT NULL, user_id INTEGER NOT NULL, login TEXT NOT NULL,
      PRIMARY KEY (issue_id, user_id))`,
@@ -86,6 +98,8 @@ export const COLLAB_REPLICATED: ReadonlyArray<readonly [string, string]> = [
   ["reviews", "id"],
   ["review_comments", "id"],
   ["review_requests", "issue_id, user_id"],
+  ["releases", "id"],
+  ["release_assets", "id"],
 ]
 
 const MILESTONE_COUNTS = `(SELECT count(*) FROM issues i WHERE i.milestone_id = m.id AND i.state = 'open') AS open_issues,
@@ -390,6 +404,55 @@ export const collabTables = (sql: SqlClient.SqlClient): CollabTables => {
           ${row.line}, ${row.side}, ${row.commit_id}, ${row.body}, ${row.in_reply_to},
           ${row.created_at}, ${row.updated_at})
         RETURNING id`.pipe(Effect.map((rows) => rows[0]!.id)),
+    releases: (repoId) =>
+      sql<ReleaseRow>`SELECT * FROM releases WHERE repo_id = ${repoId}
+        ORDER BY COALESCE(published_at, created_at) DESC, id DESC`,
+    releaseById: (id) =>
+      sql<ReleaseRow>`SELECT * FROM releases WHERE id = ${id}`.pipe(Effect.map(one)),
+    insertRelease: (row) =>
+      sql<{ id: number }>`INSERT INTO releases (repo_id, tag_name, target_commitish, name, body,
+          draft, prerelease, author_id, author_login, created_at, published_at)
+        VALUES (${row.repo_id}, ${row.tag_name}, ${row.target_commitish}, ${row.name}, ${row.body},
+          ${row.draft}, ${row.prerelease}, ${row.author_id}, ${row.author_login},
+          ${row.created_at}, ${row.published_at})
+        RETURNING id`.pipe(Effect.map((rows) => rows[0]!.id)),
+    updateRelease: (id, fields) => {
+      const keys = Object.keys(fields)
+      if (keys.length === 0) return Effect.void
+      return sql
+        .unsafe(`UPDATE releases SET ${keys.map((k) => `${k} = ?`).join(", ")} WHERE id = ?`, [
+          ...keys.map((k) => (fields as Record<string, unknown>)[k] ?? null),
+          id,
+        ])
+        .pipe(Effect.asVoid)
+    },
+    deleteRelease: (id) =>
+      Effect.zipRight(
+        sql`DELETE FROM release_assets WHERE release_id = ${id}`,
+        sql`DELETE FROM releases WHERE id = ${id}`,
+      ).pipe(Effect.asVoid),
+    assets: (releaseId) =>
+      sql<AssetRow>`SELECT * FROM release_assets WHERE release_id = ${releaseId} ORDER BY id`,
+    assetById: (id) =>
+      sql<AssetRow>`SELECT * FROM release_assets WHERE id = ${id}`.pipe(Effect.map(one)),
+    insertAsset: (row) =>
+      sql<{ id: number }>`INSERT INTO release_assets (release_id, name, label, content_type, size,
+          blob, uploader_id, uploader_login, created_at, updated_at)
+        VALUES (${row.release_id}, ${row.name}, ${row.label}, ${row.content_type}, ${row.size},
+          ${row.blob}, ${row.uploader_id}, ${row.uploader_login}, ${row.created_at},
+          ${row.updated_at})
+        RETURNING id`.pipe(Effect.map((rows) => rows[0]!.id)),
+    updateAsset: (id, fields) => {
+      const keys = Object.keys(fields)
+      if (keys.length === 0) return Effect.void
+      return sql
+        .unsafe(
+          `UPDATE release_assets SET ${keys.map((k) => `${k} = ?`).join(", ")} WHERE id = ?`,
+          [...keys.map((k) => (fields as Record<string, unknown>)[k] ?? null), id],
+        )
+        .pipe(Effect.asVoid)
+    },
+    deleteAsset: (id) => sql`DELETE FROM release_assets WHERE id = ${id}`.pipe(Effect.asVoid),
     reviewRequests: (issueId) =>
       sql<{ user_id: number; login: string }>`SELECT user_id, login FROM review_requests
         WHERE issue_id = ${issueId} ORDER BY login`,

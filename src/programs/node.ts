@@ -21,6 +21,8 @@ import { CommitStatuses } from "../services/CommitStatuses.ts"
 import { Identity } from "../services/Identity.ts"
 import { Issues } from "../services/Issues.ts"
 import { Pulls } from "../services/Pulls.ts"
+import { Releases } from "../services/Releases.ts"
+import { releaseDownloadRoutes } from "../layers/http/ReleaseRoutes.ts"
 import { Auth } from "../services/Auth.ts"
 import type { Ledger } from "../services/Ledger.ts"
 import { GitService } from "../services/GitService.ts"
@@ -80,6 +82,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
         Identity.Live,
         CommitStatuses.Live,
         Pulls.Live,
+        Releases.Live,
         GitService.Live,
         RateLimiterLive,
       ).pipe(
@@ -99,11 +102,12 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
           | CommitStatuses
           | Issues
           | Pulls
+          | Releases
           | RateLimiter
           | GitService
           | Metadata
           | RefStore
-        >([...healthRoutes, ...apiRoutes(), ...gitRoutes]),
+        >([...healthRoutes, ...apiRoutes(), ...releaseDownloadRoutes, ...gitRoutes]),
         MetricsServerLive,
         StorageGaugeLive,
       )

@@ -27,6 +27,7 @@ import type { Block, RefResult, Transaction, TxOutcome } from "../domain/Transac
 import { Metrics } from "../layers/Metrics.ts"
 import { Access } from "./Access.ts"
 import { makeCollaborationHandlers } from "./apply/Collaboration.ts"
+import { makeContentHandlers } from "./apply/Content.ts"
 import { type Handled, makeKit, Reject } from "./apply/Kit.ts"
 import { makePullHandlers } from "./apply/Pulls.ts"
 import { rangeFacts } from "./git/Ancestry.ts"
@@ -717,6 +718,14 @@ const make = Effect.gen(function* () {
       return done({ refs: results, signed })
     })
 
+  const content = makeContentHandlers({
+    meta,
+    kit: makeKit(meta, access),
+    objects,
+    refs: () => refs,
+    updateRefs,
+  })
+
   const handle = (
     tx: Transaction,
     block: Block,
@@ -793,6 +802,12 @@ const make = Effect.gen(function* () {
         return pulls.requestReviewers(tx, block, actor)
       case "CreateFork":
         return pulls.createFork(tx, block, actor)
+      case "CommitFile":
+        return content.commitFile(tx, block, actor)
+      case "SetRelease":
+        return content.setRelease(tx, block, actor)
+      case "SetReleaseAsset":
+        return content.setReleaseAsset(tx, block, actor)
       case "UpdateRefs":
         return updateRefs(tx, block, actor)
     }

@@ -128,6 +128,35 @@ export interface ReviewCommentRow {
   readonly updated_at: number
 }
 
+export interface ReleaseRow {
+  readonly id: number
+  readonly repo_id: number
+  readonly tag_name: string
+  readonly target_commitish: string
+  readonly name: string | null
+  readonly body: string | null
+  readonly draft: number
+  readonly prerelease: number
+  readonly author_id: number
+  readonly author_login: string
+  readonly created_at: number
+  readonly published_at: number | null
+}
+
+export interface AssetRow {
+  readonly id: number
+  readonly release_id: number
+  readonly name: string
+  readonly label: string | null
+  readonly content_type: string
+  readonly size: number
+  readonly blob: string
+  readonly uploader_id: number
+  readonly uploader_login: string
+  readonly created_at: number
+  readonly updated_at: number
+}
+
 export interface IssueFilter {
   readonly repoId: number
   readonly state: "open" | "closed" | "all"
@@ -264,6 +293,22 @@ export interface CollabTables {
   readonly reviewRequests: (
     issueId: number,
   ) => Effect.Effect<ReadonlyArray<{ user_id: number; login: string }>, SqlError>
+  readonly releases: (repoId: number) => Effect.Effect<ReadonlyArray<ReleaseRow>, SqlError>
+  readonly releaseById: (id: number) => Effect.Effect<ReleaseRow | undefined, SqlError>
+  readonly insertRelease: (row: Omit<ReleaseRow, "id">) => Effect.Effect<number, SqlError>
+  readonly updateRelease: (
+    id: number,
+    fields: Partial<Omit<ReleaseRow, "id" | "repo_id">>,
+  ) => Effect.Effect<void, SqlError>
+  readonly deleteRelease: (id: number) => Effect.Effect<void, SqlError>
+  readonly assets: (releaseId: number) => Effect.Effect<ReadonlyArray<AssetRow>, SqlError>
+  readonly assetById: (id: number) => Effect.Effect<AssetRow | undefined, SqlError>
+  readonly insertAsset: (row: Omit<AssetRow, "id">) => Effect.Effect<number, SqlError>
+  readonly updateAsset: (
+    id: number,
+    fields: Partial<Pick<AssetRow, "name" | "label" | "updated_at">>,
+  ) => Effect.Effect<void, SqlError>
+  readonly deleteAsset: (id: number) => Effect.Effect<void, SqlError>
   readonly setReviewRequest: (
     issueId: number,
     user: { id: number; login: string },

@@ -15,6 +15,7 @@ import type { CommitStatuses } from "../../services/CommitStatuses.ts"
 import type { Identity } from "../../services/Identity.ts"
 import type { Issues } from "../../services/Issues.ts"
 import type { Pulls } from "../../services/Pulls.ts"
+import type { Releases } from "../../services/Releases.ts"
 import { Metadata, type RepoRow } from "../../services/Metadata.ts"
 import { NodeConfig } from "../../services/NodeConfig.ts"
 import { Repositories } from "../../services/Repositories.ts"
@@ -35,6 +36,7 @@ export type R =
   | CommitStatuses
   | Issues
   | Pulls
+  | Releases
 
 export type Body = Record<string, unknown>
 
