@@ -22,6 +22,7 @@ import { Identity } from "../services/Identity.ts"
 import { Issues } from "../services/Issues.ts"
 import { Pulls } from "../services/Pulls.ts"
 import { Releases } from "../services/Releases.ts"
+import { RepoContent } from "../services/RepoContent.ts"
 import { releaseDownloadRoutes } from "../layers/http/ReleaseRoutes.ts"
 import { Auth } from "../services/Auth.ts"
 import type { Ledger } from "../services/Ledger.ts"
@@ -83,6 +84,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
         CommitStatuses.Live,
         Pulls.Live,
         Releases.Live,
+        RepoContent.Live,
         GitService.Live,
         RateLimiterLive,
       ).pipe(
@@ -103,6 +105,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
           | Issues
           | Pulls
           | Releases
+          | RepoContent
           | RateLimiter
           | GitService
           | Metadata

@@ -16,6 +16,7 @@ import type { Identity } from "../../services/Identity.ts"
 import type { Issues } from "../../services/Issues.ts"
 import type { Pulls } from "../../services/Pulls.ts"
 import type { Releases } from "../../services/Releases.ts"
+import type { RepoContent } from "../../services/RepoContent.ts"
 import { Metadata, type RepoRow } from "../../services/Metadata.ts"
 import { NodeConfig } from "../../services/NodeConfig.ts"
 import { Repositories } from "../../services/Repositories.ts"
@@ -37,6 +38,7 @@ export type R =
   | Issues
   | Pulls
   | Releases
+  | RepoContent
 
 export type Body = Record<string, unknown>
 

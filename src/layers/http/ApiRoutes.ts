@@ -46,6 +46,7 @@ import {
 } from "./ApiKit.ts"
 import { issueRoutes } from "./IssueRoutes.ts"
 import { pullRoutes } from "./PullRoutes.ts"
+import { contentRoutes } from "./ContentRoutes.ts"
 import { releaseRoutes } from "./ReleaseRoutes.ts"
 
 // --- handlers ---
@@ -914,7 +915,7 @@ const createOrgFrom = (ctx: HttpContext) =>
 /** The API routes mounted under both `/api` and `/api/v3`. */
 export const apiRoutes = (): Array<Route<R>> =>
   ["/api", "/api/v3"].flatMap((prefix) =>
-    [...routes, ...issueRoutes, ...pullRoutes, ...releaseRoutes].map((r) => ({
+    [...routes, ...issueRoutes, ...pullRoutes, ...releaseRoutes, ...contentRoutes].map((r) => ({
       ...r,
       path: prefix + r.path,
       handler: limited(r.handler),
