@@ -236,6 +236,22 @@ describe("labels and milestones", () => {
   })
 })
 
+describe("conditional requests", () => {
+  it("answers 304 to If-None-Match with the current ETag, and 200 once the issue changed", async () => {
+    const url = `${node.url}/api${R}/issues/1`
+    const first = await fetch(url)
+    const etag = first.headers.get("etag")
+    expect(etag).toMatch(/^W\/"[0-9a-f]{40}"$/)
+    const same = await fetch(url, { headers: { "if-none-match": etag! } })
+    expect(same.status).toBe(304)
+    expect(await same.text()).toBe("")
+    await owner("PATCH", `${R}/issues/1`, { body: "changed" })
+    const changed = await fetch(url, { headers: { "if-none-match": etag! } })
+    expect(changed.status).toBe(200)
+    expect(changed.headers.get("etag")).not.toBe(etag)
+  })
+})
+
 describe("bad input", () => {
   it("answers 404 for an unknown repository, a private one, or an unknown number", async () => {
     expect((await owner("GET", "/repos/olive/nowhere/issues")).status).toBe(404)

@@ -3,6 +3,7 @@
  * request-body parsing with GitHub's 422 errors, presenting, answering, pagination with
  * `Link` headers, and the rate limit wrapped around each handler.
  */
+import { createHash } from "node:crypto"
 import { Effect } from "effect"
 import {
   type Grantable,
@@ -147,12 +148,30 @@ export const presentRepo = (ctx: HttpContext, repo: RepoRow, principal: Principa
     return repoJson(yield* base(ctx), repo, level, owner?.type === "Organization")
   })
 
+/**
+ * Answers JSON. A successful GET carries an `ETag` (a hash of the body), and a request whose
+ * `If-None-Match` names it gets `304 Not Modified` without a body — GitHub's conditional
+ * requests, which let clients poll without spending their rate limit on unchanged data.
+ */
 export const send = (
   ctx: HttpContext,
   status: number,
   body: unknown,
-  headers?: Record<string, string>,
-) => sendJson(ctx.res, status, body, headers)
+  headers: Record<string, string> = {},
+) =>
+  Effect.suspend(() => {
+    if (status !== 200 || (ctx.req.method !== "GET" && ctx.req.method !== "HEAD"))
+      return sendJson(ctx.res, status, body, headers)
+    const text = typeof body === "string" ? body : JSON.stringify(body)
+    const etag = `W/"${createHash("sha1").update(text).digest("hex")}"`
+    const asked = ctx.req.headers["if-none-match"]
+    if (asked !== undefined && asked.split(",").some((t) => t.trim() === etag || t.trim() === "*"))
+      return Effect.sync(() => {
+        ctx.res.writeHead(304, { etag, ...headers })
+        ctx.res.end()
+      })
+    return sendJson(ctx.res, status, text, { ...headers, etag })
+  })
 
 export const noContent = (ctx: HttpContext) =>
   Effect.sync(() => {
