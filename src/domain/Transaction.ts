@@ -465,6 +465,23 @@ export class SetReleaseAsset extends Schema.TaggedClass<SetReleaseAsset>()("SetR
   delete: Schema.optional(Schema.Boolean),
 }) {}
 
+// --- webhooks ---
+
+export class SetHook extends Schema.TaggedClass<SetHook>()("SetHook", {
+  ...Envelope,
+  /** A repository hook (`owner/repo`) or an organisation hook (`org`). */
+  owner: Schema.String,
+  repo: Schema.optional(Schema.String),
+  /** Absent to create one. */
+  id: Schema.optional(Schema.Int),
+  url: Schema.optional(Schema.String),
+  contentType: Schema.optional(Schema.Literal("json", "form")),
+  secret: Schema.optional(Schema.NullOr(Schema.String)),
+  events: Schema.optional(Schema.Array(Schema.String)),
+  active: Schema.optional(Schema.Boolean),
+  delete: Schema.optional(Schema.Boolean),
+}) {}
+
 export const Transaction = Schema.Union(
   CreateUser,
   UpdateUser,
@@ -504,6 +521,7 @@ export const Transaction = Schema.Union(
   CommitFile,
   SetRelease,
   SetReleaseAsset,
+  SetHook,
   UpdateRefs,
 )
 export type Transaction = typeof Transaction.Type

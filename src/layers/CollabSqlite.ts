@@ -18,6 +18,7 @@ import type {
   ReviewRow,
   ReleaseRow,
   AssetRow,
+  HookRow,
 } from "../services/CollabTables.ts"
 
 export const COLLAB_SCHEMA = [
@@ -80,6 +81,10 @@ export const COLLAB_SCHEMA = [
      content_type TEXT NOT NULL, size INTEGER NOT NULL, blob TEXT NOT NULL,
      uploader_id INTEGER NOT NULL, uploader_login TEXT NOT NULL, created_at INTEGER NOT NULL,
      updated_at INTEGER NOT NULL, UNIQUE (release_id, name))`,
+  `CREATE TABLE IF NOT EXISTS hooks (
+     id INTEGER PRIMARY KEY, repo_id INTEGER, org_id INTEGER, url TEXT NOT NULL,
+     content_type TEXT NOT NULL, secret TEXT, events TEXT NOT NULL, active INTEGER NOT NULL,
+     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS review_requests (
      issue_id INTEGER NOT NULL, user_id INTEGER NOT NULL, login TEXT NOT NULL,
      PRIMARY KEY (issue_id, user_id))`,
@@ -100,6 +105,7 @@ export const COLLAB_REPLICATED: ReadonlyArray<readonly [string, string]> = [
   ["review_requests", "issue_id, user_id"],
   ["releases", "id"],
   ["release_assets", "id"],
+  ["hooks", "id"],
 ]
 
 const MILESTONE_COUNTS = `(SELECT count(*) FROM issues i WHERE i.milestone_id = m.id AND i.state = 'open') AS open_issues,
@@ -404,6 +410,28 @@ export const collabTables = (sql: SqlClient.SqlClient): CollabTables => {
           ${row.line}, ${row.side}, ${row.commit_id}, ${row.body}, ${row.in_reply_to},
           ${row.created_at}, ${row.updated_at})
         RETURNING id`.pipe(Effect.map((rows) => rows[0]!.id)),
+    hooksOf: (t) =>
+      t.repoId !== undefined
+        ? sql<HookRow>`SELECT * FROM hooks WHERE repo_id = ${t.repoId} ORDER BY id`
+        : sql<HookRow>`SELECT * FROM hooks WHERE org_id = ${t.orgId ?? -1} ORDER BY id`,
+    hookById: (id) => sql<HookRow>`SELECT * FROM hooks WHERE id = ${id}`.pipe(Effect.map(one)),
+    insertHook: (row) =>
+      sql<{ id: number }>`INSERT INTO hooks (repo_id, org_id, url, content_type, secret, events,
+          active, created_at, updated_at)
+        VALUES (${row.repo_id}, ${row.org_id}, ${row.url}, ${row.content_type}, ${row.secret},
+          ${row.events}, ${row.active}, ${row.created_at}, ${row.updated_at})
+        RETURNING id`.pipe(Effect.map((rows) => rows[0]!.id)),
+    updateHook: (id, fields) => {
+      const keys = Object.keys(fields)
+      if (keys.length === 0) return Effect.void
+      return sql
+        .unsafe(`UPDATE hooks SET ${keys.map((k) => `${k} = ?`).join(", ")} WHERE id = ?`, [
+          ...keys.map((k) => (fields as Record<string, unknown>)[k] ?? null),
+          id,
+        ])
+        .pipe(Effect.asVoid)
+    },
+    deleteHook: (id) => sql`DELETE FROM hooks WHERE id = ${id}`.pipe(Effect.asVoid),
     releases: (repoId) =>
       sql<ReleaseRow>`SELECT * FROM releases WHERE repo_id = ${repoId}
         ORDER BY COALESCE(published_at, created_at) DESC, id DESC`,

@@ -17,6 +17,7 @@ import {
   type RepoRow,
   type SshKeyRow,
   type StatusRow,
+  type DeliveryRow,
   type TeamRow,
   type TokenRow,
   type UserRow,
@@ -62,6 +63,11 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS branch_protection (
      repo_id INTEGER NOT NULL, branch TEXT NOT NULL, rule TEXT NOT NULL,
      PRIMARY KEY (repo_id, branch))`,
+  `CREATE TABLE IF NOT EXISTS hook_deliveries (
+     guid TEXT NOT NULL, hook_id INTEGER NOT NULL, event TEXT NOT NULL, action TEXT,
+     payload TEXT NOT NULL, status TEXT NOT NULL, status_code INTEGER NOT NULL,
+     duration_ms INTEGER NOT NULL, attempts INTEGER NOT NULL, redelivery INTEGER NOT NULL,
+     delivered_at INTEGER NOT NULL, response TEXT, PRIMARY KEY (guid, redelivery))`,
   `CREATE TABLE IF NOT EXISTS statuses (
      id INTEGER PRIMARY KEY, repo_id INTEGER NOT NULL, sha TEXT NOT NULL, state TEXT NOT NULL,
      context TEXT NOT NULL, description TEXT, target_url TEXT, creator_id INTEGER NOT NULL,
@@ -399,6 +405,29 @@ const accessTables = (sql: SqlClient.SqlClient) => {
         : sql`INSERT INTO branch_protection (repo_id, branch, rule) VALUES (${repoId}, ${branch}, ${rule})
             ON CONFLICT (repo_id, branch) DO UPDATE SET rule = excluded.rule`
       ).pipe(Effect.asVoid),
+    insertDelivery: (row: DeliveryRow) =>
+      sql`INSERT INTO hook_deliveries (guid, hook_id, event, action, payload, status, status_code,
+          duration_ms, attempts, redelivery, delivered_at, response)
+        VALUES (${row.guid}, ${row.hook_id}, ${row.event}, ${row.action}, ${row.payload},
+          ${row.status}, ${row.status_code}, ${row.duration_ms}, ${row.attempts}, ${row.redelivery},
+          ${row.delivered_at}, ${row.response})`.pipe(Effect.asVoid),
+    updateDelivery: (guid: string, fields: Record<string, unknown>) => {
+      const keys = Object.keys(fields)
+      if (keys.length === 0) return Effect.void
+      return sql
+        .unsafe(
+          `UPDATE hook_deliveries SET ${keys.map((k) => `${k} = ?`).join(", ")}
+           WHERE guid = ? AND redelivery = (SELECT MAX(redelivery) FROM hook_deliveries WHERE guid = ?)`,
+          [...keys.map((k) => fields[k] ?? null), guid, guid],
+        )
+        .pipe(Effect.asVoid)
+    },
+    deliveries: (hookId: number) =>
+      sql<DeliveryRow>`SELECT * FROM hook_deliveries WHERE hook_id = ${hookId}
+        ORDER BY delivered_at DESC, redelivery DESC`,
+    delivery: (hookId: number, guid: string) =>
+      sql<DeliveryRow>`SELECT * FROM hook_deliveries WHERE hook_id = ${hookId} AND guid = ${guid}
+        ORDER BY redelivery DESC LIMIT 1`.pipe(Effect.map(one)),
     insertStatus: (row: Omit<StatusRow, "id">) =>
       sql<{ id: number }>`INSERT INTO statuses (repo_id, sha, state, context, description,
           target_url, creator_id, creator_login, created_at)

@@ -21,6 +21,7 @@ import { CommitStatuses } from "../services/CommitStatuses.ts"
 import { Identity } from "../services/Identity.ts"
 import { Issues } from "../services/Issues.ts"
 import { Pulls } from "../services/Pulls.ts"
+import { webhookDispatcherLayer } from "../layers/WebhookDispatcher.ts"
 import { Releases } from "../services/Releases.ts"
 import { RepoContent } from "../services/RepoContent.ts"
 import { releaseDownloadRoutes } from "../layers/http/ReleaseRoutes.ts"
@@ -62,7 +63,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
       const ledger =
         cluster === undefined
           ? Layer.merge(LedgerLocal, ObjectReplicator.None).pipe(
-              Layer.provide(Apply.Live),
+              Layer.provideMerge(Apply.Live),
               Layer.provideMerge(base),
             )
           : Layer.unwrapEffect(
@@ -77,7 +78,22 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
                   submitTimeoutMs: cluster.submitTimeoutMs,
                 })
               }),
-            ).pipe(Layer.provide(Apply.Live), Layer.provideMerge(base))
+            ).pipe(Layer.provideMerge(Apply.Live), Layer.provideMerge(base))
+      // Webhooks: each delivery is sent by one validator, chosen from its id.
+      const dispatcher =
+        cluster === undefined
+          ? webhookDispatcherLayer(() => true)
+          : Layer.unwrapEffect(
+              Effect.gen(function* () {
+                const key = yield* loadNodeKey(cluster.keyFile)
+                const validators = readClusterFile(cluster.file).validators.map((v) => v.publicKey)
+                const me = validators.indexOf(key.publicKeyHex)
+                return webhookDispatcherLayer(
+                  (guid) =>
+                    me >= 0 && Number.parseInt(guid.slice(0, 8), 16) % validators.length === me,
+                )
+              }),
+            )
       const services = Layer.mergeAll(
         Auth.Live,
         Identity.Live,
@@ -113,6 +129,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
         >([...healthRoutes, ...apiRoutes(), ...releaseDownloadRoutes, ...gitRoutes]),
         MetricsServerLive,
         StorageGaugeLive,
+        dispatcher,
       )
       return servers.pipe(Layer.provideMerge(BootstrapLive), Layer.provideMerge(services))
     }),

@@ -8,7 +8,7 @@
  * applied height is not applied twice.
  */
 import type { SqlError } from "@effect/sql/SqlError"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, PubSub } from "effect"
 import { isFieldProblem, parseProtection, pushProblem } from "../domain/BranchProtection.ts"
 import { isObjectId, type ObjectId, ZERO_ID } from "../domain/git/ObjectId.ts"
 import { refNameProblem } from "../domain/git/RefName.ts"
@@ -28,6 +28,7 @@ import { Metrics } from "../layers/Metrics.ts"
 import { Access } from "./Access.ts"
 import { makeCollaborationHandlers } from "./apply/Collaboration.ts"
 import { makeContentHandlers } from "./apply/Content.ts"
+import { makeHookHandlers } from "./apply/Hooks.ts"
 import { type Handled, makeKit, Reject } from "./apply/Kit.ts"
 import { makePullHandlers } from "./apply/Pulls.ts"
 import { rangeFacts } from "./git/Ancestry.ts"
@@ -45,6 +46,11 @@ const slugOf = (name: string) =>
 const make = Effect.gen(function* () {
   const meta = yield* Metadata
   const store = yield* RefStore
+  /** Every block once applied and committed, with its outcomes (node-local, not state). */
+  const appliedBlocks = yield* PubSub.unbounded<{
+    readonly block: Block
+    readonly outcomes: ReadonlyArray<TxOutcome>
+  }>()
   /** The refs the current block's transactions see (its BlockRefs while a block applies). */
   let refs: RefStoreShape = store
   const metrics = yield* Metrics
@@ -718,6 +724,7 @@ const make = Effect.gen(function* () {
       return done({ refs: results, signed })
     })
 
+  const hooks = makeHookHandlers(meta, makeKit(meta, access))
   const content = makeContentHandlers({
     meta,
     kit: makeKit(meta, access),
@@ -808,6 +815,8 @@ const make = Effect.gen(function* () {
         return content.setRelease(tx, block, actor)
       case "SetReleaseAsset":
         return content.setReleaseAsset(tx, block, actor)
+      case "SetHook":
+        return hooks.setHook(tx, block, actor)
       case "UpdateRefs":
         return updateRefs(tx, block, actor)
     }
@@ -892,10 +901,12 @@ const make = Effect.gen(function* () {
         )
         .pipe(Effect.ensuring(Effect.sync(() => (refs = store))))
       metrics.blockHeight.set(block.height)
+      // After the commit: what happened, for those who react to it (webhooks, live feeds).
+      yield* PubSub.publish(appliedBlocks, { block, outcomes })
       return { alreadyApplied: false, outcomes }
     })
 
-  return { applyBlock, appliedHeight: meta.appliedHeight }
+  return { applyBlock, appliedHeight: meta.appliedHeight, appliedBlocks }
 })
 
 export class Apply extends Context.Tag("guts/Apply")<Apply, Effect.Effect.Success<typeof make>>() {

@@ -157,6 +157,19 @@ export interface AssetRow {
   readonly updated_at: number
 }
 
+export interface HookRow {
+  readonly id: number
+  readonly repo_id: number | null
+  readonly org_id: number | null
+  readonly url: string
+  readonly content_type: "json" | "form"
+  readonly secret: string | null
+  readonly events: string
+  readonly active: number
+  readonly created_at: number
+  readonly updated_at: number
+}
+
 export interface IssueFilter {
   readonly repoId: number
   readonly state: "open" | "closed" | "all"
@@ -293,6 +306,17 @@ export interface CollabTables {
   readonly reviewRequests: (
     issueId: number,
   ) => Effect.Effect<ReadonlyArray<{ user_id: number; login: string }>, SqlError>
+  readonly hooksOf: (target: {
+    readonly repoId?: number | undefined
+    readonly orgId?: number | undefined
+  }) => Effect.Effect<ReadonlyArray<HookRow>, SqlError>
+  readonly hookById: (id: number) => Effect.Effect<HookRow | undefined, SqlError>
+  readonly insertHook: (row: Omit<HookRow, "id">) => Effect.Effect<number, SqlError>
+  readonly updateHook: (
+    id: number,
+    fields: Partial<Omit<HookRow, "id" | "repo_id" | "org_id" | "created_at">>,
+  ) => Effect.Effect<void, SqlError>
+  readonly deleteHook: (id: number) => Effect.Effect<void, SqlError>
   readonly releases: (repoId: number) => Effect.Effect<ReadonlyArray<ReleaseRow>, SqlError>
   readonly releaseById: (id: number) => Effect.Effect<ReleaseRow | undefined, SqlError>
   readonly insertRelease: (row: Omit<ReleaseRow, "id">) => Effect.Effect<number, SqlError>

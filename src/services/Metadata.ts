@@ -78,6 +78,21 @@ export interface StatusRow {
   readonly created_at: number
 }
 
+export interface DeliveryRow {
+  readonly guid: string
+  readonly hook_id: number
+  readonly event: string
+  readonly action: string | null
+  readonly payload: string
+  readonly status: string
+  readonly status_code: number
+  readonly duration_ms: number
+  readonly attempts: number
+  readonly redelivery: number
+  readonly delivered_at: number
+  readonly response: string | null
+}
+
 export interface AuditRow {
   readonly id: number
   readonly created_at: number
@@ -234,6 +249,22 @@ export interface MetadataShape extends CollabTables {
     rule: string | null,
   ) => Effect.Effect<void, SqlError>
   readonly insertAudit: (row: Omit<AuditRow, "id">) => Effect.Effect<void, SqlError>
+  // Webhook deliveries: node-local (not replicated, not in the state digest).
+  readonly insertDelivery: (row: DeliveryRow) => Effect.Effect<void, SqlError>
+  readonly updateDelivery: (
+    guid: string,
+    fields: Partial<
+      Pick<
+        DeliveryRow,
+        "status" | "status_code" | "duration_ms" | "attempts" | "delivered_at" | "response"
+      >
+    >,
+  ) => Effect.Effect<void, SqlError>
+  readonly deliveries: (hookId: number) => Effect.Effect<ReadonlyArray<DeliveryRow>, SqlError>
+  readonly delivery: (
+    hookId: number,
+    guid: string,
+  ) => Effect.Effect<DeliveryRow | undefined, SqlError>
   readonly insertStatus: (row: Omit<StatusRow, "id">) => Effect.Effect<number, SqlError>
   /** Every status of a commit, newest first. */
   readonly statusesOf: (

@@ -15,6 +15,7 @@ import { Auth, type Credentials, type Principal } from "../../services/Auth.ts"
 import type { CommitStatuses } from "../../services/CommitStatuses.ts"
 import type { Identity } from "../../services/Identity.ts"
 import type { Issues } from "../../services/Issues.ts"
+import type { Ledger } from "../../services/Ledger.ts"
 import type { Pulls } from "../../services/Pulls.ts"
 import type { Releases } from "../../services/Releases.ts"
 import type { RepoContent } from "../../services/RepoContent.ts"
@@ -40,6 +41,7 @@ export type R =
   | Pulls
   | Releases
   | RepoContent
+  | Ledger
 
 export type Body = Record<string, unknown>
 

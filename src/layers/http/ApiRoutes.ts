@@ -47,6 +47,7 @@ import {
 import { issueRoutes } from "./IssueRoutes.ts"
 import { pullRoutes } from "./PullRoutes.ts"
 import { contentRoutes } from "./ContentRoutes.ts"
+import { hookRoutes } from "./HookRoutes.ts"
 import { releaseRoutes } from "./ReleaseRoutes.ts"
 
 // --- handlers ---
@@ -915,7 +916,14 @@ const createOrgFrom = (ctx: HttpContext) =>
 /** The API routes mounted under both `/api` and `/api/v3`. */
 export const apiRoutes = (): Array<Route<R>> =>
   ["/api", "/api/v3"].flatMap((prefix) =>
-    [...routes, ...issueRoutes, ...pullRoutes, ...releaseRoutes, ...contentRoutes].map((r) => ({
+    [
+      ...routes,
+      ...issueRoutes,
+      ...pullRoutes,
+      ...releaseRoutes,
+      ...contentRoutes,
+      ...hookRoutes,
+    ].map((r) => ({
       ...r,
       path: prefix + r.path,
       handler: limited(r.handler),
