@@ -40,7 +40,7 @@ const wants = (hook: HookRow, event: string) => {
 }
 
 /** The webhook events a transaction's outcome produces (GitHub's names and payload cores). */
-const eventsOf = (
+export const eventsOf = (
   meta: MetadataShape,
   base: string,
   tx: Transaction,

@@ -22,6 +22,7 @@ import { Identity } from "../services/Identity.ts"
 import { Issues } from "../services/Issues.ts"
 import { Pulls } from "../services/Pulls.ts"
 import { webhookDispatcherLayer } from "../layers/WebhookDispatcher.ts"
+import { LiveEvents, liveSocket } from "../layers/LiveEvents.ts"
 import { Releases } from "../services/Releases.ts"
 import { RepoContent } from "../services/RepoContent.ts"
 import { releaseDownloadRoutes } from "../layers/http/ReleaseRoutes.ts"
@@ -103,6 +104,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
         RepoContent.Live,
         GitService.Live,
         RateLimiterLive,
+        LiveEvents.Live,
       ).pipe(
         Layer.provideMerge(Issues.Live),
         Layer.provideMerge(Repositories.Live),
@@ -122,11 +124,15 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
           | Pulls
           | Releases
           | RepoContent
+          | LiveEvents
+          | Apply
           | RateLimiter
           | GitService
           | Metadata
           | RefStore
-        >([...healthRoutes, ...apiRoutes(), ...releaseDownloadRoutes, ...gitRoutes]),
+        >([...healthRoutes, ...apiRoutes(), ...releaseDownloadRoutes, ...gitRoutes], {
+          "/ws": liveSocket,
+        }),
         MetricsServerLive,
         StorageGaugeLive,
         dispatcher,

@@ -139,7 +139,17 @@ export class HttpServer extends Context.Tag("guts/HttpServer")<HttpServer, HttpS
  * Serves `routes` on the configured HTTP port (port 0 picks a free one; the bound port is
  * in the HttpServer service).
  */
-export const httpServerLayer = <R>(routes: ReadonlyArray<Route<R>>) =>
+/** Takes over a connection that asked to upgrade (WebSocket), as an Effect. */
+export type UpgradeHandler<R> = (
+  req: http.IncomingMessage,
+  socket: import("node:stream").Duplex,
+  head: Buffer,
+) => Effect.Effect<void, never, R>
+
+export const httpServerLayer = <R>(
+  routes: ReadonlyArray<Route<R>>,
+  upgrades: Readonly<Record<string, UpgradeHandler<R>>> = {},
+) =>
   Layer.scoped(
     HttpServer,
     Effect.gen(function* () {
@@ -222,6 +232,17 @@ export const httpServerLayer = <R>(routes: ReadonlyArray<Route<R>>) =>
       }
 
       const server = http.createServer({ keepAliveTimeout: 5_000 }, handle)
+      server.on("upgrade", (req, socket, head) => {
+        const pathname = new URL(req.url ?? "/", "http://localhost").pathname
+        const handler = upgrades[pathname]
+        if (!handler) {
+          socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n")
+          return
+        }
+        const fiber = runFork(handler(req, socket, head))
+        FiberSet.unsafeAdd(fibers, fiber)
+        socket.once("close", () => runFork(Fiber.interrupt(fiber)))
+      })
       server.requestTimeout = 0 // git pushes of large packs can take long
       server.headersTimeout = 60_000
 
