@@ -23,6 +23,8 @@ import { Issues } from "../services/Issues.ts"
 import { Pulls } from "../services/Pulls.ts"
 import { webhookDispatcherLayer } from "../layers/WebhookDispatcher.ts"
 import { LiveEvents, liveSocket } from "../layers/LiveEvents.ts"
+import { rawRoutes } from "../layers/http/ContentRoutes.ts"
+import { limited } from "../layers/http/ApiKit.ts"
 import { Releases } from "../services/Releases.ts"
 import { RepoContent } from "../services/RepoContent.ts"
 import { releaseDownloadRoutes } from "../layers/http/ReleaseRoutes.ts"
@@ -130,9 +132,18 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
           | GitService
           | Metadata
           | RefStore
-        >([...healthRoutes, ...apiRoutes(), ...releaseDownloadRoutes, ...gitRoutes], {
-          "/ws": liveSocket,
-        }),
+        >(
+          [
+            ...healthRoutes,
+            ...apiRoutes(),
+            ...releaseDownloadRoutes,
+            ...rawRoutes.map((r) => ({ ...r, handler: limited(r.handler) })),
+            ...gitRoutes,
+          ],
+          {
+            "/ws": liveSocket,
+          },
+        ),
         MetricsServerLive,
         StorageGaugeLive,
         dispatcher,

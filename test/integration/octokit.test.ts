@@ -1,7 +1,7 @@
 /**
  * GitHub compatibility, judged by GitHub's own client: `@octokit/rest`, unpatched, with only
  * its `baseUrl` pointed at a running node, drives a realistic session — an organisation and
- * a repository, a push with git, files created and changed through the contents API, a pull
+ * a repository, a push with git, branches and commits listed, files created and changed through the contents API, a pull
  * request reviewed and merged, issues and comments paged with Octokit's paginator, a release
  * with an uploaded and downloaded asset, commit statuses and the combined status.
  */
@@ -72,6 +72,11 @@ describe("a session with @octokit/rest", () => {
     await git(work, ["push", "-q", authUrl(`${node.url}/studio/site.git`, mayaToken), "main"])
     const { data: again } = await maya.rest.repos.get({ owner: "studio", repo: "site" })
     expect(again.pushed_at).not.toBeNull()
+    const { data: branches } = await nick.rest.repos.listBranches({ owner: "studio", repo: "site" })
+    expect(branches.map((b) => b.name)).toEqual(["main"])
+    const { data: commits } = await nick.rest.repos.listCommits({ owner: "studio", repo: "site" })
+    expect(commits.map((c) => c.commit.message)).toEqual(["first page"])
+    expect(commits[0]!.sha).toBe((await git(work, ["rev-parse", "HEAD"])).trim())
   })
 
   it("creates and updates a file through the contents API, as a commit on the branch", async () => {
