@@ -24,6 +24,7 @@ import { Pulls } from "../services/Pulls.ts"
 import { webhookDispatcherLayer } from "../layers/WebhookDispatcher.ts"
 import { LiveEvents, liveSocket } from "../layers/LiveEvents.ts"
 import { rawRoutes } from "../layers/http/ContentRoutes.ts"
+import { openApiRoutes } from "../layers/http/OpenApi.ts"
 import { limited } from "../layers/http/ApiKit.ts"
 import { Releases } from "../services/Releases.ts"
 import { RepoContent } from "../services/RepoContent.ts"
@@ -135,6 +136,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
         >(
           [
             ...healthRoutes,
+            ...openApiRoutes(apiRoutes() as never),
             ...apiRoutes(),
             ...releaseDownloadRoutes,
             ...rawRoutes.map((r) => ({ ...r, handler: limited(r.handler) })),

@@ -151,3 +151,23 @@ describe("repositories API", () => {
     expect(listed.map((r) => r.name)).toContain("hello")
   })
 })
+
+describe("the API description", () => {
+  it("serves an OpenAPI document listing the routes the node answers, and a browsable page", async () => {
+    const res = await fetch(`${node.url}/api/openapi.json`)
+    expect(res.status).toBe(200)
+    const doc = (await res.json()) as {
+      openapi: string
+      paths: Record<string, Record<string, unknown>>
+    }
+    expect(doc.openapi).toMatch(/^3\./)
+    expect(
+      Object.keys(doc.paths["/repos/{owner}/{repo}/pulls/{number}/merge"] ?? {}).sort(),
+    ).toEqual(["get", "put"])
+    expect(doc.paths["/repos/{owner}/{repo}/issues"]).toHaveProperty("post")
+    expect(doc.paths["/user"]).toHaveProperty("get")
+    const page = await fetch(`${node.url}/api/docs`)
+    expect(page.headers.get("content-type")).toMatch(/text\/html/)
+    expect(await page.text()).toContain("/repos/{owner}/{repo}/issues")
+  })
+})
