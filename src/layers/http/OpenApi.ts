@@ -49,7 +49,7 @@ export const openApiDocument = (routes: ReadonlyArray<Route<unknown>>) => {
   }
 }
 
-const escape = (s: string) =>
+const escapeHtml = (s: string) =>
   s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!)
 
 export const openApiRoutes = (apiRoutes: ReadonlyArray<Route<unknown>>): Array<Route<never>> => {
@@ -73,7 +73,7 @@ export const openApiRoutes = (apiRoutes: ReadonlyArray<Route<unknown>>): Array<R
           const rows = own
             .map(
               (r) =>
-                `<tr><td>${escape(String(r.method))}</td><td><code>${escape(toOpenApiPath(r.path))}</code></td></tr>`,
+                `<tr><td>${escapeHtml(String(r.method))}</td><td><code>${escapeHtml(toOpenApiPath(r.path))}</code></td></tr>`,
             )
             .join("\n")
           const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Guts REST API</title>
