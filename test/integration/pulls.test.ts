@@ -333,6 +333,41 @@ describe("merging", () => {
   })
 })
 
+describe("code owners", () => {
+  it("refuses a merge until the code owners of the changed files approve, when the rule asks", async () => {
+    await fetchAll()
+    await git(work, ["checkout", "-q", "-B", "owners", "origin/main"])
+    write(work, ".github/CODEOWNERS", "# owners\n*.md @carol\n/src/ @alice\n")
+    await commitAll(work, "code owners", 600)
+    await git(work, ["push", "-q", remote(alice), "owners:refs/heads/release"])
+    const rule = await A("PUT", `${R}/branches/release/protection`, {
+      required_status_checks: null,
+      enforce_admins: true,
+      required_pull_request_reviews: {
+        required_approving_review_count: 1,
+        require_code_owner_reviews: true,
+      },
+      restrictions: null,
+    })
+    expect(rule.status).toBe(200)
+    await fetchAll()
+    await branch("docs-change", [["guide.md", "# Guide\n"]], "release")
+    const pr = await B("POST", `${R}/pulls`, {
+      title: "Docs",
+      head: "docs-change",
+      base: "release",
+    })
+    expect(pr.status, JSON.stringify(pr.body)).toBe(201)
+    await A("POST", `${R}/pulls/${pr.body.number}/reviews`, { event: "APPROVE" })
+    const waiting = await A("PUT", `${R}/pulls/${pr.body.number}/merge`, { merge_method: "merge" })
+    expect(waiting.status).toBe(405)
+    expect(waiting.body.message).toMatch(/Waiting on code owner review from @carol \(guide\.md\)/)
+    await C("POST", `${R}/pulls/${pr.body.number}/reviews`, { event: "APPROVE" })
+    const merged = await A("PUT", `${R}/pulls/${pr.body.number}/merge`, { merge_method: "merge" })
+    expect(merged.status, JSON.stringify(merged.body)).toBe(200)
+  })
+})
+
 describe("forks", () => {
   it("forks into a user account sharing objects, and merges a pull request from the fork", async () => {
     const fork = await C("POST", `${R}/forks`, {})

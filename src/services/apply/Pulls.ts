@@ -11,11 +11,13 @@
  */
 import { Effect } from "effect"
 import type { ProtectionRule } from "../../domain/BranchProtection.ts"
+import { CODEOWNERS_PATHS, ownersOf, parseCodeOwners } from "../../domain/CodeOwners.ts"
 import {
   type Commit,
   commitLinks,
   ObjectParseError,
   parseCommit,
+  parseTree,
   serializeCommit,
   type Signature,
   textString,
@@ -366,6 +368,90 @@ export const makePullHandlers = (deps: {
       return { approved, changesRequested }
     })
 
+  /**
+   * Changed paths whose code owners (CODEOWNERS of the base) have not approved: an owner is
+   * a user who approved (latest review, on the current head when stale reviews are
+   * dismissed), or an approving member of an owning team.
+   */
+  const codeOwnersWaiting = (
+    repo: RepoRow,
+    pull: PullRow,
+    issue: IssueRow,
+    baseSha: ObjectId,
+    headSha: ObjectId,
+  ) =>
+    Effect.gen(function* () {
+      const baseCommit = yield* readCommitOf(baseSha)
+      let text: string | undefined
+      for (const path of CODEOWNERS_PATHS) {
+        const found = yield* fileAt(baseCommit.tree, path)
+        if (found !== undefined) {
+          text = found
+          break
+        }
+      }
+      if (text === undefined) return []
+      const rules = parseCodeOwners(text)
+      const bases = yield* mergeBases(load, baseSha, headSha).pipe(
+        Effect.catchAll(() => Effect.succeed([] as ObjectId[])),
+      )
+      const files = yield* diffCommits(load, bases[0] ?? baseSha, headSha).pipe(
+        Effect.catchAll(() => Effect.succeed([])),
+      )
+      const latest = new Map<number, string>()
+      // A code owner's approval counts on the current head only.
+      for (const r of yield* meta.reviews(pull.issue_id))
+        if (r.state !== "PENDING" && r.state !== "COMMENTED")
+          latest.set(r.user_id, r.commit_id === headSha ? r.state : "STALE")
+      const approvers: UserRow[] = []
+      for (const [id, state] of latest)
+        if (state === "APPROVED" && id !== issue.user_id) {
+          const u = yield* meta.userById(id)
+          if (u) approvers.push(u)
+        }
+      const org = yield* kit.orgOfRepo(repo)
+      const waiting: Array<{ path: string; owners: string[] }> = []
+      for (const f of files) {
+        const owners = ownersOf(rules, f.filename)
+        if (owners.length === 0) continue
+        let approved = false
+        for (const a of approvers) {
+          for (const o of owners) {
+            if (o.toLowerCase() === a.login.toLowerCase()) approved = true
+            else if (
+              o.includes("/") &&
+              org &&
+              o.split("/")[0]!.toLowerCase() === org.login.toLowerCase()
+            )
+              if (yield* access.inTeams(org.id, a, [o.split("/")[1]!])) approved = true
+          }
+        }
+        if (!approved) waiting.push({ path: f.filename, owners })
+      }
+      return waiting
+    })
+
+  /** A text file at `path` of a tree, or undefined. */
+  const fileAt = (tree: ObjectId, path: string) =>
+    Effect.gen(function* () {
+      let current = tree
+      const parts = path.split("/")
+      for (const [i, part] of parts.entries()) {
+        const [o] = yield* objects.getMany([current])
+        if (!o || o.type !== "tree") return undefined
+        const entries = parseTree(o.content)
+        if (entries instanceof ObjectParseError) return undefined
+        const e = entries.find((x) => textString(x.name) === part)
+        if (!e) return undefined
+        if (i === parts.length - 1) {
+          const [blob] = yield* objects.getMany([e.id])
+          return blob?.type === "blob" ? Buffer.from(blob.content).toString("utf8") : undefined
+        }
+        current = e.id
+      }
+      return undefined
+    })
+
   const mergePull = (tx: T.MergePull, block: Block, actor: UserRow) =>
     Effect.gen(function* () {
       const repo = yield* needLevel(tx.owner, tx.repo, actor, "write")
@@ -396,6 +482,13 @@ export const makePullHandlers = (deps: {
           if (approved < need)
             return yield* notMergeable(
               `At least ${need} approving review${need > 1 ? "s are" : " is"} required by reviewers with write access (${approved} so far)`,
+            )
+        }
+        if (rule.requiredReviews?.requireCodeOwnerReviews) {
+          const waiting = yield* codeOwnersWaiting(repo, pull, issue, baseSha, headSha)
+          if (waiting.length > 0)
+            return yield* notMergeable(
+              `Waiting on code owner review from ${waiting.map((w) => `@${w.owners.join(" or @")} (${w.path})`).join(", ")}`,
             )
         }
         if (rule.requiredStatusChecks) {
