@@ -7,7 +7,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 
 const dir = import.meta.dirname
-const skip = new Set(["all.ts", "lib.ts"])
+const skip = new Set(["all.ts", "lib.ts", "load.ts"])
 const scripts = fs
   .readdirSync(dir)
   .filter((f) => f.endsWith(".ts") && !skip.has(f))
