@@ -716,7 +716,7 @@ const make = Effect.gen(function* () {
       for (const r of results)
         if (r.ok) {
           const change = tx.changes.find((c) => c.name === r.name)!
-          yield* pulls.followPush(repo, change.name, change.new, actor, block)
+          yield* pulls.followPush(repo, change.name, change.new, actor, block, change.old)
         }
       // Keep the order the client sent.
       const order = new Map(tx.changes.map((c, i) => [c.name, i]))

@@ -154,6 +154,22 @@ describe("opening and reading a pull request", () => {
   })
 })
 
+describe("references", () => {
+  it("records a referenced event on an issue a pushed commit mentions, once per commit", async () => {
+    const issue = await A("POST", `${R}/issues`, { title: "Crash on save" })
+    await git(work, ["checkout", "-q", "-B", "mention", "origin/main"])
+    write(work, "fix.txt", "fixed\n")
+    await git(work, ["add", "-A"])
+    await git(work, ["commit", "-q", "-m", `Fix the crash, see #${issue.body.number}`])
+    const sha = (await git(work, ["rev-parse", "HEAD"])).trim()
+    await git(work, ["push", "-q", remote(bob), "mention:refs/heads/mention"])
+    await git(work, ["push", "-q", remote(bob), "mention:refs/heads/mention-copy"])
+    const t = await A("GET", `${R}/issues/${issue.body.number}/timeline`)
+    const refs = t.body.filter((e: { event: string }) => e.event === "referenced")
+    expect(refs.map((e: { commit_id: string }) => e.commit_id)).toEqual([sha])
+  })
+})
+
 describe("reviews", () => {
   it("refuses approving your own pull request, records reviews and comments on diff lines", async () => {
     const own = await B("POST", `${R}/pulls/1/reviews`, { event: "APPROVE" })

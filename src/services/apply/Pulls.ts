@@ -625,10 +625,52 @@ export const makePullHandlers = (deps: {
       return done({ sha: result, merged: true })
     })
 
-  /** After a push: pull requests whose head branch moved follow it. */
-  const followPush = (repo: RepoRow, ref: string, next: string, actor: UserRow, block: Block) =>
+  /**
+   * Commits a push adds that mention `#N` leave a `referenced` event on issue N (at most
+   * once per commit and issue). A new branch counts the commits not on the default branch.
+   */
+  const referenceIssues = (
+    repo: RepoRow,
+    old: string,
+    next: string,
+    actor: UserRow,
+    block: Block,
+  ) =>
+    Effect.gen(function* () {
+      if (next === ZERO_ID) return
+      const base = old !== ZERO_ID ? (old as ObjectId) : yield* branchTip(repo, repo.default_branch)
+      if (!base || base === next) return
+      const added = yield* commitsBetween(objects, base, next as ObjectId)
+      for (const id of added.slice(-250)) {
+        const [o] = yield* objects.getMany([id])
+        const c = o ? parseCommit(o.content) : undefined
+        if (!c || c instanceof ObjectParseError) continue
+        const numbers = new Set(
+          [...textString(c.message).matchAll(/(?:^|[^\w/])#(\d{1,9})\b/g)].map((m) => Number(m[1])),
+        )
+        for (const n of numbers) {
+          const issue = yield* meta.issueByNumber(repo.id, n)
+          if (!issue) continue
+          const seen = (yield* meta.events(issue.id)).some(
+            (e) => e.event === "referenced" && JSON.parse(e.data).commit_id === id,
+          )
+          if (!seen) yield* event(issue, actor, block, "referenced", { commit_id: id })
+        }
+      }
+    })
+
+  /** After a push: pull requests whose head branch moved follow it; mentioned issues are referenced. */
+  const followPush = (
+    repo: RepoRow,
+    ref: string,
+    next: string,
+    actor: UserRow,
+    block: Block,
+    old: string = ZERO_ID,
+  ) =>
     Effect.gen(function* () {
       if (!ref.startsWith("refs/heads/")) return
+      yield* referenceIssues(repo, old, next, actor, block)
       const branch = ref.slice(11)
       for (const pull of yield* meta.pullsWithHead(repo.id, branch, next === ZERO_ID)) {
         const issue = (yield* meta.issueById(pull.issue_id))!
