@@ -407,6 +407,8 @@ export class RequestReviewers extends Schema.TaggedClass<RequestReviewers>()("Re
   ...RepoRef,
   number: Schema.Int,
   reviewers: Schema.Array(Schema.String),
+  /** Team slugs of the repository's organisation. */
+  teams: Schema.optional(Schema.Array(Schema.String)),
   remove: Schema.Boolean,
 }) {}
 

@@ -85,6 +85,9 @@ export const COLLAB_SCHEMA = [
      id INTEGER PRIMARY KEY, repo_id INTEGER, org_id INTEGER, url TEXT NOT NULL,
      content_type TEXT NOT NULL, secret TEXT, events TEXT NOT NULL, active INTEGER NOT NULL,
      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS review_team_requests (
+     issue_id INTEGER NOT NULL, team_id INTEGER NOT NULL, slug TEXT NOT NULL,
+     PRIMARY KEY (issue_id, team_id))`,
   `CREATE TABLE IF NOT EXISTS review_requests (
      issue_id INTEGER NOT NULL, user_id INTEGER NOT NULL, login TEXT NOT NULL,
      PRIMARY KEY (issue_id, user_id))`,
@@ -103,6 +106,7 @@ export const COLLAB_REPLICATED: ReadonlyArray<readonly [string, string]> = [
   ["reviews", "id"],
   ["review_comments", "id"],
   ["review_requests", "issue_id, user_id"],
+  ["review_team_requests", "issue_id, team_id"],
   ["releases", "id"],
   ["release_assets", "id"],
   ["hooks", "id"],
@@ -481,6 +485,15 @@ export const collabTables = (sql: SqlClient.SqlClient): CollabTables => {
         .pipe(Effect.asVoid)
     },
     deleteAsset: (id) => sql`DELETE FROM release_assets WHERE id = ${id}`.pipe(Effect.asVoid),
+    teamReviewRequests: (issueId) =>
+      sql<{ team_id: number; slug: string }>`SELECT team_id, slug FROM review_team_requests
+        WHERE issue_id = ${issueId} ORDER BY slug`,
+    setTeamReviewRequest: (issueId, team, requested) =>
+      (requested
+        ? sql`INSERT OR IGNORE INTO review_team_requests (issue_id, team_id, slug)
+            VALUES (${issueId}, ${team.id}, ${team.slug})`
+        : sql`DELETE FROM review_team_requests WHERE issue_id = ${issueId} AND team_id = ${team.id}`
+      ).pipe(Effect.asVoid),
     reviewRequests: (issueId) =>
       sql<{ user_id: number; login: string }>`SELECT user_id, login FROM review_requests
         WHERE issue_id = ${issueId} ORDER BY login`,

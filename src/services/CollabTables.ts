@@ -303,6 +303,14 @@ export interface CollabTables {
   readonly insertReviewComment: (
     row: Omit<ReviewCommentRow, "id">,
   ) => Effect.Effect<number, SqlError>
+  readonly teamReviewRequests: (
+    issueId: number,
+  ) => Effect.Effect<ReadonlyArray<{ team_id: number; slug: string }>, SqlError>
+  readonly setTeamReviewRequest: (
+    issueId: number,
+    team: { id: number; slug: string },
+    requested: boolean,
+  ) => Effect.Effect<void, SqlError>
   readonly reviewRequests: (
     issueId: number,
   ) => Effect.Effect<ReadonlyArray<{ user_id: number; login: string }>, SqlError>

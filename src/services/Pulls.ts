@@ -183,6 +183,7 @@ const make = Effect.gen(function* () {
       const changed = yield* files(repo, pull)
       const commitCount = (yield* range(repo, pull)).commits.length
       const requested = yield* meta.reviewRequests(pull.issue_id).pipe(Effect.orDie)
+      const requestedTeams = yield* meta.teamReviewRequests(pull.issue_id).pipe(Effect.orDie)
       const reviewComments = (yield* meta.reviewComments(pull.issue_id).pipe(Effect.orDie)).length
       return {
         repo,
@@ -197,6 +198,7 @@ const make = Effect.gen(function* () {
         deletions: changed.reduce((n, f) => n + f.deletions, 0),
         changedFiles: changed.length,
         requested,
+        requestedTeams,
         reviewComments,
       }
     })
@@ -463,6 +465,7 @@ const make = Effect.gen(function* () {
       principal: Principal,
       reviewers: ReadonlyArray<string>,
       remove: boolean,
+      teams: ReadonlyArray<string> = [],
     ) =>
       Effect.gen(function* () {
         const repo = yield* readable(owner, name, principal)
@@ -471,6 +474,7 @@ const make = Effect.gen(function* () {
             ...envelope(principal, repo),
             number,
             reviewers: [...reviewers],
+            teams: [...teams],
             remove,
           }),
           "PullRequest",

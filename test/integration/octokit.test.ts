@@ -132,6 +132,16 @@ describe("a session with @octokit/rest", () => {
       base: "main",
     })
     expect(pr.mergeable).toBe(true)
+    await maya.rest.teams.create({ org: "studio", name: "Web" })
+    const { data: requested } = await nick.rest.pulls.requestReviewers({
+      owner: "studio",
+      repo: "site",
+      pull_number: pr.number,
+      reviewers: ["maya"],
+      team_reviewers: ["web"],
+    })
+    expect(requested.requested_reviewers?.map((u) => u.login)).toEqual(["maya"])
+    expect(requested.requested_teams?.map((t) => t.slug)).toEqual(["web"])
     const { data: files } = await maya.rest.pulls.listFiles({
       owner: "studio",
       repo: "site",

@@ -221,6 +221,9 @@ describe("reviews", () => {
     const r = await A("POST", `${R}/pulls/1/requested_reviewers`, { reviewers: ["carol"] })
     expect(r.status).toBe(201)
     expect(r.body.requested_reviewers.map((u: { login: string }) => u.login)).toEqual(["carol"])
+    const teams = await A("POST", `${R}/pulls/1/requested_reviewers`, { team_reviewers: ["core"] })
+    expect(teams.status).toBe(422)
+    expect(teams.body.message).toMatch(/only organisation repositories have teams/)
   })
 })
 

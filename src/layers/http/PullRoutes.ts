@@ -81,7 +81,7 @@ const pullJson = (ctx: HttpContext, b: string, d: Details) =>
       assignee: issue.assignee,
       assignees: issue.assignees,
       requested_reviewers: d.requested.map((u) => person(b, u.user_id, u.login)),
-      requested_teams: [],
+      requested_teams: d.requestedTeams.map((t) => ({ id: t.team_id, slug: t.slug, name: t.slug })),
       head: yield* end(d.headRepo, d.pull.head_ref, d.headSha),
       base: yield* end(repo, d.pull.base_ref, d.baseSha),
       author_association: "NONE",
@@ -538,7 +538,7 @@ export const pullRoutes: Array<Route<R>> = [
       const b = yield* base(ctx)
       yield* send(ctx, 200, {
         users: d.requested.map((u) => person(b, u.user_id, u.login)),
-        teams: [],
+        teams: d.requestedTeams.map((t) => ({ id: t.team_id, slug: t.slug, name: t.slug })),
       })
     }),
   ),
@@ -549,12 +549,14 @@ export const pullRoutes: Array<Route<R>> = [
         const pulls = yield* Pulls
         const b = yield* jsonObject(ctx, "PullRequest")
         const reviewers = yield* stringList(b, "PullRequest", "reviewers")
+        const teams = yield* stringList(b, "PullRequest", "team_reviewers")
         const d = yield* pulls.requestReviewers(
           ...own(ctx),
           yield* intParam(ctx, "number"),
           p,
           reviewers,
           method === "DELETE",
+          teams,
         )
         yield* send(ctx, method === "POST" ? 201 : 200, yield* pullJson(ctx, yield* base(ctx), d))
       }),

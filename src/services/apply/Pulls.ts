@@ -901,6 +901,29 @@ export const makePullHandlers = (deps: {
           },
         )
       }
+      if (tx.teams && tx.teams.length > 0) {
+        const org = yield* kit.orgOfRepo(repo)
+        if (!org)
+          return yield* invalid("team_reviewers", "only organisation repositories have teams")
+        for (const slug of tx.teams) {
+          const team = yield* meta.teamBySlug(org.id, slug)
+          if (!team) return yield* invalid("team_reviewers", `no team ${slug} in ${org.login}`)
+          yield* meta.setTeamReviewRequest(
+            pull.issue_id,
+            { id: team.id, slug: team.slug },
+            !tx.remove,
+          )
+          yield* event(
+            issue,
+            actor,
+            block,
+            tx.remove ? "review_request_removed" : "review_requested",
+            {
+              requested_team: team.slug,
+            },
+          )
+        }
+      }
       return done({ number: pull.number })
     })
 
