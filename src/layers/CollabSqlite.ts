@@ -218,6 +218,26 @@ export const collabTables = (sql: SqlClient.SqlClient): CollabTables => {
     labelsOf: (issueId) =>
       sql<LabelRow>`SELECT l.* FROM issue_labels x JOIN labels l ON l.id = x.label_id
         WHERE x.issue_id = ${issueId} ORDER BY l.name`,
+    issueExtras: (ids) =>
+      Effect.gen(function* () {
+        if (ids.length === 0) return { labels: [], assignees: [], reactions: [] }
+        const marks = ids.map(() => "?").join(",")
+        const labels = yield* sql.unsafe<LabelRow & { issue_id: number }>(
+          `SELECT l.*, x.issue_id FROM issue_labels x JOIN labels l ON l.id = x.label_id
+           WHERE x.issue_id IN (${marks}) ORDER BY l.name`,
+          [...ids],
+        )
+        const assignees = yield* sql.unsafe<{ issue_id: number; user_id: number; login: string }>(
+          `SELECT issue_id, user_id, login FROM issue_assignees WHERE issue_id IN (${marks})
+           ORDER BY login`,
+          [...ids],
+        )
+        const reactions = yield* sql.unsafe<ReactionRow>(
+          `SELECT * FROM reactions WHERE subject = 'issue' AND subject_id IN (${marks}) ORDER BY id`,
+          [...ids],
+        )
+        return { labels, assignees, reactions }
+      }),
     comments: (issueId, since) =>
       sql<CommentRow>`SELECT * FROM issue_comments WHERE issue_id = ${issueId}
         AND updated_at >= ${since ?? 0} ORDER BY id`,

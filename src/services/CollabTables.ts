@@ -202,6 +202,15 @@ export interface CollabTables {
     issueId: number,
   ) => Effect.Effect<ReadonlyArray<{ user_id: number; login: string }>, SqlError>
   readonly labelsOf: (issueId: number) => Effect.Effect<ReadonlyArray<LabelRow>, SqlError>
+  /** Labels, assignees and issue reactions of many issues in three queries (for list pages). */
+  readonly issueExtras: (issueIds: ReadonlyArray<number>) => Effect.Effect<
+    {
+      readonly labels: ReadonlyArray<LabelRow & { issue_id: number }>
+      readonly assignees: ReadonlyArray<{ issue_id: number; user_id: number; login: string }>
+      readonly reactions: ReadonlyArray<ReactionRow>
+    },
+    SqlError
+  >
   readonly comments: (
     issueId: number,
     since: number | undefined,

@@ -87,7 +87,29 @@ const make = Effect.gen(function* () {
         const page = yield* meta
           .issues({ ...filter, repoId: repo.id, maxNumber })
           .pipe(Effect.orDie)
-        const rows = yield* Effect.forEach(page.rows, details)
+        // A page's labels, assignees and reactions in three queries, not three per issue.
+        const extras = yield* meta.issueExtras(page.rows.map((i) => i.id)).pipe(Effect.orDie)
+        type Milestone = Effect.Effect.Success<ReturnType<typeof meta.milestoneById>>
+        const milestones = new Map<number, Milestone>()
+        const rows = []
+        for (const i of page.rows) {
+          let milestone: Milestone
+          if (i.milestone_id !== null) {
+            if (!milestones.has(i.milestone_id))
+              milestones.set(
+                i.milestone_id,
+                yield* meta.milestoneById(i.milestone_id).pipe(Effect.orDie),
+              )
+            milestone = milestones.get(i.milestone_id)
+          }
+          rows.push({
+            issue: i,
+            labels: extras.labels.filter((l) => l.issue_id === i.id),
+            assignees: extras.assignees.filter((a) => a.issue_id === i.id),
+            milestone,
+            reactions: extras.reactions.filter((r) => r.subject_id === i.id),
+          })
+        }
         return { repo, rows, total: page.total, maxNumber }
       }),
     get: (owner: string, name: string, number: number, principal: Principal | undefined) =>

@@ -86,17 +86,18 @@ const make = Effect.gen(function* () {
         repo = yield* meta.redirect(owner, name).pipe(Effect.orDie)
         redirected = repo !== undefined
       }
-      const missing = new NotFound({ what: `repository ${owner}/${name}` })
-      if (!repo) return yield* missing
+      // Built only when needed: an error captures a stack, which costs on every request.
+      const missing = () => new NotFound({ what: `repository ${owner}/${name}` })
+      if (!repo) return yield* missing()
       const full = `${repo.owner_login}/${repo.name}`.toLowerCase()
-      if (principal?.repositories && !principal.repositories.has(full)) return yield* missing
+      if (principal?.repositories && !principal.repositories.has(full)) return yield* missing()
       const level = yield* access.levelOf(repo, principal?.user).pipe(Effect.orDie)
-      if (!atLeast(level, "read")) return yield* missing
+      if (!atLeast(level, "read")) return yield* missing()
       if (principal) {
         const scope = scopeProblem(principal.scopes, repo.visibility, needed)
         if (scope) {
           // Without the scope to read it, a private repository stays hidden.
-          if (needed === "read") return yield* missing
+          if (needed === "read") return yield* missing()
           return yield* new Forbidden({
             reason: `this token lacks the ${scope} scope needed here`,
             scope,
