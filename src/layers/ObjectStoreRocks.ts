@@ -7,12 +7,16 @@
  *
  * Reads re-hash what they resolve (ObjectResolver), so bytes damaged or replaced on disk
  * fail as ObjectCorrupt instead of being served; a record that does not even decode is
- * corruption too. Writes never replace a stored object: a second representation of the
- * same id could otherwise close a delta cycle (A over B, then B over A).
+ * corruption too. Either way the id is remembered as damaged. `scrub` walks the column
+ * family one first-byte prefix at a time (bounded memory) and checks every record itself.
+ * Writes never replace a stored object — a second representation of the same id could
+ * otherwise close a delta cycle (A over B, then B over A) — except `repair`, which only
+ * writes verified whole records.
  */
 import * as fs from "node:fs"
 import * as zlib from "node:zlib"
 import { Effect, Layer } from "effect"
+import { DamageLog, scrubRecords } from "./chain/ObjectSync.ts"
 import {
   OBJECT_TYPE_BY_CODE,
   OBJECT_TYPE_CODE,
@@ -25,6 +29,7 @@ import {
   ObjectCorrupt,
   ObjectNotFound,
   ObjectStore,
+  type ScrubReport,
   StorageError,
   type StoredObject,
 } from "../services/ObjectStore.ts"
@@ -90,16 +95,20 @@ export const decodeStored = (id: ObjectId, v: Uint8Array): StoredObject | string
  * A record that does not decode is reported as a StorageError (getStored's contract) whose
  * cause is the ObjectCorrupt that `get` surfaces.
  */
-const decodeOrFail = (id: ObjectId, v: Buffer): Effect.Effect<StoredObject, StorageError> => {
+const decodeOrFail = (
+  id: ObjectId,
+  v: Buffer,
+  damage: DamageLog,
+): Effect.Effect<StoredObject, StorageError> => {
   const o = decodeStored(id, v)
-  return typeof o === "string"
-    ? Effect.fail(
-        new StorageError({
-          operation: `read object ${id}`,
-          cause: new ObjectCorrupt({ id, reason: o }),
-        }),
-      )
-    : Effect.succeed(o)
+  if (typeof o !== "string") return Effect.succeed(o)
+  damage.add(id)
+  return Effect.fail(
+    new StorageError({
+      operation: `read object ${id}`,
+      cause: new ObjectCorrupt({ id, reason: o }),
+    }),
+  )
 }
 
 const surfaceCorruption = <A, E>(
@@ -116,17 +125,18 @@ export const makeRocksObjectStore = (cacheBytes = 32 * 1024 * 1024) =>
     const rocks = yield* Rocks
     // Check-then-write must not interleave with another writer (see the module header).
     const writeLock = yield* Effect.makeSemaphore(1)
+    const damage = new DamageLog()
 
     const getStored = (id: ObjectId): Effect.Effect<StoredObject, ObjectNotFound | StorageError> =>
       Effect.flatMap(
         rocks.get("objects", objectKey(id)),
         (v): Effect.Effect<StoredObject, ObjectNotFound | StorageError> =>
-          v ? decodeOrFail(id, v) : Effect.fail(new ObjectNotFound({ id })),
+          v ? decodeOrFail(id, v, damage) : Effect.fail(new ObjectNotFound({ id })),
       )
     const getStoredMany = (ids: ReadonlyArray<ObjectId>) =>
       Effect.flatMap(rocks.getMany("objects", ids.map(objectKey)), (values) =>
         Effect.forEach(values, (v, i) =>
-          v ? decodeOrFail(ids[i]!, v) : Effect.succeed(undefined),
+          v ? decodeOrFail(ids[i]!, v, damage) : Effect.succeed(undefined),
         ),
       )
     const missing = (ids: ReadonlyArray<ObjectId>) =>
@@ -147,14 +157,40 @@ export const makeRocksObjectStore = (cacheBytes = 32 * 1024 * 1024) =>
         }),
       )
     const resolver = makeResolver(getStored, getStoredMany, cacheBytes)
+    const get = (id: ObjectId) =>
+      damage.noting(surfaceCorruption<GitObject, ObjectNotFound | ObjectCorrupt>(resolver.get(id)))
+
+    // One first-byte prefix at a time: at most 1/256 of the records in memory.
+    const scrub = Effect.gen(function* () {
+      let checked = 0
+      const corrupt: ObjectCorrupt[] = []
+      for (let b = 0; b < 256; b++) {
+        const entries = yield* rocks.scan("objects", Buffer.from([b]))
+        const records: StoredObject[] = []
+        for (const { key, value } of entries) {
+          if (key.length !== 20) continue
+          const id = objectIdFromBytes(key, 0)
+          const o = decodeStored(id, value)
+          if (typeof o === "string") corrupt.push(new ObjectCorrupt({ id, reason: o }))
+          else records.push(o)
+        }
+        checked += entries.length
+        corrupt.push(...(yield* scrubRecords(records, get)))
+        yield* Effect.yieldNow()
+      }
+      for (const c of corrupt) damage.add(c.id)
+      return { checked, corrupt } satisfies ScrubReport
+    })
 
     return ObjectStore.of({
       has: (id) => Effect.map(rocks.get("objects", objectKey(id)), (v) => v !== undefined),
       missing,
-      get: (id) => surfaceCorruption<GitObject, ObjectNotFound | ObjectCorrupt>(resolver.get(id)),
+      get,
       getMany: (ids) =>
-        surfaceCorruption<ReadonlyArray<GitObject | undefined>, ObjectCorrupt>(
-          resolver.getMany(ids),
+        damage.noting(
+          surfaceCorruption<ReadonlyArray<GitObject | undefined>, ObjectCorrupt>(
+            resolver.getMany(ids),
+          ),
         ),
       getStored,
       getStoredMany,
@@ -177,6 +213,29 @@ export const makeRocksObjectStore = (cacheBytes = 32 * 1024 * 1024) =>
         },
         catch: (cause) => new StorageError({ operation: "statfs", cause }),
       }),
+      scrub,
+      damaged: Effect.sync(() => damage.list()),
+      repair: (objects) =>
+        writeLock.withPermits(1)(
+          Effect.gen(function* () {
+            const sound = objects.filter((o) => hashOf(o.type, o.content) === o.id)
+            yield* rocks.write(
+              "objects",
+              sound.map((o) => ({
+                key: objectKey(o.id),
+                value: encodeStored({
+                  id: o.id,
+                  type: o.type,
+                  size: o.content.length,
+                  repr: { kind: "whole", deflated: zlib.deflateSync(o.content) },
+                }),
+              })),
+              { durable: true },
+            )
+            for (const o of sound) damage.delete(o.id)
+            return sound.map((o) => o.id)
+          }),
+        ),
     })
   })
 

@@ -13,6 +13,10 @@
  * - after `block(peer)`, nothing more from that peer is delivered and its connection is
  *   closed.
  *
+ * The configured peer set is the validators and, on a validator, the cluster's full nodes
+ * (ClusterNode.ts): the transport admits them all; what each may say on which channel is
+ * decided above it, by role.
+ *
  * Layers: Libp2pNetwork (TCP + Noise + yamux), SimNetwork (deterministic simulator), and an
  * in-process hub for tests.
  */

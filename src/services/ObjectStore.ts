@@ -9,6 +9,10 @@
  *   delta against a base object (as it arrived in a pack). Serving a pack can copy these
  *   bytes verbatim (delta reuse) instead of recompressing.
  * - `putBatch` is atomic: after a crash either every object of the batch is present or none.
+ * - Damage is detected, never served silently through `get`: resolved reads re-hash, and
+ *   `scrub` re-reads and re-hashes every stored record. Ids found damaged either way are
+ *   listed by `damaged` until `repair` writes a verified copy over them (the one write that
+ *   replaces a record, always with a whole representation, so no delta cycle can form).
  *
  * Layers: ObjectStoreMemory (tests, `--storage memory`), ObjectStoreRocks (RocksDB).
  */
@@ -66,6 +70,12 @@ export class StorageError extends Data.TaggedError("StorageError")<{
   }
 }
 
+/** What a scrub found: records checked, and the damaged ones with why. */
+export interface ScrubReport {
+  readonly checked: number
+  readonly corrupt: ReadonlyArray<ObjectCorrupt>
+}
+
 export interface ObjectStoreShape {
   readonly has: (id: ObjectId) => Effect.Effect<boolean, StorageError>
   /** Which of `ids` are missing (one round trip for many). */
@@ -95,6 +105,22 @@ export interface ObjectStoreShape {
   readonly putBatch: (objects: ReadonlyArray<StoredObject>) => Effect.Effect<void, StorageError>
   /** Bytes the store's volume has free (for `guts_storage_available_bytes`). */
   readonly availableBytes: Effect.Effect<number, StorageError>
+  /**
+   * Re-reads every stored record, bypassing caches, and checks that it decodes, resolves
+   * (a delta over its base) to content of the recorded size that hashes to its id. A delta
+   * whose base is itself damaged is not blamed: the base is. Found damage joins `damaged`.
+   */
+  readonly scrub: Effect.Effect<ScrubReport, StorageError>
+  /** Ids found damaged (by a read or a scrub) and not repaired since. */
+  readonly damaged: Effect.Effect<ReadonlyArray<ObjectId>>
+  /**
+   * Writes each object whose content hashes to its id as a whole record, over whatever
+   * record the id had, and forgets it as damaged; returns the ids written (objects that do
+   * not hash to their id are skipped).
+   */
+  readonly repair: (
+    objects: ReadonlyArray<GitObject>,
+  ) => Effect.Effect<ReadonlyArray<ObjectId>, StorageError>
 }
 
 export class ObjectStore extends Context.Tag("guts/ObjectStore")<ObjectStore, ObjectStoreShape>() {}

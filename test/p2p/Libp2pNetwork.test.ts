@@ -418,3 +418,64 @@ describe("reconnectDelay", () => {
     expect(reconnectDelay(3, tuning, 0.999)).toBe(1199)
   })
 })
+
+describe("Libp2pNetwork peers and misbehaviour metrics", () => {
+  it("accepts a peer configured without an address when it dials, and talks back to it", () =>
+    run(
+      Effect.gen(function* () {
+        const ma = yield* Effect.promise(() => member())
+        const mb = yield* Effect.promise(() => member())
+        const a = yield* makeLibp2pNetwork({
+          key: ma.key,
+          listen: { host: "127.0.0.1", port: ma.port },
+          peers: [{ publicKey: mb.key.publicKeyHex }],
+        })
+        const b = yield* startNetwork(mb, [ma])
+        yield* connectedTo(a, b)
+        yield* a.send(Channels.sync, [b.self], text("to the full node"))
+        yield* b.send(Channels.sync, [a.self], text("to the validator"))
+        expect(read((yield* take(b, 1))[0]!)).toBe("to the full node")
+        expect(read((yield* take(a, 1))[0]!)).toBe("to the validator")
+      }),
+    ))
+
+  it("counts strangers refused at the handshake and peers blocked, by reason", () =>
+    run(
+      Effect.gen(function* () {
+        const registry = new prom.Registry()
+        const ma = yield* Effect.promise(() => member())
+        const mb = yield* Effect.promise(() => member())
+        const mc = yield* Effect.promise(() => member())
+        const a = yield* startNetwork(ma, [mb, mc], { registry })
+        const b = yield* startNetwork(mb, [ma])
+        yield* connectedTo(a, b)
+        const stranger = yield* rawPeer(generateNodeKey())
+        yield* Effect.promise(() =>
+          stranger.open(ma, protocolOf(Channels.sync)).catch(() => undefined),
+        )
+        yield* eventually(
+          "the stranger is counted",
+          Effect.promise(
+            async () =>
+              ((await metricValue(registry, "guts_p2p_connections_refused_total")) ?? 0) >= 1,
+          ),
+        )
+        const bad = yield* rawPeer(mc.key)
+        const stream = yield* Effect.promise(() => bad.open(ma, protocolOf(Channels.pending)))
+        stream.send(encodeFrameHeader(CHANNEL_LIMITS[Channels.pending] + 1))
+        yield* closed(stream)
+        yield* a.block(b.self, "told to")
+        expect(
+          yield* Effect.promise(() =>
+            metricValue(registry, "guts_p2p_peers_blocked_total", '{reason="frame_too_large"}'),
+          ),
+        ).toBe(1)
+        expect(
+          yield* Effect.promise(() =>
+            metricValue(registry, "guts_p2p_peers_blocked_total", '{reason="misbehaving"}'),
+          ),
+        ).toBe(1)
+        expect(yield* a.connected).toEqual([])
+      }),
+    ))
+})

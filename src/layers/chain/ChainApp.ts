@@ -1,20 +1,44 @@
 /**
- * ChainApp: the node as a consensus application, and the replicated Ledger.
+ * ChainApp: the node as a consensus application, and the replicated Ledger — for a
+ * validator, and for a full node (a node of the cluster whose key is not a validator).
  *
- * - Ledger.submit signs the transaction with the node key, puts it in the mempool,
- *   gossips it to the validators, and completes when the block holding it is finalized
- *   and applied here (or fails with a clear "writes unavailable" after a timeout, e.g.
- *   when fewer than a quorum of validators are reachable).
+ * - Ledger.submit signs the transaction with the node key, puts it in the mempool (a
+ *   validator's own), gossips it to the validators (again every second until it lands),
+ *   and completes when the block holding it is finalized and applied here (or fails with a
+ *   clear "writes unavailable" after a timeout, e.g. when fewer than a quorum of validators
+ *   are reachable). A full node's writes are thus forwarded to the validators' mempools.
  * - Automaton.propose builds a block {parent, height, timestamp, txs} on the parent the
  *   engine chose; verify checks a proposal (digest, parent link, height, timestamps,
- *   signatures of validators, and data availability: the objects its ref updates name are
- *   held here, fetched from peers if missing) and stays pending while bytes are missing;
- *   certify is true.
- * - The Reporter feeds finalizations to the Marshal, which delivers blocks in height
- *   order to Apply, at least once (Apply is idempotent by height and by transaction key).
- * - Blocks and git objects move on the broadcast and sync channels (Wire.ts).
+ *   signatures of validators or listed full nodes, and data availability: the objects its
+ *   ref updates name are held here, fetched from peers if missing) and stays pending while
+ *   bytes are missing; certify is true.
+ * - The Reporter feeds finalizations to the Marshal; one delivery fiber applies the blocks
+ *   it releases, in height order, at least once (Apply is idempotent by height and by
+ *   transaction key), after fetching the git objects the block's ref updates need.
+ * - A full node runs no consensus: it follows blocks that more than f validators vouch
+ *   for (each validator tells the full nodes every block it applies, and answers when they
+ *   ask), fetches them and their objects, and applies them the same way.
+ * - Peers are trusted by role: validators may say anything; a full node may only ask
+ *   (blocks, objects, its vouch), send objects, and forward its own transactions. Anything
+ *   else, or anything malformed, is counted in `guts_chain_messages_rejected_total` and
+ *   blocks the sender.
+ * - Blocks and git objects move on the broadcast and sync channels (Wire.ts); objects are
+ *   verified before being served and on receipt, and damaged ones are repaired from peers
+ *   (ObjectRepair.ts).
  */
-import { Clock, Deferred, Duration, Effect, Either, Queue, Schema } from "effect"
+import {
+  Clock,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Queue,
+  Ref,
+  Schedule,
+  Schema,
+  type Scope,
+} from "effect"
+import * as prom from "prom-client"
 import {
   type Block,
   blockDigest,
@@ -26,40 +50,91 @@ import {
   transactionSigningBytes,
 } from "../../domain/Block.ts"
 import type { Activity } from "../../domain/consensus/Engine.ts"
-import { Marshal } from "../../domain/consensus/Marshal.ts"
-import { type Digest, digestHex } from "../../domain/consensus/Types.ts"
+import { Marshal, type MarshalStep } from "../../domain/consensus/Marshal.ts"
+import { type Digest, digestHex, maxFaults } from "../../domain/consensus/Types.ts"
 import { type ObjectId, ZERO_ID } from "../../domain/git/ObjectId.ts"
 import { Mempool } from "../../domain/Mempool.ts"
 import type { Transaction, TxOutcome } from "../../domain/Transaction.ts"
 import { Apply } from "../../services/Apply.ts"
 import { BlockStore } from "../../services/BlockStore.ts"
+import { makeWalker } from "../../services/git/ObjectWalk.ts"
 import { Ledger, LedgerUnavailable } from "../../services/Ledger.ts"
+import { Channels, type Inbound, Network, type PeerId } from "../../services/Network.ts"
 import { ObjectReplicator } from "../../services/ObjectReplicator.ts"
 import { ObjectStore, type StoredObject } from "../../services/ObjectStore.ts"
 import { RefStore } from "../../services/RefStore.ts"
-import { makeWalker } from "../../services/git/ObjectWalk.ts"
-import { Channels, type Inbound, Network, type PeerId } from "../../services/Network.ts"
 import { Automaton, Relay, Reporter } from "../consensus/Application.ts"
 import { Metrics } from "../Metrics.ts"
 import { type NodeKey, sign, verify } from "../p2p/NodeKey.ts"
-import { chunkObjects, verifyReceived } from "./ObjectSync.ts"
-import { decodeApp, encodeApp } from "./Wire.ts"
+import { makeObjectRepair } from "./ObjectRepair.ts"
+import { chunkObjects } from "./ObjectSync.ts"
+import { type AppMessage, decodeApp, encodeApp } from "./Wire.ts"
 
 export interface ChainConfig {
   readonly key: NodeKey
   /** Hex public keys of the validators, in consensus order. */
   readonly validators: ReadonlyArray<PeerId>
+  /** Hex public keys of the cluster's full nodes (they may forward transactions). */
+  readonly fullNodes: ReadonlyArray<PeerId>
   readonly maxTxsPerBlock: number
   readonly submitTimeoutMs: number
   /** How long a leader with nothing to propose waits for a transaction (< leader timeout). */
   readonly idleBlockMs: number
   /** Messages for the application (broadcast and sync channels), demultiplexed. */
   readonly inbound: Queue.Dequeue<Inbound>
+  /** How often a full node asks the validators for their last finalized block (default 1 s). */
+  readonly followIntervalMs?: number
+  /** Delay before the first scrub of the object store (default 3 s). */
+  readonly firstScrubAfterMs?: number
 }
 
 const hexToDigest = (hex: string): Digest => new Uint8Array(Buffer.from(hex, "hex"))
 const decodeSigned = Schema.decodeUnknownEither(SignedTransaction)
 const encodeSigned = Schema.encodeSync(SignedTransaction)
+
+/** What a full node may send to a validator; everything else is misbehaviour. */
+const FROM_FULL_NODES: ReadonlySet<AppMessage["_tag"]> = new Set([
+  "Tx",
+  "GetBlock",
+  "GetHeight",
+  "GetChain",
+  "GetClosure",
+  "GetObjects",
+  "GetFinalized",
+  "Objects",
+  "ClosureEnd",
+])
+
+/** Blocks kept decoded in memory below the applied height (older ones are in the store). */
+const KNOWN_RETENTION = 16
+
+const CHANNEL_NAMES: Record<number, string> = {
+  [Channels.broadcast]: "broadcast",
+  [Channels.sync]: "sync",
+}
+
+/** The chain's counters in the node's registry (created once, shared by later callers). */
+export const chainMetrics = (registry: prom.Registry) => {
+  const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined
+  return {
+    rejected:
+      existing<prom.Counter<"channel" | "reason">>("guts_chain_messages_rejected_total") ??
+      new prom.Counter({
+        name: "guts_chain_messages_rejected_total",
+        help: "Application messages from peers rejected (the peer is then blocked), by channel and reason",
+        labelNames: ["channel", "reason"] as const,
+        registers: [registry],
+      }),
+    proposals:
+      existing<prom.Counter<"reason">>("guts_chain_proposals_rejected_total") ??
+      new prom.Counter({
+        name: "guts_chain_proposals_rejected_total",
+        help: "Block proposals this validator did not vote for: invalid, or objects_unavailable (the view ended before the objects its ref updates name could be found)",
+        labelNames: ["reason"] as const,
+        registers: [registry],
+      }),
+  }
+}
 
 export const makeChainApp = (config: ChainConfig) =>
   Effect.gen(function* () {
@@ -69,8 +144,13 @@ export const makeChainApp = (config: ChainConfig) =>
     const objects = yield* ObjectStore
     const apply = yield* Apply
     const metrics = yield* Metrics
+    const counters = chainMetrics(metrics.registry)
+    const me = config.key.publicKeyHex
     const validators = new Set(config.validators)
-    const isValidator = validators.has(config.key.publicKeyHex)
+    const fullNodes = new Set(config.fullNodes)
+    const isValidator = validators.has(me)
+    const otherValidators = config.validators.filter((v) => v !== me)
+    const vouchQuorum = maxFaults(config.validators.length) + 1
     const mempool = new Mempool(20_000)
 
     const known = new Map<string, { bytes: Uint8Array; block: Block }>()
@@ -78,8 +158,7 @@ export const makeChainApp = (config: ChainConfig) =>
     const outcomeWaiters = new Map<string, Deferred.Deferred<TxOutcome>>()
     const start = (yield* blocks.position) ?? { height: 0, digest: GENESIS_DIGEST }
     const marshal = new Marshal({ digest: hexToDigest(start.digest), height: BigInt(start.height) })
-    let appliedHeight = start.height
-    const applyLock = yield* Effect.makeSemaphore(1)
+    let applied = { height: start.height, digest: start.digest }
 
     const send = (channel: 3 | 4, to: ReadonlyArray<PeerId> | "all", bytes: Uint8Array) =>
       net.send(channel, to, bytes).pipe(Effect.catchAll((e) => Effect.logWarning(e.message)))
@@ -94,7 +173,7 @@ export const makeChainApp = (config: ChainConfig) =>
         const decoded = decodeBlock(bytes)
         if (Either.isLeft(decoded)) return undefined
         const entry = { bytes, block: decoded.right }
-        known.set(digest, entry)
+        if (decoded.right.height + KNOWN_RETENTION > applied.height) known.set(digest, entry)
         return entry
       })
 
@@ -108,97 +187,144 @@ export const makeChainApp = (config: ChainConfig) =>
         if (last !== undefined && now - last < 500) return
         recentRequests.set(digest, now)
         if (recentRequests.size > 1000) recentRequests.delete(recentRequests.keys().next().value!)
-        yield* Effect.logDebug(`asking peers for block ${digest.slice(0, 12)} and its ancestors`)
-        yield* send(Channels.sync, "all", encodeApp({ _tag: "GetChain", digest, max: 256 }))
+        yield* Effect.logDebug(`asking validators for block ${digest.slice(0, 12)} and ancestors`)
+        yield* send(
+          Channels.sync,
+          otherValidators,
+          encodeApp({ _tag: "GetChain", digest, max: 256 }),
+        )
       })
 
+    // Peers to fetch objects from, validators first (they hold every finalized object).
+    const objectSources = Effect.map(net.connected, (peers) => [
+      ...peers.filter((p) => validators.has(p)),
+      ...peers.filter((p) => !validators.has(p)),
+    ])
+
     // A block being applied must not make a ref point at an object this node lacks (a
-    // node that was down missed the pushes): fetch the missing history from a peer first.
-    const closureWaiters = new Map<number, Deferred.Deferred<void>>()
+    // node that was down missed the pushes, a full node follows): fetch the missing history
+    // from one peer at a time, the next one when a peer lacks it or stays silent.
+    const closureWaiters = new Map<number, Deferred.Deferred<boolean>>()
     let nextRequest = 1
-    const ensureClosure = (block: Block) =>
+    const fetchClosure = (repo: string, tips: ReadonlyArray<ObjectId>) =>
       Effect.gen(function* () {
-        for (const s of block.txs) {
-          if (s.tx._tag !== "UpdateRefs") continue
-          const tips = s.tx.changes.filter((c) => c.new !== ZERO_ID).map((c) => c.new as ObjectId)
-          for (;;) {
-            const missing = yield* objects.missing(tips).pipe(Effect.orDie)
-            if (missing.length === 0) break
-            const key = `${s.tx.owner}/${s.tx.repo}`
-            const haves = (yield* refStore.list(key).pipe(Effect.orElseSucceed(() => []))).map(
-              (r) => r.id,
-            )
-            const request = nextRequest++
-            const waiter = yield* Deferred.make<void>()
-            closureWaiters.set(request, waiter)
-            yield* Effect.logInfo(
-              `fetching ${missing.length} missing tip(s) of ${key} and their history from peers`,
-            )
-            yield* send(
-              Channels.sync,
-              "all",
-              encodeApp({ _tag: "GetClosure", request, tips: missing, haves }),
-            )
-            yield* Deferred.await(waiter).pipe(Effect.timeout(Duration.seconds(10)), Effect.ignore)
-            closureWaiters.delete(request)
+        for (let attempt = 0; ; attempt++) {
+          const missing = yield* objects.missing(tips).pipe(Effect.orDie)
+          if (missing.length === 0) return
+          const peers = yield* objectSources
+          if (peers.length === 0) {
+            yield* Effect.sleep(Duration.millis(500))
+            continue
           }
+          const peer = peers[attempt % peers.length]!
+          const haves = (yield* refStore.list(repo).pipe(Effect.orElseSucceed(() => [])))
+            .map((r) => r.id)
+            .slice(0, 4096)
+          const request = nextRequest++
+          const waiter = yield* Deferred.make<boolean>()
+          closureWaiters.set(request, waiter)
+          if (attempt % peers.length === 0)
+            yield* Effect.logInfo(
+              `fetching ${missing.length} missing tip(s) of ${repo} and their history from peers`,
+            )
+          yield* send(
+            Channels.sync,
+            [peer],
+            encodeApp({ _tag: "GetClosure", request, tips: missing, haves }),
+          )
+          const found = yield* Deferred.await(waiter).pipe(
+            Effect.timeout(Duration.seconds(10)),
+            Effect.orElseSucceed(() => false),
+          )
+          closureWaiters.delete(request)
+          // A whole round of peers without the objects: do not spin.
+          if (!found && attempt % peers.length === peers.length - 1)
+            yield* Effect.sleep(Duration.millis(500))
         }
       })
 
-    type Step = { deliver: ReadonlyArray<{ digest: Digest }>; missing: Digest | undefined }
-    const deliver = (first: Step) =>
-      applyLock.withPermits(1)(
-        Effect.gen(function* () {
-          let step: Step | undefined = first
-          while (step) {
-            for (const ref of step.deliver) {
-              const digest = digestHex(ref.digest)
-              const entry = yield* lookup(digest)
-              if (!entry)
-                return yield* Effect.dieMessage(
-                  `marshal delivered block ${digest} that is not held`,
-                )
-              const { block } = entry
-              yield* ensureClosure(block)
-              const result = yield* apply
-                .applyBlock({
-                  height: block.height,
-                  timestamp: block.timestamp,
-                  txs: block.txs.map((s) => s.tx),
-                })
-                .pipe(Effect.orDie)
-              yield* blocks.setPosition({ height: block.height, digest }).pipe(Effect.orDie)
-              appliedHeight = block.height
-              mempool.committed(block.txs.map((s) => s.tx.idempotencyKey))
-              block.txs.forEach((s, i) => {
-                const waiter = outcomeWaiters.get(s.tx.idempotencyKey)
-                const outcome = result.outcomes[i]
-                if (waiter && outcome) {
-                  outcomeWaiters.delete(s.tx.idempotencyKey)
-                  Deferred.unsafeDone(waiter, Effect.succeed(outcome))
-                }
-              })
-              metrics.blockHeight.set(block.height)
-              metrics.mempoolSize.set(mempool.size)
-              const now = yield* Clock.currentTimeMillis
-              metrics.finalizationLatency.observe(Math.max(0, now - block.timestamp) / 1000)
-            }
-            const missing: Digest | undefined = step.missing
-            step = undefined
-            if (missing) {
-              // Held locally (e.g. from before a restart)? Then no need to ask anyone.
-              const local = yield* lookup(digestHex(missing))
-              if (local)
-                step = marshal.block({
-                  digest: missing,
-                  parent: hexToDigest(local.block.parent),
-                  height: BigInt(local.block.height),
-                })
-              else yield* requestChain(digestHex(missing))
-            }
-          }
-        }),
+    const ensureClosure = (block: Block) =>
+      Effect.forEach(
+        block.txs,
+        (s) =>
+          s.tx._tag === "UpdateRefs"
+            ? fetchClosure(
+                `${s.tx.owner}/${s.tx.repo}`,
+                s.tx.changes.filter((c) => c.new !== ZERO_ID).map((c) => c.new as ObjectId),
+              )
+            : Effect.void,
+        { discard: true },
       )
+
+    // ---- delivery: one fiber applies what the marshal releases, in order -----------------
+    const steps = yield* Queue.unbounded<MarshalStep>()
+    const enqueue = (step: MarshalStep) =>
+      step.deliver.length > 0 || step.missing ? Queue.offer(steps, step) : Effect.void
+
+    const applyOne = (digest: string, block: Block) =>
+      Effect.gen(function* () {
+        if (block.height <= applied.height) return
+        yield* ensureClosure(block)
+        const result = yield* apply.applyBlock({
+          height: block.height,
+          timestamp: block.timestamp,
+          txs: block.txs.map((s) => s.tx),
+        })
+        yield* blocks.setPosition({ height: block.height, digest })
+        applied = { height: block.height, digest }
+        mempool.committed(block.txs.map((s) => s.tx.idempotencyKey))
+        block.txs.forEach((s, i) => {
+          const waiter = outcomeWaiters.get(s.tx.idempotencyKey)
+          const outcome = result.outcomes[i]
+          if (waiter && outcome) {
+            outcomeWaiters.delete(s.tx.idempotencyKey)
+            Deferred.unsafeDone(waiter, Effect.succeed(outcome))
+          }
+        })
+        metrics.blockHeight.set(block.height)
+        metrics.mempoolSize.set(mempool.size)
+        const now = yield* Clock.currentTimeMillis
+        metrics.finalizationLatency.observe(Math.max(0, now - block.timestamp) / 1000)
+        for (const [d, e] of known)
+          if (e.block.height + KNOWN_RETENTION <= block.height) known.delete(d)
+        if (isValidator && fullNodes.size > 0)
+          yield* send(
+            Channels.sync,
+            config.fullNodes,
+            encodeApp({ _tag: "Finalized", height: block.height, digest }),
+          )
+      })
+
+    const deliverStep = (step: MarshalStep) =>
+      Effect.gen(function* () {
+        for (const ref of step.deliver) {
+          const digest = digestHex(ref.digest)
+          const entry = yield* lookup(digest)
+          if (!entry)
+            return yield* Effect.dieMessage(`marshal delivered block ${digest} that is not held`)
+          // Retried until it succeeds: skipping a finalized block would fork this node.
+          yield* applyOne(digest, entry.block).pipe(
+            Effect.tapErrorCause((c) =>
+              Effect.logError(`applying block ${entry.block.height} failed; retrying`, c),
+            ),
+            Effect.retry(Schedule.spaced(Duration.seconds(1))),
+          )
+        }
+        if (step.missing) {
+          // Held locally (e.g. from before a restart)? Then no need to ask anyone.
+          const local = yield* lookup(digestHex(step.missing))
+          if (local)
+            yield* enqueue(
+              marshal.block({
+                digest: step.missing,
+                parent: hexToDigest(local.block.parent),
+                height: BigInt(local.block.height),
+              }),
+            )
+          else yield* requestChain(digestHex(step.missing))
+        }
+      })
+    yield* Queue.take(steps).pipe(Effect.flatMap(deliverStep), Effect.forever, Effect.forkScoped)
 
     /** Records a block's bytes (from our proposal, a relay or a fetch). */
     const accept = (bytes: Uint8Array) =>
@@ -206,8 +332,10 @@ export const makeChainApp = (config: ChainConfig) =>
         const decoded = decodeBlock(bytes)
         if (Either.isLeft(decoded)) return false
         const digest = blockDigest(bytes)
+        const block = decoded.right
+        if (block.height <= applied.height) return true // old news (a reply to a repeated ask)
         if (!known.has(digest)) {
-          known.set(digest, { bytes, block: decoded.right })
+          known.set(digest, { bytes, block })
           yield* blocks.put(digest, bytes).pipe(Effect.orDie)
         }
         const waiter = blockWaiters.get(digest)
@@ -215,20 +343,17 @@ export const makeChainApp = (config: ChainConfig) =>
           blockWaiters.delete(digest)
           Deferred.unsafeDone(waiter, Effect.void)
         }
-        const step = marshal.block({
-          digest: hexToDigest(digest),
-          parent: hexToDigest(decoded.right.parent),
-          height: BigInt(decoded.right.height),
-        })
-        yield* Effect.logDebug(
-          `block ${digest.slice(0, 12)} at height ${decoded.right.height}: deliver ${step.deliver.length}, missing ${step.missing ? digestHex(step.missing).slice(0, 12) : "-"}`,
+        yield* enqueue(
+          marshal.block({
+            digest: hexToDigest(digest),
+            parent: hexToDigest(block.parent),
+            height: BigInt(block.height),
+          }),
         )
-        // Delivery may wait (for missing objects): never on the message loop itself.
-        if (step.deliver.length > 0 || step.missing) yield* Effect.forkDaemon(deliver(step))
         return true
       })
 
-    /** Waits until the block's bytes are held, asking peers every second. */
+    /** Waits until the block's bytes are held, asking the validators every second. */
     const awaitBlock = (digest: string) =>
       Effect.gen(function* () {
         for (;;) {
@@ -239,58 +364,178 @@ export const makeChainApp = (config: ChainConfig) =>
             waiter = yield* Deferred.make<void>()
             blockWaiters.set(digest, waiter)
           }
-          yield* send(Channels.sync, "all", encodeApp({ _tag: "GetBlock", digest }))
+          yield* send(Channels.sync, otherValidators, encodeApp({ _tag: "GetBlock", digest }))
           yield* Deferred.await(waiter).pipe(Effect.timeout(Duration.seconds(1)), Effect.ignore)
         }
       })
 
-    /** Waits until every object is held, asking peers for the missing ones. */
-    const awaitObjects = (ids: ReadonlyArray<import("../../domain/git/ObjectId.ts").ObjectId>) =>
+    /**
+     * Waits until every object is held, asking peers for the missing ones. Interrupted
+     * (the view ended) while objects are still missing: counted as unavailable data.
+     */
+    const awaitObjects = (ids: ReadonlyArray<ObjectId>) =>
       Effect.gen(function* () {
-        for (let attempt = 0; ; attempt++) {
-          const missing = yield* objects.missing(ids).pipe(Effect.orDie)
-          if (missing.length === 0) return
-          if (attempt % 5 === 0)
-            yield* send(Channels.sync, "all", encodeApp({ _tag: "GetObjects", ids: missing }))
-          yield* Effect.sleep(Duration.millis(200))
-        }
+        const missingNow = yield* Ref.make(ids.length)
+        const wait = Effect.gen(function* () {
+          for (let attempt = 0; ; attempt++) {
+            const missing = yield* objects.missing(ids).pipe(Effect.orDie)
+            yield* Ref.set(missingNow, missing.length)
+            if (missing.length === 0) return
+            if (attempt % 5 === 0)
+              yield* send(Channels.sync, "all", encodeApp({ _tag: "GetObjects", ids: missing }))
+            yield* Effect.sleep(Duration.millis(200))
+          }
+        })
+        yield* wait.pipe(
+          Effect.onInterrupt(() =>
+            Effect.flatMap(Ref.get(missingNow), (n) =>
+              Effect.sync(() => {
+                if (n > 0) counters.proposals.inc({ reason: "objects_unavailable" })
+              }),
+            ),
+          ),
+        )
       })
 
     const signTx = (tx: Transaction) => {
       const signature = Buffer.from(sign(config.key, transactionSigningBytes(tx))).toString("hex")
-      return { tx, signer: config.key.publicKeyHex, signature } as SignedTransaction
+      return { tx, signer: me, signature } as SignedTransaction
     }
 
     const validSigned = (stx: SignedTransaction) =>
-      validators.has(stx.signer) &&
+      (validators.has(stx.signer) || fullNodes.has(stx.signer)) &&
       verify(stx.signer, transactionSigningBytes(stx.tx), Buffer.from(stx.signature, "hex"))
 
+    // ---- the full node's follower ---------------------------------------------------------
+    /** The last vouches of each validator: (height, digest) of blocks it applied. */
+    const vouches = new Map<PeerId, Array<{ height: number; digest: string }>>()
+    let followTarget = 0
+    const onVouch = (from: PeerId, height: number, digest: string) =>
+      Effect.gen(function* () {
+        if (isValidator || height <= applied.height) return
+        const list = vouches.get(from) ?? []
+        if (!list.some((v) => v.height === height && v.digest === digest)) {
+          list.push({ height, digest })
+          if (list.length > 64) list.shift()
+          vouches.set(from, list)
+        }
+        let count = 0
+        for (const l of vouches.values())
+          if (l.some((v) => v.height === height && v.digest === digest)) count++
+        // More than f validators: at least one honest one applied it, so it is final.
+        if (count < vouchQuorum || height < followTarget) return
+        followTarget = height
+        yield* enqueue(marshal.finalized(BigInt(height), hexToDigest(digest)))
+      })
+    if (!isValidator)
+      yield* send(Channels.sync, config.validators, encodeApp({ _tag: "GetFinalized" })).pipe(
+        Effect.repeat(Schedule.spaced(Duration.millis(config.followIntervalMs ?? 1_000))),
+        Effect.forkScoped,
+      )
+
+    // ---- serving objects, verified ---------------------------------------------------
+    const repair = yield* makeObjectRepair({
+      objects,
+      registry: metrics.registry,
+      firstScrubAfterMs: config.firstScrubAfterMs,
+      ask: (ids) => send(Channels.sync, "all", encodeApp({ _tag: "GetObjects", ids })),
+    })
+    const serving = yield* Effect.makeSemaphore(2)
+    const serveObjects = (to: PeerId, stored: ReadonlyArray<StoredObject | undefined>) =>
+      Effect.gen(function* () {
+        const have: StoredObject[] = []
+        for (const o of stored) if (o) have.push(o)
+        const sound = yield* repair.sound(have)
+        for (const chunk of chunkObjects(sound))
+          yield* send(Channels.sync, [to], encodeApp({ _tag: "Objects", objects: chunk }))
+      })
+
+    const serveClosure = (
+      to: PeerId,
+      request: number,
+      wanted: ReadonlyArray<ObjectId>,
+      haves: ReadonlyArray<ObjectId>,
+    ) =>
+      Effect.gen(function* () {
+        // Everything reachable from the tips that the asker does not hold.
+        const absent = yield* objects.missing(wanted).pipe(Effect.orElseSucceed(() => wanted))
+        const tips = wanted.filter((t) => !absent.includes(t))
+        if (tips.length > 0) {
+          const haveMissing = new Set(
+            yield* objects.missing(haves).pipe(Effect.orElseSucceed(() => haves)),
+          )
+          const walker = makeWalker({
+            read: (id) => objects.get(id),
+            readMany: (ids) => objects.getMany(ids),
+            sizesOf: (ids) =>
+              Effect.map(objects.getStoredMany(ids), (xs) => xs.map((x) => x?.size)),
+          })
+          const walk = yield* walker
+            .walk({
+              wants: tips,
+              haves: haves.filter((h) => !haveMissing.has(h)),
+              clientShallows: [],
+            })
+            .pipe(Effect.orElseSucceed(() => undefined))
+          if (walk)
+            for (let at = 0; at < walk.objects.length; at += 512) {
+              const stored = yield* objects
+                .getStoredMany(walk.objects.slice(at, at + 512).map((o) => o.id))
+                .pipe(Effect.orElseSucceed(() => []))
+              yield* serveObjects(to, stored)
+            }
+        }
+        yield* send(
+          Channels.sync,
+          [to],
+          encodeApp({ _tag: "ClosureEnd", request, found: tips.length === wanted.length }),
+        )
+      })
+
     // ---- inbound application messages ------------------------------------------------
-    const handle = (msg: Inbound) =>
+    const reject = (msg: Inbound, reason: string, detail: string) =>
+      Effect.gen(function* () {
+        counters.rejected.inc({ channel: CHANNEL_NAMES[msg.channel] ?? "other", reason })
+        yield* net.block(msg.from, detail)
+      })
+
+    const reply = (to: PeerId, m: AppMessage) => send(Channels.sync, [to], encodeApp(m))
+
+    const handle = (msg: Inbound, scope: Scope.Scope) =>
       Effect.gen(function* () {
         const m = decodeApp(msg.bytes)
-        if (!m) return yield* net.block(msg.from, "malformed application message")
+        if (!m) return yield* reject(msg, "malformed", "malformed application message")
+        const fromValidator = validators.has(msg.from)
+        if (!fromValidator && !FROM_FULL_NODES.has(m._tag))
+          return yield* reject(msg, "not_allowed", `a full node may not send ${m._tag}`)
         switch (m._tag) {
           case "Block":
-            if (!(yield* accept(m.bytes))) yield* net.block(msg.from, "malformed block")
+            if (!(yield* accept(m.bytes))) yield* reject(msg, "malformed", "malformed block")
             return
           case "Tx": {
             let parsed: unknown
             try {
               parsed = JSON.parse(m.json)
             } catch {
-              return yield* net.block(msg.from, "malformed transaction")
+              return yield* reject(msg, "malformed", "malformed transaction")
             }
             const stx = decodeSigned(parsed)
-            if (Either.isLeft(stx) || !validSigned(stx.right))
-              return yield* net.block(msg.from, "transaction with a bad signature or signer")
+            if (
+              Either.isLeft(stx) ||
+              !validSigned(stx.right) ||
+              (!fromValidator && stx.right.signer !== msg.from)
+            )
+              return yield* reject(
+                msg,
+                "bad_signature",
+                "transaction with a bad signature or signer",
+              )
             if (isValidator) mempool.add(stx.right)
             return
           }
           case "GetBlock": {
             const hit = yield* lookup(m.digest)
-            if (hit)
-              yield* send(Channels.sync, [msg.from], encodeApp({ _tag: "Block", bytes: hit.bytes }))
+            if (hit) yield* reply(msg.from, { _tag: "Block", bytes: hit.bytes })
             return
           }
           case "GetChain": {
@@ -309,68 +554,26 @@ export const makeChainApp = (config: ChainConfig) =>
               size += hit.bytes.length
               digest = hit.block.parent
             }
-            if (out.length > 0)
-              yield* send(Channels.sync, [msg.from], encodeApp({ _tag: "Blocks", blocks: out }))
+            if (out.length > 0) yield* reply(msg.from, { _tag: "Blocks", blocks: out })
             return
           }
           case "Blocks": {
             // Oldest first, so the marshal can deliver the whole run at once.
             for (let i = m.blocks.length - 1; i >= 0; i--)
               if (!(yield* accept(m.blocks[i]!)))
-                return yield* net.block(msg.from, "malformed block")
+                return yield* reject(msg, "malformed", "malformed block")
             return
           }
-          case "GetClosure": {
-            // Everything reachable from the tips that the asker does not hold.
-            const held = yield* objects.missing(m.tips).pipe(Effect.orElseSucceed(() => m.tips))
-            const tips = m.tips.filter((t) => !held.includes(t))
-            if (tips.length > 0) {
-              const haveMissing = new Set(
-                yield* objects.missing(m.haves).pipe(Effect.orElseSucceed(() => m.haves)),
+          case "GetClosure":
+            yield* serving
+              .withPermits(1)(
+                serveClosure(msg.from, m.request, m.tips.slice(0, 1024), m.haves.slice(0, 4096)),
               )
-              const walker = makeWalker({
-                read: (id) => objects.get(id),
-                readMany: (ids) => objects.getMany(ids),
-                sizesOf: (ids) =>
-                  Effect.map(objects.getStoredMany(ids), (xs) => xs.map((x) => x?.size)),
-              })
-              const walk = yield* walker
-                .walk({
-                  wants: tips,
-                  haves: m.haves.filter((h) => !haveMissing.has(h)),
-                  clientShallows: [],
-                })
-                .pipe(Effect.orElseSucceed(() => undefined))
-              if (walk) {
-                for (let at = 0; at < walk.objects.length; at += 512) {
-                  const stored = yield* objects
-                    .getStoredMany(walk.objects.slice(at, at + 512).map((o) => o.id))
-                    .pipe(Effect.orElseSucceed(() => []))
-                  const have: StoredObject[] = []
-                  for (const o of stored) if (o) have.push(o)
-                  for (const chunk of chunkObjects(have))
-                    yield* send(
-                      Channels.sync,
-                      [msg.from],
-                      encodeApp({ _tag: "Objects", objects: chunk }),
-                    )
-                }
-              }
-            }
-            yield* send(
-              Channels.sync,
-              [msg.from],
-              encodeApp({
-                _tag: "ClosureEnd",
-                request: m.request,
-                found: tips.length === m.tips.length,
-              }),
-            )
+              .pipe(Effect.catchAllCause(Effect.logWarning), Effect.forkIn(scope))
             return
-          }
           case "ClosureEnd": {
             const waiter = closureWaiters.get(m.request)
-            if (waiter && m.found) Deferred.unsafeDone(waiter, Effect.void)
+            if (waiter) Deferred.unsafeDone(waiter, Effect.succeed(m.found))
             return
           }
           case "GetHeight": {
@@ -378,28 +581,43 @@ export const makeChainApp = (config: ChainConfig) =>
               .atHeight(m.height)
               .pipe(Effect.orElseSucceed(() => undefined))
             const hit = digest ? yield* lookup(digest) : undefined
-            if (hit)
-              yield* send(Channels.sync, [msg.from], encodeApp({ _tag: "Block", bytes: hit.bytes }))
+            if (hit) yield* reply(msg.from, { _tag: "Block", bytes: hit.bytes })
             return
           }
           case "GetObjects": {
-            const stored = yield* objects.getStoredMany(m.ids).pipe(Effect.orElseSucceed(() => []))
-            const have: StoredObject[] = []
-            for (const o of stored) if (o) have.push(o)
-            for (const chunk of chunkObjects(have))
-              yield* send(Channels.sync, [msg.from], encodeApp({ _tag: "Objects", objects: chunk }))
+            const ids = m.ids.slice(0, 4096)
+            yield* serving
+              .withPermits(1)(
+                Effect.flatMap(
+                  objects.getStoredMany(ids).pipe(Effect.orElseSucceed(() => [])),
+                  (stored) => serveObjects(msg.from, stored),
+                ),
+              )
+              .pipe(Effect.catchAllCause(Effect.logWarning), Effect.forkIn(scope))
             return
           }
           case "Objects": {
-            const good = yield* verifyReceived(m.objects, objects)
+            const good = yield* repair.received(m.objects)
             if (good.length > 0) yield* objects.putBatch(good).pipe(Effect.orDie)
             return
           }
+          case "Finalized":
+            yield* onVouch(msg.from, m.height, m.digest)
+            return
+          case "GetFinalized":
+            if (isValidator && applied.height > 0)
+              yield* reply(msg.from, {
+                _tag: "Finalized",
+                height: applied.height,
+                digest: applied.digest,
+              })
+            return
         }
       })
+    const loopScope = yield* Effect.scope
     yield* Queue.take(config.inbound).pipe(
       Effect.flatMap((msg) =>
-        handle(msg).pipe(
+        handle(msg, loopScope).pipe(
           Effect.catchAllCause((c) => Effect.logWarning("application message failed", c)),
         ),
       ),
@@ -415,7 +633,7 @@ export const makeChainApp = (config: ChainConfig) =>
         let digest = fromDigest
         for (let i = 0; i < 1000 && digest !== GENESIS_DIGEST; i++) {
           const hit = yield* lookup(digest)
-          if (!hit || hit.block.height <= appliedHeight) break
+          if (!hit || hit.block.height <= applied.height) break
           for (const s of hit.block.txs) keys.add(s.tx.idempotencyKey)
           digest = hit.block.parent
         }
@@ -429,6 +647,28 @@ export const makeChainApp = (config: ChainConfig) =>
             height: e.block.height,
             timestamp: e.block.timestamp,
           }))
+
+    const judge = (block: Block, parentDigest: string) =>
+      Effect.gen(function* () {
+        if (block.parent !== parentDigest) return false
+        const parent = yield* parentOf(parentDigest)
+        if (block.height !== parent.height + 1) return false
+        const now = yield* Clock.currentTimeMillis
+        if (block.timestamp <= parent.timestamp || block.timestamp > now + 60_000) return false
+        const keys = new Set<string>()
+        for (const s of block.txs) {
+          if (keys.has(s.tx.idempotencyKey) || !validSigned(s)) return false
+          keys.add(s.tx.idempotencyKey)
+        }
+        // Data availability: every object a ref update names is held before we vote.
+        const needed = block.txs.flatMap((s) =>
+          s.tx._tag === "UpdateRefs"
+            ? s.tx.changes.filter((c) => c.new !== ZERO_ID).map((c) => c.new as ObjectId)
+            : [],
+        )
+        if (needed.length > 0) yield* awaitObjects(needed)
+        return true
+      })
 
     const automaton = Automaton.of({
       propose: (context) =>
@@ -462,27 +702,9 @@ export const makeChainApp = (config: ChainConfig) =>
       verify: (context, digest) =>
         Effect.gen(function* () {
           const { block } = yield* awaitBlock(digestHex(digest))
-          const parentDigest = digestHex(context.parent.digest)
-          if (block.parent !== parentDigest) return false
-          const parent = yield* parentOf(parentDigest)
-          if (block.height !== parent.height + 1) return false
-          const now = yield* Clock.currentTimeMillis
-          if (block.timestamp <= parent.timestamp || block.timestamp > now + 60_000) return false
-          const keys = new Set<string>()
-          for (const s of block.txs) {
-            if (keys.has(s.tx.idempotencyKey) || !validSigned(s)) return false
-            keys.add(s.tx.idempotencyKey)
-          }
-          // Data availability: every object a ref update names is held before we vote.
-          const needed = block.txs.flatMap((s) =>
-            s.tx._tag === "UpdateRefs"
-              ? s.tx.changes
-                  .filter((c) => c.new !== ZERO_ID)
-                  .map((c) => c.new as import("../../domain/git/ObjectId.ts").ObjectId)
-              : [],
-          )
-          if (needed.length > 0) yield* awaitObjects(needed)
-          return true
+          const ok = yield* judge(block, digestHex(context.parent.digest))
+          if (!ok) counters.proposals.inc({ reason: "invalid" })
+          return ok
         }),
       certify: () => Effect.succeed(true),
     })
@@ -492,25 +714,25 @@ export const makeChainApp = (config: ChainConfig) =>
         Effect.gen(function* () {
           const hit = yield* lookup(digestHex(digest))
           if (hit)
-            yield* send(Channels.broadcast, "all", encodeApp({ _tag: "Block", bytes: hit.bytes }))
+            yield* send(
+              Channels.broadcast,
+              otherValidators,
+              encodeApp({ _tag: "Block", bytes: hit.bytes }),
+            )
         }),
     })
 
     const reporter = Reporter.of({
       report: (activity: Activity) =>
         activity._tag === "Finalization"
-          ? Effect.logDebug(`finalized view ${activity.proposal.round.view}`).pipe(
-              Effect.zipRight(
-                deliver(marshal.finalized(activity.proposal.round.view, activity.proposal.payload)),
-              ),
-              Effect.forkDaemon,
-              Effect.asVoid,
+          ? Effect.suspend(() =>
+              enqueue(marshal.finalized(activity.proposal.round.view, activity.proposal.payload)),
             )
           : Effect.void,
     })
 
     const ledger = Ledger.of({
-      height: Effect.sync(() => appliedHeight),
+      height: Effect.sync(() => applied.height),
       submit: (tx) =>
         Effect.gen(function* () {
           const stx = signTx(tx)
@@ -520,19 +742,26 @@ export const makeChainApp = (config: ChainConfig) =>
             outcomeWaiters.set(tx.idempotencyKey, waiter)
           }
           if (isValidator) mempool.add(stx)
-          yield* send(
+          // Again every second until it lands: a validator that was unreachable, or a full
+          // node's first connection still opening, must not lose the write (mempools and
+          // Apply deduplicate by idempotency key).
+          const gossip = send(
             Channels.broadcast,
-            config.validators.filter((v) => v !== config.key.publicKeyHex),
+            otherValidators,
             encodeApp({ _tag: "Tx", json: canonicalJson(encodeSigned(stx)) }),
           )
+          yield* gossip
           const outcome = yield* Deferred.await(waiter).pipe(
+            Effect.race(Effect.forever(Effect.zipRight(Effect.sleep(Duration.seconds(1)), gossip))),
             Effect.timeout(Duration.millis(config.submitTimeoutMs)),
             Effect.option,
           )
-          if (outcome._tag === "None")
+          if (outcome._tag === "None") {
+            outcomeWaiters.delete(tx.idempotencyKey)
             return yield* new LedgerUnavailable({
               reason: `not finalized within ${config.submitTimeoutMs / 1000} s; fewer than a quorum of validators may be reachable (check /health/ready and guts_p2p_peers_connected)`,
             })
+          }
           return outcome.value
         }),
     })
@@ -542,13 +771,11 @@ export const makeChainApp = (config: ChainConfig) =>
         Effect.forEach(
           chunkObjects(stored),
           (chunk) => send(Channels.sync, "all", encodeApp({ _tag: "Objects", objects: chunk })),
-          {
-            discard: true,
-          },
+          { discard: true },
         ),
     })
 
-    return { automaton, relay, reporter, ledger, replicator }
+    return { automaton, relay, reporter, ledger, replicator, scrub: repair.scrub }
   })
 
 export type ChainApp = Effect.Effect.Success<ReturnType<typeof makeChainApp>>

@@ -34,6 +34,13 @@ export type AppMessage =
     }
   /** sync: the objects of a GetClosure have all been sent (same channel, so they came first) */
   | { readonly _tag: "ClosureEnd"; readonly request: number; readonly found: boolean }
+  /**
+   * sync, validator to full node: "I applied the finalized block `digest` at `height`" (a
+   * full node follows a block once more than f validators vouch for it)
+   */
+  | { readonly _tag: "Finalized"; readonly height: number; readonly digest: string }
+  /** sync, full node to validator: ask for a Finalized naming its last applied block */
+  | { readonly _tag: "GetFinalized" }
 
 const TAG = {
   Block: 1,
@@ -46,6 +53,8 @@ const TAG = {
   Blocks: 8,
   GetClosure: 9,
   ClosureEnd: 10,
+  Finalized: 11,
+  GetFinalized: 12,
 } as const
 
 export const encodeApp = (m: AppMessage): Buffer => {
@@ -99,6 +108,15 @@ export const encodeApp = (m: AppMessage): Buffer => {
       b[5] = m.found ? 1 : 0
       return b
     }
+    case "Finalized": {
+      const b = Buffer.alloc(1 + 8 + 32)
+      b[0] = TAG.Finalized
+      b.writeBigUInt64BE(BigInt(m.height), 1)
+      b.write(m.digest, 9, "hex")
+      return b
+    }
+    case "GetFinalized":
+      return Buffer.from([TAG.GetFinalized])
     case "Blocks": {
       const parts: Buffer[] = [Buffer.from([TAG.Blocks])]
       for (const block of m.blocks) {
@@ -183,6 +201,15 @@ export const decodeApp = (bytes: Uint8Array): AppMessage | undefined => {
       }
       return { _tag: "Blocks", blocks }
     }
+    case TAG.Finalized: {
+      if (body.length !== 40) return undefined
+      const height = body.readBigUInt64BE(0)
+      return height > BigInt(Number.MAX_SAFE_INTEGER)
+        ? undefined
+        : { _tag: "Finalized", height: Number(height), digest: body.toString("hex", 8, 40) }
+    }
+    case TAG.GetFinalized:
+      return body.length === 0 ? { _tag: "GetFinalized" } : undefined
     default:
       return undefined
   }

@@ -7,15 +7,27 @@
  * - Outputs are performed in order. Appends are buffered in the journal and Sync fsyncs
  *   them; the engine orders every Append and its Sync before any Send of the same step,
  *   so nothing we signed leaves the node before it is durable.
+ * - Group commit: the inputs waiting in the queue are handled together (up to 256), and
+ *   their outputs performed as one step — every Append, one Sync, then the rest in order.
+ *   The fsync runs off the event loop, so the network keeps being read meanwhile and the
+ *   next batch is the larger for it: a loaded disk costs fewer fsyncs, not longer views.
  * - Timers are fibers sleeping on Effect's Clock, replaced or interrupted on
  *   SetTimer/CancelTimer. App requests run in their own fibers and answer through the
  *   queue; answers for views the engine left are ignored by the engine.
  * - Network peers are mapped to participant indices by their peer id; other peers
- *   (observers) get indices from n upwards and can use the resolver channel.
+ *   (observers) get indices from n upwards and can use the resolver channel. A send to
+ *   "all" goes to the participants only, never to other peers the network may know
+ *   (full nodes have no use for votes).
+ * - Propose and Verify requests of a view the engine has left are interrupted: their
+ *   answers would be ignored, and a verify waiting for data nobody has must not live on.
+ * - With a registry: `guts_consensus_view_changes_total{leader}` (views left, by the index
+ *   of their leader), `guts_consensus_nullifications_total{leader}` (nullified views, by
+ *   leader), `guts_consensus_view` and `guts_consensus_finalized_view` gauges.
  * - A journal failure stops the engine fiber (the node must not keep voting without a
  *   durable journal). Closing the scope interrupts every fiber and closes the journal.
  */
 import * as path from "node:path"
+import * as prom from "prom-client"
 import {
   Clock,
   Context,
@@ -59,6 +71,8 @@ export interface ConsensusDriverOptions {
    * demultiplexed queue when other services also read the network.
    */
   readonly inbound?: Queue.Dequeue<Inbound>
+  /** Where the consensus metrics go (the node's registry); none when absent. */
+  readonly registry?: prom.Registry
 }
 
 export interface ConsensusStatus {
@@ -133,6 +147,13 @@ export const makeConsensusDriver = (
       return i
     }
 
+    const metrics = consensusMetrics(options.registry)
+    const participants = options.peers
+    /** Propose/Verify fibers by view, interrupted once the engine leaves the view. */
+    const viewTasks = new Map<View, Array<Fiber.RuntimeFiber<void, never>>>()
+    let shownView = engine.currentView
+    const countedNullifications = new Set<View>()
+
     const inputs = yield* Queue.unbounded<Input>()
     const fibers = yield* FiberSet.make<void, never>()
     const timers = new Map<string, Fiber.RuntimeFiber<void, never>>()
@@ -159,15 +180,69 @@ export const makeConsensusDriver = (
         timers.set(id, fiber)
       })
 
+    const viewTask = (view: View, effect: Effect.Effect<void>) =>
+      Effect.gen(function* () {
+        if (view < engine.currentView) return
+        const fiber = yield* background(effect)
+        const list = viewTasks.get(view)
+        if (list === undefined) viewTasks.set(view, [fiber])
+        else list.push(fiber)
+        // A finished task need not be interrupted later.
+        fiber.addObserver(() => {
+          const tasks = viewTasks.get(view)
+          if (tasks === undefined) return
+          const i = tasks.indexOf(fiber)
+          if (i >= 0) tasks.splice(i, 1)
+          if (tasks.length === 0) viewTasks.delete(view)
+        })
+      })
+
+    const leaderLabel = (view: View) => String(engine.leaderOf(view))
+
+    const countNullification = (view: View) => {
+      if (metrics === undefined || countedNullifications.has(view)) return
+      countedNullifications.add(view)
+      if (countedNullifications.size > 1024) {
+        const oldest = countedNullifications.values().next().value
+        if (oldest !== undefined) countedNullifications.delete(oldest)
+      }
+      metrics.nullifications.inc({ leader: leaderLabel(view) })
+    }
+
+    /** Interrupts the app tasks of views behind the engine and counts the views left. */
+    const leaveViews = () =>
+      Effect.gen(function* () {
+        const current = engine.currentView
+        if (current === shownView) return
+        if (metrics !== undefined) {
+          // After a long catch-up only the most recent views are labelled one by one.
+          const from = current - shownView > 1000n ? current - 1000n : shownView
+          for (let v = from; v < current; v++) metrics.viewChanges.inc({ leader: leaderLabel(v) })
+          metrics.view.set(Number(current))
+          metrics.finalizedView.set(Number(engine.lastFinalized))
+        }
+        shownView = current
+        for (const [view, fibers] of viewTasks) {
+          if (view >= current) continue
+          viewTasks.delete(view)
+          for (const fiber of fibers) yield* Fiber.interruptFork(fiber)
+        }
+      })
+
     const perform = (outs: ReadonlyArray<Output>, now: number) =>
       Effect.gen(function* () {
+        // The outputs of several engine steps, each ordered Appends → Sync → rest: all the
+        // Appends, one Sync, then the rest keeps every step's promise (and their order).
+        let sync = false
+        for (const o of outs) {
+          if (o._tag === "Append") yield* journal.append(o.view, o.entry)
+          else if (o._tag === "Sync") sync = true
+        }
+        if (sync) yield* journal.sync()
         for (const o of outs) {
           switch (o._tag) {
             case "Append":
-              yield* journal.append(o.view, o.entry)
-              break
             case "Sync":
-              yield* journal.sync()
               break
             case "Prune":
               yield* journal.prune(o.belowView)
@@ -175,7 +250,7 @@ export const makeConsensusDriver = (
             case "Send": {
               const to =
                 o.to === "all"
-                  ? "all"
+                  ? participants
                   : o.to.flatMap((i) => (peerOf[i] === undefined ? [] : [peerOf[i]]))
               yield* network
                 .send(CHANNEL_ID[o.channel], to, o.bytes)
@@ -193,7 +268,8 @@ export const makeConsensusDriver = (
             }
             case "Propose": {
               const view = o.context.round.view
-              yield* background(
+              yield* viewTask(
+                view,
                 automaton.propose(o.context).pipe(
                   Effect.orElseSucceed(() => undefined),
                   Effect.flatMap((digest) => offer({ _tag: "Proposed", view, digest })),
@@ -204,7 +280,8 @@ export const makeConsensusDriver = (
             case "Verify": {
               const { digest } = o
               const view = o.context.round.view
-              yield* background(
+              yield* viewTask(
+                view,
                 automaton.verify(o.context, digest).pipe(
                   Effect.orElseSucceed(() => false),
                   Effect.flatMap((ok) => offer({ _tag: "Verified", view, digest, ok })),
@@ -226,6 +303,7 @@ export const makeConsensusDriver = (
               yield* background(relay.broadcast(o.digest, o.plan))
               break
             case "Report":
+              if (o.activity._tag === "Nullification") countNullification(o.activity.round.view)
               yield* reporter.report(o.activity)
               break
             case "BlockPeer": {
@@ -235,35 +313,50 @@ export const makeConsensusDriver = (
             }
           }
         }
-        yield* SubscriptionRef.set(status, {
-          currentView: engine.currentView,
-          lastFinalized: engine.lastFinalized,
-        })
+        yield* leaveViews()
+        const shown = yield* SubscriptionRef.get(status)
+        if (
+          shown.currentView !== engine.currentView ||
+          shown.lastFinalized !== engine.lastFinalized
+        )
+          yield* SubscriptionRef.set(status, {
+            currentView: engine.currentView,
+            lastFinalized: engine.lastFinalized,
+          })
       })
 
-    const step = (input: Input) =>
+    const step = (batch: Iterable<Input>) =>
       Effect.gen(function* () {
-        const now = yield* Clock.currentTimeMillis
-        yield* perform(engine.handle(input, now), now)
+        const outs: Output[] = []
+        for (const input of batch) {
+          const now = yield* Clock.currentTimeMillis
+          for (const o of engine.handle(input, now)) outs.push(o)
+        }
+        yield* perform(outs, yield* Clock.currentTimeMillis)
       })
 
     const start = yield* Clock.currentTimeMillis
     yield* perform(engine.start(start), start)
 
     const source = options.inbound ?? network.inbound
+    // Whatever has arrived moves in one go (one fiber hop per batch, not per message).
     yield* Effect.forkScoped(
       Effect.forever(
-        Queue.take(source).pipe(
-          Effect.flatMap((m) => {
-            const channel = CHANNEL_NAME[m.channel]
-            if (channel === undefined) return Effect.void
-            return offer({ _tag: "Message", from: peerIndex(m.from), channel, bytes: m.bytes })
+        Queue.takeBetween(source, 1, 1024).pipe(
+          Effect.flatMap((batch) => {
+            const messages: Input[] = []
+            for (const m of batch) {
+              const channel = CHANNEL_NAME[m.channel]
+              if (channel !== undefined)
+                messages.push({ _tag: "Message", from: peerIndex(m.from), channel, bytes: m.bytes })
+            }
+            return Queue.offerAll(inputs, messages)
           }),
         ),
       ),
     )
     yield* Effect.forkScoped(
-      Effect.forever(Queue.take(inputs).pipe(Effect.flatMap(step))).pipe(
+      Effect.forever(Queue.takeBetween(inputs, 1, 256).pipe(Effect.flatMap(step))).pipe(
         Effect.tapErrorCause((cause) => Effect.logError("consensus engine stopped", cause)),
         Effect.orDie,
       ),
@@ -282,6 +375,44 @@ export const makeConsensusDriver = (
       awaitFinalized,
     } satisfies ConsensusDriverShape
   })
+
+const consensusMetrics = (registry: prom.Registry | undefined) => {
+  if (registry === undefined) return undefined
+  // One driver per registry; a second one (a test restarting a node in-process) shares them.
+  const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined
+  return {
+    viewChanges:
+      existing<prom.Counter<"leader">>("guts_consensus_view_changes_total") ??
+      new prom.Counter({
+        name: "guts_consensus_view_changes_total",
+        help: "Views this node left, by the participant index of the view's leader",
+        labelNames: ["leader"] as const,
+        registers: [registry],
+      }),
+    nullifications:
+      existing<prom.Counter<"leader">>("guts_consensus_nullifications_total") ??
+      new prom.Counter({
+        name: "guts_consensus_nullifications_total",
+        help: "Views nullified (no block from their leader), by the participant index of the leader",
+        labelNames: ["leader"] as const,
+        registers: [registry],
+      }),
+    view:
+      existing<prom.Gauge>("guts_consensus_view") ??
+      new prom.Gauge({
+        name: "guts_consensus_view",
+        help: "The view this node's consensus engine is in",
+        registers: [registry],
+      }),
+    finalizedView:
+      existing<prom.Gauge>("guts_consensus_finalized_view") ??
+      new prom.Gauge({
+        name: "guts_consensus_finalized_view",
+        help: "The highest finalized view this node knows",
+        registers: [registry],
+      }),
+  }
+}
 
 /** The driver as a layer (scoped: closing the layer's scope stops consensus). */
 export const ConsensusDriverLive = (options: ConsensusDriverOptions) =>

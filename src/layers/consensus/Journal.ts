@@ -11,7 +11,9 @@
  *
  * Guarantees:
  * - `sync` writes every buffered record and fsyncs the segment (and the directory when a
- *   segment was created) before returning: the shell calls it before any send of a step;
+ *   segment was created) before returning: the shell calls it before any send of a step.
+ *   The Effect version waits for the data fsync on libuv's thread pool, not on the event
+ *   loop; a caller must not append while it runs (the driver's single fiber does not);
  * - opening replays every record in append order; a torn or corrupt record at the tail of
  *   the last segment (a crash mid-write) is truncated away, while damage anywhere else is
  *   reported as JournalError rather than silently skipped;
@@ -266,7 +268,33 @@ export class Journal {
   }
 
   sync(): Effect.Effect<void, JournalError> {
-    return this.wrap(() => this.syncSync())
+    return Effect.suspend(() => {
+      if (this.closed)
+        return Effect.fail(new JournalError({ path: this.dir, reason: "sync after close" }))
+      const written = this.wrap(() => this.flush())
+      const fd = this.fd
+      const data = Effect.async<void, JournalError>((resume) => {
+        if (fd === undefined) return resume(Effect.void)
+        fs.fdatasync(fd, (err) =>
+          resume(
+            err
+              ? Effect.fail(new JournalError({ path: this.dir, reason: `fsync: ${err.message}` }))
+              : Effect.void,
+          ),
+        )
+      })
+      const dir = this.wrap(() => {
+        if (!this.dirDirty) return
+        const dfd = fs.openSync(this.dir, "r")
+        try {
+          fs.fsyncSync(dfd)
+        } finally {
+          fs.closeSync(dfd)
+        }
+        this.dirDirty = false
+      })
+      return written.pipe(Effect.zipRight(data), Effect.zipRight(dir))
+    })
   }
 
   prune(belowView: bigint): Effect.Effect<number, JournalError> {

@@ -15,13 +15,17 @@
  *   not at all, never twice;
  * - a frame whose length prefix exceeds the channel's limit, or is malformed, closes the
  *   stream and blocks its sender before any of the payload is buffered;
- * - every configured peer is dialled, and redialled with capped, jittered exponential
- *   backoff when the connection drops; a blocked peer is never dialled nor accepted again;
+ * - every configured peer with an address is dialled, and redialled with capped, jittered
+ *   exponential backoff when the connection drops; a peer configured without an address
+ *   (a full node that dials us) is only accepted; a blocked peer is never dialled nor
+ *   accepted again;
  * - sends never wait for a peer: each (peer, channel) has a bounded queue that drops its
  *   oldest messages when full; a full `inbound` queue pauses reading (yamux flow control
  *   then pushes back on the sender, whose queue drops its oldest messages);
- * - `guts_p2p_peers_connected` (and `guts_p2p_messages_dropped_total`) are registered in
- *   the registry given, and removed from it when the scope closes;
+ * - `guts_p2p_peers_connected`, `guts_p2p_messages_dropped_total{channel,reason}`,
+ *   `guts_p2p_peers_blocked_total{reason}` (frame_too_large, malformed_frame, misbehaving)
+ *   and `guts_p2p_connections_refused_total` (handshakes from unknown or blocked peers) are
+ *   registered in the registry given, and removed from it when the scope closes;
  * - closing the scope interrupts every fiber and stops libp2p, closing all connections.
  *
  * Not guaranteed: messages already in `inbound` when a peer gets blocked stay there.
@@ -64,8 +68,11 @@ import { makeOutboundQueue, type OutboundQueue } from "./OutboundQueue.ts"
 export interface PeerAddress {
   /** The peer's Network PeerId: hex of its Ed25519 public key. */
   readonly publicKey: PeerId
-  /** Where to dial it, e.g. "/ip4/127.0.0.1/tcp/9000" (a trailing /p2p/<id> must match). */
-  readonly address: string
+  /**
+   * Where to dial it, e.g. "/ip4/127.0.0.1/tcp/9000" (a trailing /p2p/<id> must match).
+   * Without one the peer is never dialled, only accepted when it dials us.
+   */
+  readonly address?: string | undefined
 }
 
 export interface Libp2pNetworkTuning {
@@ -159,7 +166,7 @@ export interface Libp2pNetworkHandle extends NetworkShape {
 interface PeerState {
   readonly hex: PeerId
   readonly id: Libp2pPeerId
-  readonly address: Multiaddr
+  readonly address: Multiaddr | undefined
   blocked: boolean
   /** Nudged on connect and disconnect, so the dial loop re-examines the peer. */
   readonly wake: Queue.Queue<void>
@@ -181,7 +188,7 @@ const parsePeers = (config: Libp2pNetworkConfig) =>
   Effect.try({
     try: () => {
       const seen = new Set<string>()
-      const peers: Array<{ hex: PeerId; id: Libp2pPeerId; address: Multiaddr }> = []
+      const peers: Array<{ hex: PeerId; id: Libp2pPeerId; address: Multiaddr | undefined }> = []
       for (const entry of config.peers) {
         const hex = entry.publicKey.toLowerCase()
         if (!isPeerIdHex(hex)) {
@@ -191,6 +198,10 @@ const parsePeers = (config: Libp2pNetworkConfig) =>
         if (seen.has(hex)) throw new Error(`peer ${hex} is listed twice`)
         seen.add(hex)
         const id = libp2pPeerIdOfHex(hex)
+        if (entry.address === undefined) {
+          peers.push({ hex, id, address: undefined })
+          continue
+        }
         let address: Multiaddr
         try {
           address = multiaddr(entry.address)
@@ -257,25 +268,46 @@ export const makeLibp2pNetwork = (
     let closing = false
 
     // --- metrics ----------------------------------------------------------------------
-    const { gauge, dropped } = yield* Effect.acquireRelease(
+    const metricNames = [
+      "guts_p2p_peers_connected",
+      "guts_p2p_messages_dropped_total",
+      "guts_p2p_peers_blocked_total",
+      "guts_p2p_connections_refused_total",
+    ]
+    const { gauge, dropped, blockedTotal, refusedTotal } = yield* Effect.acquireRelease(
       Effect.try({
         try: () => {
           const registers = registry ? [registry] : []
-          const gauge = new prom.Gauge({
-            name: "guts_p2p_peers_connected",
-            help: "Configured, unblocked peers with at least one open connection",
-            registers,
-          })
+          const made: string[] = []
           try {
+            const gauge = new prom.Gauge({
+              name: "guts_p2p_peers_connected",
+              help: "Configured, unblocked peers with at least one open connection",
+              registers,
+            })
+            made.push("guts_p2p_peers_connected")
             const dropped = new prom.Counter({
               name: "guts_p2p_messages_dropped_total",
               help: "Outbound messages dropped, by channel and reason",
               labelNames: ["channel", "reason"] as const,
               registers,
             })
-            return { gauge, dropped }
+            made.push("guts_p2p_messages_dropped_total")
+            const blockedTotal = new prom.Counter({
+              name: "guts_p2p_peers_blocked_total",
+              help: "Peers blocked for misbehaviour, by reason (frame_too_large, malformed_frame, misbehaving)",
+              labelNames: ["reason"] as const,
+              registers,
+            })
+            made.push("guts_p2p_peers_blocked_total")
+            const refusedTotal = new prom.Counter({
+              name: "guts_p2p_connections_refused_total",
+              help: "Connections refused after the handshake: the peer is not configured, or blocked",
+              registers,
+            })
+            return { gauge, dropped, blockedTotal, refusedTotal }
           } catch (err) {
-            registry?.removeSingleMetric("guts_p2p_peers_connected")
+            for (const name of made) registry?.removeSingleMetric(name)
             throw err
           }
         },
@@ -286,8 +318,7 @@ export const makeLibp2pNetwork = (
       }),
       () =>
         Effect.sync(() => {
-          registry?.removeSingleMetric("guts_p2p_peers_connected")
-          registry?.removeSingleMetric("guts_p2p_messages_dropped_total")
+          for (const name of metricNames) registry?.removeSingleMetric(name)
         }),
     )
 
@@ -296,9 +327,15 @@ export const makeLibp2pNetwork = (
       const peer = byLibp2p.get(id.toString())
       return closing || peer === undefined || peer.blocked
     }
+    // Counted once per connection: at the first check after Noise authenticated the peer.
+    const refusedInbound = (id: Libp2pPeerId) => {
+      const deny = refused(id)
+      if (deny && !closing) refusedTotal.inc()
+      return deny
+    }
     const gater: ConnectionGater = {
       denyDialPeer: refused,
-      denyInboundEncryptedConnection: refused,
+      denyInboundEncryptedConnection: refusedInbound,
       denyOutboundEncryptedConnection: refused,
       denyInboundUpgradedConnection: refused,
       denyOutboundUpgradedConnection: refused,
@@ -352,10 +389,12 @@ export const makeLibp2pNetwork = (
     const connectedPeers = () => peers.filter(isConnected).map((p) => p.hex)
     const refreshGauge = () => gauge.set(closing ? 0 : connectedPeers().length)
 
-    const blockPeer = (peer: PeerState, reason: string) =>
+    type BlockKind = "frame_too_large" | "malformed_frame" | "misbehaving"
+    const blockPeer = (peer: PeerState, reason: string, kind: BlockKind) =>
       Effect.gen(function* () {
         if (peer.blocked) return
         peer.blocked = true
+        blockedTotal.inc({ reason: kind })
         yield* Effect.logWarning(`p2p: blocking peer ${peer.hex}: ${reason}`)
         const why = new Error(`peer blocked: ${reason}`)
         for (const stream of [...peer.inStreams.values(), ...peer.outStreams.values()]) {
@@ -413,7 +452,13 @@ export const makeLibp2pNetwork = (
         for (const bytes of frames) deliver({ from: peer.hex, channel, bytes })
         if (error !== undefined) {
           stream.abort(new Error(error.message))
-          run(blockPeer(peer, `${error.message} on channel ${CHANNEL_NAMES[channel]}`))
+          run(
+            blockPeer(
+              peer,
+              `${error.message} on channel ${CHANNEL_NAMES[channel]}`,
+              error._tag === "FrameTooLarge" ? "frame_too_large" : "malformed_frame",
+            ),
+          )
         }
       })
       stream.addEventListener("close", () => {
@@ -512,7 +557,7 @@ export const makeLibp2pNetwork = (
     }
 
     // --- dialling ---------------------------------------------------------------------
-    const dialLoop = (peer: PeerState) =>
+    const dialLoop = (peer: PeerState, address: Multiaddr) =>
       Effect.gen(function* () {
         let failures = 0
         while (!peer.blocked && !closing) {
@@ -521,9 +566,10 @@ export const makeLibp2pNetwork = (
             yield* Queue.take(peer.wake)
             continue
           }
-          const dialled = yield* Effect.tryPromise((signal) =>
-            node.dial(peer.address, { signal }),
-          ).pipe(Effect.timeout(tuning.dialTimeoutMs), Effect.isSuccess)
+          const dialled = yield* Effect.tryPromise((signal) => node.dial(address, { signal })).pipe(
+            Effect.timeout(tuning.dialTimeoutMs),
+            Effect.isSuccess,
+          )
           if (dialled) {
             failures = 0
             continue
@@ -567,7 +613,7 @@ export const makeLibp2pNetwork = (
     })
 
     for (const peer of peers) {
-      peer.fibers.push(run(dialLoop(peer)))
+      if (peer.address !== undefined) peer.fibers.push(run(dialLoop(peer, peer.address)))
       for (const channel of ALL_CHANNELS) peer.fibers.push(run(writer(peer, channel)))
     }
 
@@ -604,7 +650,7 @@ export const makeLibp2pNetwork = (
         Effect.suspend(() => {
           const peer = byHex.get(hex)
           // Peers outside the configuration are refused anyway.
-          return peer === undefined ? Effect.void : blockPeer(peer, reason)
+          return peer === undefined ? Effect.void : blockPeer(peer, reason, "misbehaving")
         }),
     }
     return network
