@@ -1,119 +1,91 @@
 /**
- * `guts`: the command line. `guts node` runs a node; `guts sim` runs the consensus
- * simulator (its own argument parser); more subcommands join as they land.
+ * `guts`: the command line. `guts node` runs a node, `guts status` asks a running one how
+ * it is, `guts keygen` makes a node key; `guts sim` and `guts devnet` have their own
+ * argument parsers.
+ *
+ * `guts node` takes its settings from a configuration file, `GUTS_*` environment
+ * variables and flags (in increasing precedence; src/config/Settings.ts describes each),
+ * checks them all before opening anything, and exits with status 2 listing every invalid
+ * one. `--check-config` prints the resolved settings and where each came from.
  */
 import "../layers/p2p/Polyfills.ts"
-import * as path from "node:path"
+import * as fs from "node:fs"
 import { Command, Options } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
-import { Config, Effect, Layer, Logger, LogLevel, Option } from "effect"
+import { Console, Effect, Either } from "effect"
+import {
+  builtinFlagValues,
+  flagValues,
+  settingOptions,
+  withoutBuiltinFlags,
+} from "../config/CliOptions.ts"
+import { withLogging } from "../config/Logging.ts"
 import { GUTS_VERSION } from "../domain/Version.ts"
-import { HttpServer } from "../layers/http/HttpServer.ts"
-import { adminTokenPath } from "../layers/Bootstrap.ts"
-import { NodeConfig } from "../services/NodeConfig.ts"
+import type { NodeConfigShape } from "../services/NodeConfig.ts"
 import { keygenCommand } from "./keygen.ts"
-import { nodeLayer } from "./node.ts"
+import { statusCommand } from "./status.ts"
 
-const dataDir = Options.directory("data-dir").pipe(
-  Options.withDescription("where RocksDB, SQLite and consensus state live (env GUTS_DATA_DIR)"),
-  Options.withFallbackConfig(Config.string("GUTS_DATA_DIR")),
-  Options.withDefault("./data"),
-)
-const httpPort = Options.integer("http-port").pipe(
-  Options.withDescription("port of the REST API, git smart HTTP and health (env GUTS_HTTP_PORT)"),
-  Options.withFallbackConfig(Config.integer("GUTS_HTTP_PORT")),
-  Options.withDefault(8080),
-)
-const metricsPort = Options.integer("metrics-port").pipe(
-  Options.withDescription("port of the Prometheus /metrics endpoint (env GUTS_METRICS_PORT)"),
-  Options.withFallbackConfig(Config.integer("GUTS_METRICS_PORT")),
-  Options.withDefault(9090),
-)
-const host = Options.text("host").pipe(
-  Options.withDescription("address to listen on (env GUTS_HOST)"),
-  Options.withFallbackConfig(Config.string("GUTS_HOST")),
-  Options.withDefault("0.0.0.0"),
-)
-const storage = Options.choice("storage", ["rocksdb", "memory"]).pipe(
+const checkConfig = Options.boolean("check-config").pipe(
   Options.withDescription(
-    "rocksdb keeps data under --data-dir; memory forgets everything on exit (env GUTS_STORAGE)",
+    "check the configuration, print every setting with its value and source, and exit",
   ),
-  Options.withFallbackConfig(Config.literal("rocksdb", "memory")("GUTS_STORAGE")),
-  Options.withDefault("rocksdb" as const),
-)
-const publicUrl = Options.text("public-url").pipe(
-  Options.withDescription(
-    "URL clients reach this node at, used in API answers (env GUTS_PUBLIC_URL)",
-  ),
-  Options.withFallbackConfig(Config.string("GUTS_PUBLIC_URL")),
-  Options.optional,
 )
 
-const clusterFile = Options.file("cluster").pipe(
-  Options.withDescription(
-    "run as a validator of the cluster this JSON file describes ({validators: [{publicKey, address}]}); without it the node is a single validator (env GUTS_CLUSTER)",
-  ),
-  Options.withFallbackConfig(Config.string("GUTS_CLUSTER")),
-  Options.optional,
-)
-const keyFile = Options.file("key").pipe(
-  Options.withDescription(
-    "the node's key file, made by `guts keygen` (default <data-dir>/node.key; env GUTS_KEY)",
-  ),
-  Options.withFallbackConfig(Config.string("GUTS_KEY")),
-  Options.optional,
-)
-const p2pPort = Options.integer("p2p-port").pipe(
-  Options.withDescription("port for peer-to-peer connections in a cluster (env GUTS_P2P_PORT)"),
-  Options.withFallbackConfig(Config.integer("GUTS_P2P_PORT")),
-  Options.withDefault(9000),
-)
+// The node's layers (storage engines, libp2p, ...) load only when a node runs, so that
+// `guts status` and `guts keygen` start quickly.
+const runNode = (config: NodeConfigShape) =>
+  Effect.gen(function* () {
+    const { nodeLayer } = yield* Effect.promise(() => import("./node.ts"))
+    const { HttpServer } = yield* Effect.promise(() => import("../layers/http/HttpServer.ts"))
+    const { adminTokenPath } = yield* Effect.promise(() => import("../layers/Bootstrap.ts"))
+    yield* Effect.gen(function* () {
+      const server = yield* HttpServer
+      yield* Effect.logInfo(
+        `guts ${GUTS_VERSION} node ready: http ${server.url} (git: ${server.url}/{owner}/{repo}.git), ` +
+          `metrics http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${config.metricsPort}/metrics, ` +
+          `storage ${config.storage} in ${config.dataDir}, admin token in ${adminTokenPath(config.dataDir)}`,
+      )
+      return yield* Effect.never
+    }).pipe(Effect.provide(nodeLayer(config)))
+  })
 
-const node = Command.make(
-  "node",
-  { dataDir, httpPort, metricsPort, host, storage, publicUrl, clusterFile, keyFile, p2pPort },
-  (opts) =>
-    Effect.gen(function* () {
-      const layer = nodeLayer({
-        dataDir: opts.dataDir,
-        httpPort: opts.httpPort,
-        metricsPort: opts.metricsPort,
-        host: opts.host,
-        storage: opts.storage,
-        ...(Option.isSome(opts.publicUrl) ? { publicUrl: opts.publicUrl.value } : {}),
-        ...(Option.isSome(opts.clusterFile)
-          ? {
-              cluster: {
-                file: opts.clusterFile.value,
-                keyFile: Option.getOrElse(opts.keyFile, () => path.join(opts.dataDir, "node.key")),
-                p2pHost: opts.host,
-                p2pPort: opts.p2pPort,
-                submitTimeoutMs: Number(process.env.GUTS_SUBMIT_TIMEOUT_MS ?? 30_000),
-              },
-            }
-          : {}),
+const node = Command.make("node", { settings: settingOptions, checkConfig }, (opts) =>
+  Effect.gen(function* () {
+    const { describeResolved, resolveConfig, toNodeConfig } = yield* Effect.promise(
+      () => import("../config/ResolveConfig.ts"),
+    )
+    const resolved = resolveConfig({
+      flags: { ...flagValues(opts.settings), ...builtinFlagValues(process.argv.slice(2)) },
+      env: process.env,
+      readFile: (file) => fs.readFileSync(file, "utf8"),
+    })
+    if (Either.isLeft(resolved)) {
+      yield* Console.error(`guts node: ${resolved.left.message}`)
+      yield* Effect.sync(() => {
+        process.exitCode = 2
       })
-      yield* Effect.gen(function* () {
-        const server = yield* HttpServer
-        const config = yield* NodeConfig
-        yield* Effect.logInfo(
-          `guts ${GUTS_VERSION} node ready: http ${server.url} (git: ${server.url}/{owner}/{repo}.git), ` +
-            `metrics http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${config.metricsPort}/metrics, ` +
-            `storage ${config.storage} in ${config.dataDir}, admin token in ${adminTokenPath(config.dataDir)}`,
-        )
-        return yield* Effect.never
-      }).pipe(Effect.provide(layer))
-    }),
-).pipe(Command.withDescription("run a Guts node (single validator)"))
+      return
+    }
+    if (opts.checkConfig) {
+      yield* Console.log(describeResolved(resolved.right))
+      return
+    }
+    const settings = resolved.right.settings
+    yield* runNode(toNodeConfig(settings)).pipe(withLogging(settings.logFormat, settings.logLevel))
+  }),
+).pipe(
+  Command.withDescription(
+    "run a Guts node: a single validator, or with --cluster one validator of a cluster (settings: docs/configuration.md)",
+  ),
+)
 
 const guts = Command.make("guts").pipe(
   Command.withDescription("Guts: a code forge replicated by Byzantine-fault-tolerant consensus"),
-  Command.withSubcommands([node, keygenCommand]),
+  Command.withSubcommands([node, statusCommand, keygenCommand]),
 )
 
 const cli = Command.run(guts, { name: "guts", version: GUTS_VERSION })
 
-const logger = process.env.GUTS_LOG_FORMAT === "json" ? Logger.json : Logger.logFmt
 if (process.argv[2] === "sim") {
   const { runSimCli } = await import("./sim.ts")
   process.exit(await runSimCli(process.argv.slice(3)))
@@ -121,11 +93,12 @@ if (process.argv[2] === "sim") {
   const { runDevnet } = await import("./devnet.ts")
   process.exit(await runDevnet(process.argv.slice(3)))
 } else {
-  cli(process.argv).pipe(
-    Effect.provide(Layer.mergeAll(NodeContext.layer, logger)),
-    Logger.withMinimumLogLevel(
-      process.env.GUTS_LOG_LEVEL === "debug" ? LogLevel.Debug : LogLevel.Info,
-    ),
+  // Until `guts node` has resolved (and checked) its settings, log as the environment asks.
+  const bootFormat = process.env.GUTS_LOG_FORMAT === "json" ? "json" : "logfmt"
+  const bootLevel = process.env.GUTS_LOG_LEVEL === "debug" ? "debug" : "info"
+  cli(withoutBuiltinFlags(process.argv)).pipe(
+    Effect.provide(NodeContext.layer),
+    withLogging(bootFormat, bootLevel),
     NodeRuntime.runMain({ disablePrettyLogger: true }),
   )
 }

@@ -1,6 +1,8 @@
 /**
- * NodeConfig: the settings a node runs with, resolved once at start (flags, then
- * environment variables `GUTS_*`, then defaults) and read by every layer that needs them.
+ * NodeConfig: the settings a node runs with, resolved once at start and read by every
+ * layer that needs them. `guts node` resolves them from a configuration file, `GUTS_*`
+ * environment variables and flags (src/config/ResolveConfig.ts, described once in
+ * src/config/Settings.ts); tests build one directly from `defaultNodeConfig` + overrides.
  */
 import { Context, Layer } from "effect"
 
@@ -25,6 +27,13 @@ export interface NodeConfigShape {
   readonly rateLimitAnonymous?: number | undefined
   /** "admin": only administrators create users; "open": anyone may sign up. */
   readonly registration?: "admin" | "open" | undefined
+  /**
+   * In a cluster, `/health/ready` needs this many connected peers; "quorum": enough for a
+   * quorum with this node (n - f - 1).
+   */
+  readonly readyMinPeers?: number | "quorum" | undefined
+  /** In a cluster, `/health/ready` fails while more than this many blocks behind. */
+  readonly readyMaxLag?: number | undefined
   /** Set to run as a validator of a cluster; unset: a single validator. */
   readonly cluster?:
     | {
@@ -54,6 +63,8 @@ export const defaultNodeConfig: NodeConfigShape = {
   rateLimitAuthenticated: 5000,
   rateLimitAnonymous: 60,
   registration: "admin",
+  readyMinPeers: "quorum",
+  readyMaxLag: 10,
 }
 
 export const nodeConfigLayer = (overrides: Partial<NodeConfigShape> = {}) =>
