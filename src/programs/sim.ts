@@ -12,12 +12,14 @@
  * and the exit code is non-zero (1 = a run failed, 2 = bad arguments).
  */
 import type { SchemeName } from "../layers/sim/Cluster.ts"
+import type { LeaderAccount } from "../layers/sim/Reporter.ts"
 import {
   SCENARIOS,
   type Scenario,
   type ScenarioOptions,
   type ScenarioResult,
   type Size,
+  sumLeaders,
 } from "../layers/sim/Scenarios.ts"
 
 interface Args {
@@ -118,8 +120,52 @@ const runOne = (s: Scenario, seed: number, options: ScenarioOptions): ScenarioRe
       events: 0,
       expect: s.expect,
       notes: {},
+      leaders: [],
     }
   }
+}
+
+/** Right-aligned columns, the first one left-aligned. */
+const formatTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<string[]>): string[] => {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)))
+  const fmt = (cells: ReadonlyArray<string>) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ")
+  return [fmt(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(fmt)]
+}
+
+/**
+ * The per-leader account of a run: how the views each leader led ended (finalized,
+ * notarized, nullified, as the honest validators saw them) and how many timeouts that
+ * leader cost the honest validators in total.
+ */
+const leaderTable = (leaders: ReadonlyArray<LeaderAccount>): string[] => {
+  if (leaders.length === 0) return []
+  const rows = leaders.map((a, i) => [
+    String(i),
+    String(a.finalized),
+    String(a.notarized),
+    String(a.nullified),
+    String(a.timeouts),
+  ])
+  return [
+    "view changes by leader (views finalized, notarized, nullified; timeouts over honest nodes):",
+    ...formatTable(["leader", "finalized", "notarized", "nullified", "timeouts"], rows).map(
+      (l) => `  ${l}`,
+    ),
+  ]
+}
+
+/** Nullified views in total and the leaders that caused most of them, e.g. `12 (3:10 0:2)`. */
+const nullifiedByLeader = (leaders: ReadonlyArray<LeaderAccount>): string => {
+  const total = leaders.reduce((s, a) => s + a.nullified, 0)
+  if (total === 0) return "0"
+  const top = leaders
+    .map((a, i) => ({ i, n: a.nullified }))
+    .filter((x) => x.n > 0)
+    .sort((a, b) => b.n - a.n || a.i - b.i)
+    .slice(0, 3)
+    .map((x) => `${x.i}:${x.n}`)
+  return `${total} (${top.join(" ")})`
 }
 
 const out = (line: string) => process.stdout.write(`${line}\n`)
@@ -139,6 +185,7 @@ const replay = (s: Scenario, seed: number, args: Args): number => {
   )
   const notes = Object.entries(r.notes)
   if (notes.length > 0) out(`notes: ${notes.map(([k, v]) => `${k}=${v}`).join(" ")}`)
+  for (const line of leaderTable(r.leaders)) out(line)
   for (const v of r.violations) out(`violation: ${v}`)
   out(`transcript: ${r.transcript}`)
   if (!r.ok) {
@@ -154,6 +201,8 @@ interface Row {
   failed: number
   firstFailing: number | undefined
   viewsPerSecond: number[]
+  /** Per-leader accounts summed over the scenario's runs. */
+  leaders: LeaderAccount[]
 }
 
 const bar = (done: number, total: number, label: string): string => {
@@ -171,7 +220,14 @@ const campaign = (scenarios: ReadonlyArray<Scenario>, seeds: number, args: Args)
   const total = scenarios.length * seeds
   let done = 0
   for (const s of scenarios) {
-    const row: Row = { runs: 0, passed: 0, failed: 0, firstFailing: undefined, viewsPerSecond: [] }
+    const row: Row = {
+      runs: 0,
+      passed: 0,
+      failed: 0,
+      firstFailing: undefined,
+      viewsPerSecond: [],
+      leaders: [],
+    }
     rows.set(s.name, row)
     for (let seed = 0; seed < seeds; seed++) {
       process.stderr.write(bar(done, total, `${s.name} seed ${seed}`))
@@ -185,13 +241,23 @@ const campaign = (scenarios: ReadonlyArray<Scenario>, seeds: number, args: Args)
         failures.push(r)
       }
       if (r.wallMs > 0) row.viewsPerSecond.push(Number(r.views) / (r.wallMs / 1000))
+      row.leaders = sumLeaders([row.leaders, r.leaders])
       out(
         `${r.ok ? "PASS" : "FAIL"} ${r.scenario} seed=${seed} views=${r.views} transcript: ${r.transcript}`,
       )
     }
   }
   process.stderr.write(`${bar(done, total, "done")}\n`)
-  const header = ["scenario", "runs", "passed", "failed", "first failing seed", "mean views/s"]
+  const header = [
+    "scenario",
+    "runs",
+    "passed",
+    "failed",
+    "first failing seed",
+    "mean views/s",
+    "nullified (by leader)",
+    "timeouts",
+  ]
   const table = [...rows].map(([name, r]) => [
     name,
     String(r.runs),
@@ -201,14 +267,11 @@ const campaign = (scenarios: ReadonlyArray<Scenario>, seeds: number, args: Args)
     r.viewsPerSecond.length === 0
       ? "-"
       : (r.viewsPerSecond.reduce((a, b) => a + b, 0) / r.viewsPerSecond.length).toFixed(0),
+    nullifiedByLeader(r.leaders),
+    String(r.leaders.reduce((s, a) => s + a.timeouts, 0)),
   ])
-  const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)))
-  const fmt = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ")
   out("")
-  out(fmt(header))
-  out(widths.map((w) => "-".repeat(w)).join("  "))
-  for (const row of table) out(fmt(row))
+  for (const line of formatTable(header, table)) out(line)
   if (failures.length === 0) {
     out(`\nall ${total} runs passed`)
     return 0

@@ -148,6 +148,37 @@ describe("Resolver: fetching", () => {
     expect(asked().length).toBe(4)
   })
 
+  it("fetches the nullification of a view below its certified floor when a proposal skips that view, asking the proposal's leader first", () => {
+    // We (node 2) hold a certified notarization of view 2 that the others never saw; they
+    // nullified view 2 and 3, and the leader of view 4 builds on view 1. Background repair
+    // stops at our floor (view 2), but verifying the proposal needs Nullification(2).
+    const f = new Fixture(4, 2, { leaderTimeoutMs: 100_000, certificationTimeoutMs: 200_000 })
+    f.start()
+    f.cert(0, f.finalization(f.proposal(1n, 0n), [0, 1, 3]))
+    const p2 = f.proposal(2n, 1n)
+    f.cert(0, f.notarization(p2, [0, 1, 3]))
+    f.handle({ _tag: "Certified", view: 2n, digest: p2.payload, ok: true })
+    f.cert(0, f.nullification(3n, [0, 1, 3]))
+    expect(f.engine.currentView).toBe(4n)
+    expect(f.engine.fetches).toEqual([])
+    const leader = f.leader(4n)
+    expect(leader).toBe(1)
+    const mark = f.log.length
+    f.vote(leader, f.notarize(leader, f.proposal(4n, 1n)))
+    const [ask] = requests(f, mark)
+    expect(ask?.msg.view).toBe(2n)
+    expect(ask?.to).toEqual([leader])
+    expect(f.log.slice(mark).some((o) => o._tag === "Verify")).toBe(false)
+    const outs = f.resolver(leader, {
+      _tag: "Response",
+      id: ask.msg.id,
+      certificate: f.nullification(2n, [0, 1, 3]),
+    })
+    const verify = outs.find((o) => o._tag === "Verify")
+    expect(verify?._tag === "Verify" && verify.context.parent.view).toBe(1n)
+    expect(blocked(f.log)).toEqual([])
+  })
+
   it("blocks a peer that answers with an invalid certificate, and ignores unsolicited answers", () => {
     const f = new Fixture(4, 0)
     f.start()

@@ -31,6 +31,13 @@ export const GROUPS = {
     "partition",
     "split_views_no_lockup",
   ],
+  splits: [
+    "certified_split_heals_in_group_led_view",
+    "certified_split_heals_when_lone_holder_leads_first",
+    "certified_split_heals_with_displaced_certified_view",
+    "survives_burst",
+    "received_certificates_are_reported",
+  ],
   byzantine: [
     "conflicter",
     "nuller",

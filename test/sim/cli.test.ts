@@ -57,6 +57,44 @@ describe("npm run sim", () => {
     expect(c.err()).toContain("2/2")
   })
 
+  it("accounts view changes by leader: an offline node's views are nullified, none finalized, and each cost the others a timeout", async () => {
+    const c = capture()
+    expect(await runSimCli(["--scenario", "one_offline", "--seed", "1", "--size", "ci"])).toBe(0)
+    const text = c.out()
+    const offline = Number(/offline=(\d+)/.exec(text)?.[1])
+    expect(text).toContain("view changes by leader")
+    const row = (leader: number) => {
+      const m = new RegExp(`^\\s+${leader}\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)$`, "m").exec(
+        text,
+      )
+      if (m === null) throw new Error(`no row for leader ${leader}`)
+      const [finalized, notarized, nullified, timeouts] = m.slice(1).map(Number)
+      return { finalized, notarized, nullified, timeouts }
+    }
+    const dead = row(offline)
+    expect(dead.finalized).toBe(0)
+    expect(dead.nullified).toBeGreaterThan(0)
+    // Every live validator timed out on each of the offline leader's views.
+    expect(dead.timeouts).toBe(4 * dead.nullified)
+    for (const leader of [0, 1, 2, 3, 4].filter((i) => i !== offline)) {
+      expect(row(leader).finalized).toBeGreaterThan(0)
+      expect(row(leader).nullified).toBe(0)
+    }
+  })
+
+  it("shows nullified views by leader in the campaign summary", async () => {
+    const c = capture()
+    expect(await runSimCli(["--seeds", "2", "--scenario", "one_offline", "--size", "ci"])).toBe(0)
+    const text = c.out()
+    expect(text).toMatch(/mean views\/s\s+nullified \(by leader\)\s+timeouts/)
+    const m = /one_offline\s+2\s+2\s+0\s+-\s+\d+\s+(\d+) \((\d+):(\d+)[^)]*\)\s+(\d+)/.exec(text)
+    expect(m).not.toBeNull()
+    const [total, , top, timeouts] = (m ?? []).slice(1).map(Number)
+    expect(top).toBeGreaterThan(0)
+    expect(total).toBeGreaterThanOrEqual(top)
+    expect(timeouts).toBeGreaterThanOrEqual(total)
+  })
+
   it("rejects unknown scenarios and malformed arguments with exit code 2", async () => {
     const c = capture()
     expect(await runSimCli(["--scenario", "no_such_thing", "--seed", "1"])).toBe(2)
@@ -70,7 +108,8 @@ describe("npm run sim", () => {
     const c = capture()
     expect(await runSimCli(["--list"])).toBe(0)
     expect(c.out()).toMatch(/twins_n10\s+n=10/)
-    expect(c.out().trim().split("\n").length).toBe(25)
+    expect(c.out().trim().split("\n").length).toBe(30)
+    expect(c.out()).toMatch(/certified_split_heals_in_group_led_view\s+n=4/)
   })
 })
 
@@ -94,6 +133,7 @@ describe("npm run sim with failing runs", () => {
         events: 5,
         expect: "fails on chosen seeds",
         notes: {},
+        leaders: [],
       }
     },
   })

@@ -37,7 +37,12 @@ describe("determinism of the simulator", () => {
   })
 
   it("has a test file for every scenario of the catalogue", () => {
-    const tested = new Set<string>([...GROUPS.honest, ...GROUPS.faults, ...GROUPS.byzantine])
+    const tested = new Set<string>([
+      ...GROUPS.honest,
+      ...GROUPS.faults,
+      ...GROUPS.splits,
+      ...GROUPS.byzantine,
+    ])
     expect([...tested].sort()).toEqual(SCENARIOS.map((s) => s.name).sort())
   })
 })

@@ -44,6 +44,28 @@ describe("Prng", () => {
     expect(p.latency(-100, 0)).toBe(0)
   })
 
+  it("draws normal deviates with the normal's tails (ziggurat layers, wedges and tail)", () => {
+    const p = new Prng(3)
+    const N = 200_000
+    let beyond2 = 0
+    let beyond3 = 0
+    let beyondR = 0
+    let positive = 0
+    for (let i = 0; i < N; i++) {
+      const x = p.standardNormal()
+      const a = Math.abs(x)
+      if (a > 2) beyond2++
+      if (a > 3) beyond3++
+      if (a > 3.4426) beyondR++
+      if (x > 0) positive++
+    }
+    // P(|x| > 2) = 0.0455, P(|x| > 3) = 0.0027, P(|x| > R) = 0.00058 for N(0, 1).
+    expect(Math.abs(beyond2 / N - 0.0455)).toBeLessThan(0.003)
+    expect(Math.abs(beyond3 / N - 0.0027)).toBeLessThan(0.0008)
+    expect(beyondR).toBeGreaterThan(50)
+    expect(Math.abs(positive / N - 0.5)).toBeLessThan(0.01)
+  })
+
   it("shuffles into a permutation, deterministically", () => {
     const a = new Prng(9).shuffle([1, 2, 3, 4, 5, 6, 7, 8])
     expect([...a].sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
@@ -76,6 +98,52 @@ describe("Scheduler", () => {
     s.at(10, () => s.at(2, () => times.push(s.now)))
     s.run()
     expect(times).toEqual([10])
+  })
+
+  it("re-arms a timer to a later or earlier time in place; it fires once, in (time, insertion) order", () => {
+    const s = new Scheduler()
+    const log: string[] = []
+    const timer = (name: string) => ({
+      cancelled: false,
+      slot: -1,
+      run: () => log.push(`${name}@${s.now}`),
+    })
+    const a = timer("a")
+    const b = timer("b")
+    s.rearm(5, a)
+    s.rearm(3, b)
+    s.at(4, () => log.push(`x@${s.now}`))
+    s.rearm(9, a) // later
+    s.rearm(4, b) // earlier than a, same time as x but armed after it
+    s.at(9, () => log.push(`y@${s.now}`))
+    s.rearm(2, b) // earlier again
+    expect(s.pending).toBe(4)
+    s.run()
+    expect(log).toEqual(["b@2", "x@4", "a@9", "y@9"])
+  })
+
+  it("disarms and cancels timers, and lets a fired timer re-arm itself", () => {
+    const s = new Scheduler()
+    let fired = 0
+    const ticker = {
+      cancelled: false,
+      slot: -1,
+      run: () => {
+        fired++
+        if (fired < 3) s.rearm(s.now + 10, ticker)
+      },
+    }
+    const dead = { cancelled: false, slot: -1, run: () => fired++ }
+    const gone = { cancelled: false, slot: -1, run: () => fired++ }
+    s.rearm(1, ticker)
+    s.rearm(2, dead)
+    s.rearm(3, gone)
+    s.disarm(dead)
+    s.cancel(gone)
+    s.disarm(dead) // disarming twice is harmless
+    expect(s.run().reason).toBe("idle")
+    expect(fired).toBe(3)
+    expect(s.now).toBe(21)
   })
 
   it("stops at a time bound, a predicate or halt, and skips cancelled events", () => {
@@ -242,6 +310,21 @@ describe("SimDisk", () => {
     d.prune(3n)
     expect(d.entries()).toEqual([e("v3"), e("v5"), e("v7")])
     expect(d.counters.pruned).toBe(2)
+  })
+
+  it("prunes across gaps between views and past bounds far above the entries", () => {
+    const d = new SimDisk()
+    for (const v of [1n, 2n, 1000n, 3n, 1n << 60n]) d.append(v, e(`v${v}`))
+    d.sync()
+    d.prune(3n)
+    expect(d.entries()).toEqual([e("v1000"), e("v3"), e(`v${1n << 60n}`)])
+    d.prune(500n)
+    expect(d.entries()).toEqual([e("v1000"), e(`v${1n << 60n}`)])
+    d.prune(1001n)
+    expect(d.entries()).toEqual([e(`v${1n << 60n}`)])
+    d.prune((1n << 60n) + 1n)
+    expect(d.entries()).toEqual([])
+    expect(d.counters.pruned).toBe(5)
   })
 })
 

@@ -61,6 +61,22 @@ const peekCursor: Cursor = { pos: 0 }
 export const certificateKind = (bytes: Uint8Array): Certificate["_tag"] | undefined =>
   CERTIFICATE_KINDS[bytes[0]]
 
+// Wire tags by comparison, not by indexing a table with the tag string: a table lookup
+// keyed by several different strings is a megamorphic (hash-probing) property load.
+const voteTag = (v: Vote): number =>
+  v._tag === "Notarize"
+    ? VOTE_TAG.Notarize
+    : v._tag === "Nullify"
+      ? VOTE_TAG.Nullify
+      : VOTE_TAG.Finalize
+
+const certificateTag = (c: Certificate): number =>
+  c._tag === "Notarization"
+    ? CERTIFICATE_TAG.Notarization
+    : c._tag === "Nullification"
+      ? CERTIFICATE_TAG.Nullification
+      : CERTIFICATE_TAG.Finalization
+
 /** Participants a certificate bitmap may cover; bounds allocation on hostile input. */
 export const MAX_PARTICIPANTS = 1 << 16
 
@@ -275,7 +291,7 @@ export class Codec {
   }
 
   writeVote(w: Writer, v: Vote): void {
-    w.u8(VOTE_TAG[v._tag])
+    w.u8(voteTag(v))
     if (v._tag === "Nullify") this.writeRound(w, v.round)
     else this.writeProposal(w, v.proposal)
     this.writeAttestation(w, v.attestation)
@@ -298,7 +314,7 @@ export class Codec {
   }
 
   writeCertificate(w: Writer, c: Certificate): void {
-    w.u8(CERTIFICATE_TAG[c._tag])
+    w.u8(certificateTag(c))
     if (c._tag === "Nullification") this.writeRound(w, c.round)
     else this.writeProposal(w, c.proposal)
     this.writeSignatures(w, c.certificate)
@@ -330,7 +346,7 @@ export class Codec {
 
   encodeResolver(m: ResolverMessage): Uint8Array {
     const w = this.writer()
-    w.u8(RESOLVER_TAG[m._tag]).varint(m.id)
+    w.u8(m._tag === "Request" ? RESOLVER_TAG.Request : RESOLVER_TAG.Response).varint(m.id)
     if (m._tag === "Request") w.varint(m.view)
     else if (m.certificate === undefined) w.u8(0)
     else this.writeCertificate(w.u8(1), m.certificate)
@@ -356,7 +372,13 @@ export class Codec {
 
   encodeJournalEntry(e: JournalEntry): Uint8Array {
     const w = this.writer()
-    w.u8(JOURNAL_TAG[e._tag])
+    w.u8(
+      e._tag === "OwnVote"
+        ? JOURNAL_TAG.OwnVote
+        : e._tag === "Certificate"
+          ? JOURNAL_TAG.Certificate
+          : JOURNAL_TAG.Certification,
+    )
     if (e._tag === "OwnVote") this.writeVote(w, e.vote)
     else if (e._tag === "Certificate") this.writeCertificate(w, e.certificate)
     else {

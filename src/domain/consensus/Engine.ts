@@ -64,8 +64,8 @@
  * invalid messages produce BlockPeer.
  */
 import { Data, Either } from "effect"
-import { type Codec, CodecError, certificateKind } from "./Codec.ts"
-import { Outbox } from "./Outbox.ts"
+import { type Codec, certificateKind } from "./Codec.ts"
+import { NO_OUTPUTS, Outbox } from "./Outbox.ts"
 import { Resolver } from "./Resolver.ts"
 import type { PublicKey, Scheme, Signer } from "./Scheme.ts"
 import { Signing, type VerifyMemo } from "./Signing.ts"
@@ -231,15 +231,17 @@ interface DecodedVote extends VerifyMemo {
 
 const TIMER_VOTER = "voter"
 const TIMER_RESOLVER = "resolver"
+/** A timer's armed time when it is not armed (kept a number: the field stays unboxed). */
+const NOT_ARMED = -1
 
 export class Engine {
   private readonly out = new Outbox()
   private readonly signing: Signing
   private readonly voter: Voter
   private readonly resolver: Resolver
-  /** When each timer is armed for (undefined = not armed). */
-  private voterArmed: number | undefined = undefined
-  private resolverArmed: number | undefined = undefined
+  /** When each timer is armed for (NOT_ARMED = not armed). */
+  private voterArmed = NOT_ARMED
+  private resolverArmed = NOT_ARMED
   private started = false
   private now = 0
 
@@ -321,8 +323,8 @@ export class Engine {
       case "Timer":
         // The shell dropped the timer when it fired; arming the same time again must
         // produce a new SetTimer.
-        if (input.id === TIMER_VOTER) this.voterArmed = undefined
-        else if (input.id === TIMER_RESOLVER) this.resolverArmed = undefined
+        if (input.id === TIMER_VOTER) this.voterArmed = NOT_ARMED
+        else if (input.id === TIMER_RESOLVER) this.resolverArmed = NOT_ARMED
         break
       case "Proposed":
         this.voter.onProposed(input.view, input.digest)
@@ -346,7 +348,7 @@ export class Engine {
     this.advanceClock(nowMs)
     // A message that changed nothing (a duplicate certificate, a vote outside the window)
     // needs no follow-up: deadlines are re-checked when their timer fires.
-    if (!this.onMessage(from, channel, bytes)) return []
+    if (!this.onMessage(from, channel, bytes)) return NO_OUTPUTS
     this.voter.afterInput()
     return this.finish()
   }
@@ -368,7 +370,9 @@ export class Engine {
         let decoded = recentVotes.get(bytes) ?? olderVotes.get(bytes)
         if (decoded === undefined || decoded.signatureLength !== codec.signatureLength) {
           const vote = codec.decodeVoteOrError(bytes)
-          if (vote instanceof CodecError) {
+          // By tag, not `instanceof`: the error class's prototype chain makes that a
+          // generic (slow) lookup on a path every vote takes.
+          if (vote._tag === "CodecError") {
             this.out.block(from, vote.message)
             return true
           }
@@ -405,10 +409,10 @@ export class Engine {
   }
 
   /** Arms, re-arms or cancels timer `id` (armed for `armed`) to fire at `at`; returns the new state. */
-  private arm(id: string, armed: number | undefined, at: number | undefined): number | undefined {
+  private arm(id: string, armed: number, at: number | undefined): number {
     if (at === undefined) {
-      if (armed !== undefined) this.out.push({ _tag: "CancelTimer", id })
-      return undefined
+      if (armed !== NOT_ARMED) this.out.push({ _tag: "CancelTimer", id })
+      return NOT_ARMED
     }
     if (armed !== at) this.out.push({ _tag: "SetTimer", id, atMs: at })
     return at

@@ -8,6 +8,12 @@ import type { Context, Digest, Round, View } from "./Types.ts"
 
 const SYNC: Output = { _tag: "Sync" }
 
+/**
+ * The result of a step without outputs: one shared, frozen array (most messages a node
+ * receives are duplicates that change nothing, and each would otherwise allocate one).
+ */
+export const NO_OUTPUTS: Output[] = Object.freeze([]) as unknown as Output[]
+
 export class Outbox {
   private appends: Output[] = []
   private rest: Output[] = []
@@ -57,7 +63,7 @@ export class Outbox {
     const appends = this.appends
     const rest = this.rest
     if (appends.length === 0) {
-      if (rest.length === 0) return []
+      if (rest.length === 0) return NO_OUTPUTS
       this.rest = []
       return rest
     }

@@ -16,7 +16,10 @@
  * fetch_timeout before starting over, so an unanswerable fetch never busy-loops.
  *
  * Background repair: every view between the floor (highest certified or finalized view)
- * and the current view that lacks a nullification is fetched.
+ * and the current view that lacks a nullification is fetched. Fetches the voter asks for
+ * (a proposal's ancestry) are not bounded by that floor: a proposal may skip a view we
+ * hold as certified if that view was also nullified, and only the nullification lets us
+ * verify it. A repair fetch the voter then asks for becomes an ancestry fetch.
  */
 import type { EngineConfig } from "./Engine.ts"
 import type { Outbox } from "./Outbox.ts"
@@ -29,6 +32,8 @@ export const MAX_INFLIGHT_FETCHES = 8
 interface Fetch {
   readonly view: View
   readonly kind: FetchKind
+  /** Asked for by the voter (not background repair): not bounded by the floor. */
+  ancestry: boolean
   target: number | undefined
   readonly tried: Set<number>
   inflight: { id: bigint; peer: number; deadline: number } | undefined
@@ -54,10 +59,16 @@ export class Resolver {
     return [...this.fetches.values()].map((f) => ({ view: f.view, kind: f.kind }))
   }
 
+  /** A fetch the voter needs (a proposal's or a candidate's ancestry). */
   fetch(view: View, kind: FetchKind, target: number | undefined): void {
+    this.request(view, kind, target, true)
+  }
+
+  private request(view: View, kind: FetchKind, target: number | undefined, ancestry: boolean) {
     const key = `${kind}:${view}`
     const f = this.fetches.get(key)
     if (f !== undefined) {
+      if (ancestry) f.ancestry = true
       if (target !== undefined && f.target === undefined && !f.tried.has(target)) {
         f.target = target
         // Targeted ancestry goes to the proposal's leader first: it must hold the data.
@@ -69,10 +80,11 @@ export class Resolver {
       }
       return
     }
-    if (!this.voter.needs(view, kind)) return
+    if (!this.voter.needs(view, kind, ancestry)) return
     this.fetches.set(key, {
       view,
       kind,
+      ancestry,
       target,
       tried: new Set(),
       inflight: undefined,
@@ -125,7 +137,7 @@ export class Resolver {
     let v = this.repairFrom > floor + 1n ? this.repairFrom : floor + 1n
     for (; v < current; v++) {
       const r = this.voter.state(v)
-      if (r?.nullification === undefined) this.fetch(v, "nullification", undefined)
+      if (r?.nullification === undefined) this.request(v, "nullification", undefined, false)
     }
     this.repairFrom = v
   }
@@ -137,7 +149,7 @@ export class Resolver {
     if (this.repairFrom < this.voter.currentView) this.backgroundRepair()
     if (this.fetches.size === 0) return
     for (const [key, f] of this.fetches) {
-      if (!this.voter.needs(f.view, f.kind)) {
+      if (!this.voter.needs(f.view, f.kind, f.ancestry)) {
         if (f.inflight !== undefined) this.settle(f, f.inflight.peer)
         this.fetches.delete(key)
         continue
@@ -166,6 +178,7 @@ export class Resolver {
 
   /** Earliest time a fetch needs attention (a request times out or a backoff ends). */
   nextDeadline(now: number): number | undefined {
+    if (this.fetches.size === 0) return undefined
     let d: number | undefined
     for (const f of this.fetches.values()) {
       // A fetch waiting only for a free slot is woken by the settling of another one.

@@ -178,6 +178,10 @@ export const certificateRound = (c: Certificate): Round =>
 export const digestHex = (d: Digest): string =>
   Buffer.from(d.buffer, d.byteOffset, d.length).toString("hex")
 
+/** Leader of a view under the RoundRobin elector (spec §1): (epoch + view) mod n. */
+export const roundRobinLeader = (epoch: bigint, view: View, n: number): number =>
+  Number((epoch + view) % BigInt(n))
+
 /** f = floor((n-1)/3) (fault model N3f1). */
 export const maxFaults = (n: number): number => Math.floor((n - 1) / 3)
 

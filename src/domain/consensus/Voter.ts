@@ -32,9 +32,11 @@ import {
   type Proposal,
   proposalEquals,
   type Round,
+  roundRobinLeader,
   type View,
   type Vote,
 } from "./Types.ts"
+import { ViewMap, ViewSet } from "./ViewMap.ts"
 
 /** Where the leader's proposal for a view stands. */
 export type ProposalStatus =
@@ -122,7 +124,7 @@ export class Voter {
   readonly me: number | undefined
   private readonly signer: Signer | undefined
   private readonly epoch: bigint
-  private readonly rounds = new Map<View, ViewState>()
+  private readonly rounds = new ViewMap<ViewState>()
   /** The two rounds found most recently (see `find`); never a deleted one. */
   private recentA: ViewState | undefined = undefined
   private recentB: ViewState | undefined = undefined
@@ -136,8 +138,8 @@ export class Voter {
   private highestFinalizationCert: Finalization | undefined = undefined
   /** Highest certified notarization or finalization (resolver floor, §5). */
   private floorCert: Notarization | Finalization | undefined = undefined
-  private readonly certCandidates = new Set<View>()
-  private readonly outstanding = new Set<View>()
+  private readonly certCandidates = new ViewSet()
+  private readonly outstanding = new ViewSet()
   private readonly lastSeen: number[]
   private prunedBelow: View = 0n
   private readonly reportVotes: boolean
@@ -194,7 +196,7 @@ export class Voter {
   }
 
   leaderOf(view: View): number {
-    return Number((this.epoch + view) % BigInt(this.n))
+    return roundRobinLeader(this.epoch, view, this.n)
   }
 
   // ---- rounds ---------------------------------------------------------------------
@@ -535,13 +537,15 @@ export class Voter {
       this.windowLow = view > retention ? view - retention : 0n
       this.highestFinalizationCert = cert
       // Finalization is the only thing that cancels in-flight certification (spec §3).
-      for (const v of this.outstanding) {
-        if (v > view) continue
-        const o = this.find(v)
-        if (o !== undefined && o.certify === "outstanding") o.certify = "aborted"
-        this.outstanding.delete(v)
-      }
-      for (const v of this.certCandidates) if (v <= view) this.certCandidates.delete(v)
+      if (this.outstanding.size > 0)
+        for (const v of this.outstanding) {
+          if (v > view) continue
+          const o = this.find(v)
+          if (o !== undefined && o.certify === "outstanding") o.certify = "aborted"
+          this.outstanding.delete(v)
+        }
+      if (this.certCandidates.size > 0)
+        for (const v of this.certCandidates) if (v <= view) this.certCandidates.delete(v)
     }
     if (view >= this.floorView) this.floorCert = cert
     if (this.replaying) return
@@ -994,11 +998,19 @@ export class Voter {
     return this.floorCert
   }
 
-  /** Whether a fetch for `view` of `kind` is still needed. */
-  needs(view: View, kind: FetchKind): boolean {
+  /**
+   * Whether a fetch for `view` of `kind` is still needed. Background repair (`ancestry`
+   * false) stops at the floor: views up to the highest certified view need no
+   * nullification to extend it. A proposal's ancestry can still need one below it: a
+   * proposal may skip our certified view when that view was also nullified (its
+   * notarization reached us but not the others), and verifying it takes that
+   * nullification.
+   */
+  needs(view: View, kind: FetchKind, ancestry = false): boolean {
     if (view < this.retainedFloor || view <= this.finalized) return false
     const r = this.find(view)
-    if (kind === "nullification") return r?.nullification === undefined && view > this.floorView
+    if (kind === "nullification")
+      return r?.nullification === undefined && (ancestry || view > this.floorView)
     return r?.notarization === undefined && r?.finalization === undefined
   }
 }

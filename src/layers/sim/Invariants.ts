@@ -33,6 +33,12 @@ import {
   quorum,
   type View,
 } from "../../domain/consensus/Types.ts"
+import {
+  type ReadonlyViewMap,
+  type ReadonlyViewSet,
+  ViewMap,
+  ViewSet,
+} from "../../domain/consensus/ViewMap.ts"
 
 export interface MonitorOptions {
   readonly n: number
@@ -56,16 +62,17 @@ const short = (d: Digest): string => digestHex(d).slice(0, 12)
 
 export class SafetyMonitor {
   readonly violations: string[] = []
-  private readonly finalized = new Map<View, Digest>()
-  private readonly notarized = new Map<View, Digest>()
-  private readonly nullified = new Set<View>()
+  // Keyed by view (or height) through ViewMap: every honest node's reports look these up.
+  private readonly finalized = new ViewMap<Digest>()
+  private readonly notarized = new ViewMap<Digest>()
+  private readonly nullified = new ViewSet()
   /** Payloads honest leaders proposed (their own notarize), by view. */
-  private readonly proposals = new Map<View, Digest>()
-  private readonly nullifiers = new Map<View, Set<number>>()
-  private readonly finalizers = new Map<View, Set<number>>()
-  private readonly delivered = new Map<bigint, Digest>()
+  private readonly proposals = new ViewMap<Digest>()
+  private readonly nullifiers = new ViewMap<Set<number>>()
+  private readonly finalizers = new ViewMap<Set<number>>()
+  private readonly delivered = new ViewMap<Digest>()
   /** Distinct certificates verified recently, by view (compact copies, see Remembered). */
-  private readonly checkedCertificates = new Map<View, Remembered[]>()
+  private readonly checkedCertificates = new ViewMap<Remembered[]>()
   private readonly store = new ByteStore()
   /**
    * Signatures already verified in the certificates of the last few views, by view and
@@ -73,7 +80,7 @@ export class SafetyMonitor {
    * certificates of a view mostly share their signatures, and each needs verifying only
    * once. A cache only: forgetting an entry means verifying that signature again.
    */
-  private readonly verifiedVotes = new Map<View, VerifiedVotes>()
+  private readonly verifiedVotes = new ViewMap<VerifiedVotes>()
   private highestChecked: View = 0n
   private readonly quorum: number
   /** Evidence attributed to Byzantine identities: offender → count. */
@@ -82,10 +89,9 @@ export class SafetyMonitor {
   readonly attributedInvalid = new Map<number, number>()
   certificatesChecked = 0
   /** Distinct certificates each identity signed (notarizations, nullifications, finalizations). */
-  readonly signed = new Map<
-    number,
-    { notarization: number; nullification: number; finalization: number }
-  >()
+  readonly signed = new Map<number, SignedCounts>()
+  /** The entries of `signed` by signer index (the hot path counts through this). */
+  private readonly signedBy: (SignedCounts | undefined)[] = []
 
   private readonly keep: (digest: Digest) => Digest
 
@@ -252,14 +258,16 @@ export class SafetyMonitor {
       this.checkedCertificates.set(view, seen)
       this.forgetOldCertificates(view)
     }
-    for (const other of seen) if (sameCertificate(other, cert)) return
-    seen.push(remember(this.store, cert))
+    const print = fingerprint(cert)
+    for (const other of seen) if (other.print === print && sameCertificate(other, cert)) return
+    seen.push(remember(this.store, cert, print))
     const signers = cert.certificate.signers.indices
     this.certificatesChecked++
     for (const s of signers) {
-      let c = this.signed.get(s)
+      let c = this.signedBy[s]
       if (c === undefined) {
         c = { notarization: 0, nullification: 0, finalization: 0 }
+        this.signedBy[s] = c
         this.signed.set(s, c)
       }
       if (cert._tag === "Notarization") c.notarization++
@@ -344,18 +352,29 @@ export class SafetyMonitor {
       if (v + CERTIFICATE_MEMORY < view) this.checkedCertificates.delete(v)
   }
 
+  /** The block honest nodes delivered at `height` (1-based), if any did. */
+  deliveredAt(height: bigint): Digest | undefined {
+    return this.delivered.get(height)
+  }
+
   /** Views finalized by any honest node. */
-  get finalizedViews(): ReadonlyMap<View, Digest> {
+  get finalizedViews(): ReadonlyViewMap<Digest> {
     return this.finalized
   }
 
-  get notarizedViews(): ReadonlyMap<View, Digest> {
+  get notarizedViews(): ReadonlyViewMap<Digest> {
     return this.notarized
   }
 
-  get nullifiedViews(): ReadonlySet<View> {
+  get nullifiedViews(): ReadonlyViewSet {
     return this.nullified
   }
+}
+
+interface SignedCounts {
+  notarization: number
+  nullification: number
+  finalization: number
 }
 
 interface VerifiedVotes {
@@ -408,8 +427,27 @@ class ByteStore {
   }
 }
 
+/**
+ * A 32-bit digest of a certificate's signer set and the first bytes of its signatures:
+ * copies share it, and distinct certificates of one view almost never do, so comparing
+ * it first spares the byte-by-byte comparison of every remembered certificate.
+ */
+const fingerprint = (cert: Certificate): number => {
+  const { signers, signatures } = cert.certificate
+  const indices = signers.indices
+  let h = signers.size | 0
+  for (let k = 0; k < indices.length; k++) h = (Math.imul(h, 31) + indices[k]) | 0
+  for (let k = 0; k < signatures.length; k++) {
+    const s = signatures[k]
+    const w = s.length >= 4 ? s[0] | (s[1] << 8) | (s[2] << 16) | (s[3] << 24) : s.length
+    h = (Math.imul(h, 0x9e3779b1) ^ w) | 0
+  }
+  return h
+}
+
 /** What the monitor keeps of a distinct certificate: enough to recognise its copies. */
 interface Remembered {
+  readonly print: number
   readonly tag: Certificate["_tag"]
   /** The proposal (notarization, finalization), or undefined with `epoch` (nullification). */
   readonly proposal: Proposal | undefined
@@ -422,7 +460,7 @@ interface Remembered {
   readonly offset: number
 }
 
-const remember = (store: ByteStore, cert: Certificate): Remembered => {
+const remember = (store: ByteStore, cert: Certificate, print: number): Remembered => {
   const { signers, signatures } = cert.certificate
   let length = 0
   const lengths: number[] = new Array(signatures.length)
@@ -432,6 +470,7 @@ const remember = (store: ByteStore, cert: Certificate): Remembered => {
   }
   const { chunk, offset } = store.put(signatures, length)
   return {
+    print,
     tag: cert._tag,
     proposal: cert._tag === "Nullification" ? undefined : cert.proposal,
     epoch: cert._tag === "Nullification" ? cert.round.epoch : cert.proposal.round.epoch,

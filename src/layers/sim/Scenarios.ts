@@ -21,7 +21,10 @@ import {
   EPOCH,
   type SchemeName,
 } from "./Cluster.ts"
+import { Injector } from "./Injector.ts"
 import { expectFinalized } from "./Invariants.ts"
+import type { StoredBlock } from "./MockApp.ts"
+import { emptyAccount, type LeaderAccount, leaderSummary } from "./Reporter.ts"
 import { Prng } from "./Prng.ts"
 import { DEFAULT_LINK, type Link } from "./SimNetwork.ts"
 import type { SimNode } from "./SimNode.ts"
@@ -47,6 +50,12 @@ export interface ScenarioResult {
   readonly events: number
   readonly expect: string
   readonly notes: Readonly<Record<string, string | number>>
+  /**
+   * How the views each leader led ended, by participant index (see Reporter.ts
+   * leaderSummary): finalized, notarized and nullified views as the honest validators saw
+   * them, and their timeouts summed over them.
+   */
+  readonly leaders: ReadonlyArray<LeaderAccount>
 }
 
 export interface Scenario {
@@ -108,6 +117,10 @@ const conclude = (
     certificates: c.monitor.certificatesChecked,
     ...notes,
   },
+  leaders: leaderSummary(
+    c.validators.map((x) => x.reporter),
+    c.n,
+  ),
 })
 
 /** Several clusters of one scenario (the cases of a campaign) as one result. */
@@ -141,7 +154,25 @@ const combine = (
       evidence: parts.reduce((s, p) => s + Number(p.notes.evidence ?? 0), 0),
       blocks: parts.reduce((s, p) => s + Number(p.notes.blocks ?? 0), 0),
     },
+    leaders: sumLeaders(parts.map((p) => p.leaders)),
   }
+}
+
+/** Per-leader accounts of several runs added up, leader by leader. */
+export const sumLeaders = (
+  accounts: ReadonlyArray<ReadonlyArray<LeaderAccount>>,
+): LeaderAccount[] => {
+  const out: LeaderAccount[] = []
+  for (const list of accounts)
+    list.forEach((a, i) => {
+      if (out[i] === undefined) out[i] = emptyAccount()
+      const o = out[i]
+      o.finalized += a.finalized
+      o.notarized += a.notarized
+      o.nullified += a.nullified
+      o.timeouts += a.timeouts
+    })
+  return out
 }
 
 const noFaults = (c: Cluster): void => {
@@ -628,6 +659,376 @@ const splitViews: Scenario = {
   },
 }
 
+// ---- hand-made certificate splits (spec §7 certified_split_heals_*) -------------------
+
+/**
+ * Who plays which part in a certified split (n = 4, quorum 3): a silent participant that
+ * never starts and leads view 10; a lone node that holds a certified notarization the
+ * others never saw; the group (two nodes) that holds nullifications instead.
+ *
+ * The back story is consistent: the silent node and the group signed the split view's
+ * notarization (they voted for the block, then timed out without seeing the certificate)
+ * and every nullification; their journals say so, so no honest node can later sign a
+ * vote that conflicts with what the injected certificates claim it signed. Only the
+ * delivery of the certificates is split.
+ */
+interface SplitRoles {
+  readonly silent: number
+  readonly lone: number
+  readonly group: ReadonlyArray<number>
+}
+
+interface SplitStory {
+  readonly name: string
+  readonly expect: string
+  /** Assigns the parts from the round-robin schedule of views 10..13. */
+  readonly roles: (leader: (view: bigint) => number) => SplitRoles
+  /**
+   * Sends the preload (every validator is cut off from the others, so whatever they
+   * rebroadcast is lost) and returns the blocks each node must already hold.
+   */
+  readonly preload: (
+    inj: Injector,
+    roles: SplitRoles,
+    c: Cluster,
+  ) => { readonly all: ReadonlyArray<StoredBlock>; readonly lone: ReadonlyArray<StoredBlock> }
+  /** Checks the split really happened, before the validators are linked. */
+  readonly split: (c: Cluster, roles: SplitRoles) => void
+  /** Checks how it healed, once every honest node finalized past view 13. */
+  readonly healed: (c: Cluster, roles: SplitRoles) => void
+}
+
+const SPLIT_N = 4
+const SPLIT_TARGET = 13n
+const SPLIT_LINK = link(10, 0)
+
+const splitLeader = (view: bigint): number => leaderOf(view, SPLIT_N)
+
+/** The preload common to every split: view 2 notarized and finalized, for everyone. */
+const preloadView2 = (inj: Injector): StoredBlock => {
+  const b2 = inj.block(inj.genesis, 2n)
+  const p2 = inj.proposal(2n, 0n, b2.digest)
+  inj.send(inj.notarization(p2), "all")
+  inj.send(inj.finalization(p2), "all")
+  return b2
+}
+
+/** The silent node and the group: the signers of every split certificate. */
+const backers = (roles: SplitRoles): number[] =>
+  [roles.silent, ...roles.group].sort((a, b) => a - b)
+
+/** The split view's block, notarized by the backers (who journal their notarize). */
+const splitNotarization = (
+  inj: Injector,
+  roles: SplitRoles,
+  c: Cluster,
+  block: StoredBlock,
+  view: bigint,
+) => {
+  const p = inj.proposal(view, 2n, block.digest)
+  for (const g of roles.group) inj.journal(c.node(g), [inj.notarize(p, g)])
+  return inj.notarization(p, backers(roles))
+}
+
+/** Nullifications of `views` signed by the backers (who journal their nullify) go to `to`. */
+const splitNullifications = (
+  inj: Injector,
+  roles: SplitRoles,
+  c: Cluster,
+  views: ReadonlyArray<bigint>,
+  to: ReadonlyArray<number> | "all",
+) => {
+  for (const g of roles.group)
+    inj.journal(
+      c.node(g),
+      views.map((v) => inj.nullify(v, g)),
+    )
+  for (const v of views) inj.send(inj.nullification(v, backers(roles)), to)
+}
+
+const range = (from: bigint, to: bigint): bigint[] => {
+  const out: bigint[] = []
+  for (let v = from; v <= to; v++) out.push(v)
+  return out
+}
+
+const firstFinalizedAbove2 = (c: Cluster, roles: SplitRoles, expected: bigint): void => {
+  for (const x of c.validators) {
+    if (x.identity === roles.silent) continue
+    const first = x.reporter.finalized.firstAbove(2n)
+    if (first !== expected)
+      c.monitor.violation(
+        `node ${x.identity} first finalized view ${first} after the preload, expected ${expected}`,
+      )
+  }
+}
+
+const splitCheck = (c: Cluster, ok: boolean, what: string): void => {
+  if (!ok) c.monitor.violation(what)
+}
+
+const certifiedSplit = (story: SplitStory): Scenario => ({
+  name: story.name,
+  expect: story.expect,
+  run(seed, options) {
+    const t0 = performance.now()
+    const roles = story.roles(splitLeader)
+    const c = new Cluster(
+      base(story.name, seed, options, {
+        n: SPLIT_N,
+        link: SPLIT_LINK,
+        // Long timeouts: nothing may time out while the preload settles; proposals wait
+        // long enough for the preload to be processed first.
+        timing: {
+          leaderTimeoutMs: 10_000,
+          certificationTimeoutMs: 11_000,
+          skipTimeoutMs: 12_000,
+        },
+        app: { propose: { meanMs: 250, sdMs: 50 } },
+      }),
+    )
+    for (let i = 0; i < SPLIT_N; i++)
+      for (let j = 0; j < SPLIT_N; j++) if (i !== j) c.network.removeLink(i, j)
+    const inj = new Injector(c, SPLIT_LINK)
+    const held = story.preload(inj, roles, c)
+    for (const x of c.validators) {
+      if (x.identity === roles.silent) continue
+      for (const b of held.all) x.app.adopt(b)
+      if (x.identity === roles.lone) for (const b of held.lone) x.app.adopt(b)
+    }
+    c.start([roles.silent])
+    c.run(2_000)
+    const live = c.validators.filter((x) => x.up)
+    for (const x of live)
+      splitCheck(c, x.reporter.finalized.has(2n), `node ${x.identity} did not finalize view 2`)
+    story.split(c, roles)
+    // The end of the partition (GST).
+    for (let i = 0; i < SPLIT_N; i++)
+      for (let j = 0; j < SPLIT_N; j++) if (i !== j) c.network.setLink(i, j, SPLIT_LINK)
+    c.runUntilFinalized(SPLIT_TARGET, c.now + 300_000, live)
+    progress(c, SPLIT_TARGET, 300_000, live)
+    story.healed(c, roles)
+    noFaults(c)
+    return conclude(c, story.name, seed, story.expect, t0, live, {
+      silent: roles.silent,
+      lone: roles.lone,
+      group: roles.group.join(","),
+    })
+  },
+})
+
+/** View 3 split: its certified notarization for the lone node, its nullification for the group. */
+const preloadView3Split: SplitStory["preload"] = (inj, roles, c) => {
+  const b2 = preloadView2(inj)
+  const b3 = inj.block(b2, 3n)
+  inj.send(splitNotarization(inj, roles, c, b3, 3n), [roles.lone])
+  splitNullifications(inj, roles, c, [3n], roles.group)
+  splitNullifications(inj, roles, c, range(4n, 9n), "all")
+  return { all: [b2], lone: [b3] }
+}
+
+const view3Split: SplitStory["split"] = (c, roles) => {
+  const lone = c.node(roles.lone).reporter
+  splitCheck(
+    c,
+    lone.notarized.has(3n) && lone.certified.has(3n) && !lone.nullified.has(3n),
+    `lone node ${roles.lone} does not hold a certified view 3 (and only that) before the heal`,
+  )
+  for (const g of roles.group) {
+    const r = c.node(g).reporter
+    splitCheck(
+      c,
+      r.nullified.has(3n) && !r.notarized.has(3n),
+      `group node ${g} does not hold only the nullification of view 3 before the heal`,
+    )
+  }
+}
+
+const splitGroupLeads = certifiedSplit({
+  name: "certified_split_heals_in_group_led_view",
+  expect:
+    "n=4: one node holds a certified notarization of view 3, two hold its nullification, the leader of view 10 is silent; after the partition heals, group-led view 11 is the first new finalization and the lone node fetches Nullification(3) from its leader",
+  roles: (leader) => ({
+    silent: leader(10n),
+    group: [leader(11n), leader(12n)],
+    lone: leader(13n),
+  }),
+  preload: preloadView3Split,
+  split: view3Split,
+  healed: (c, roles) => {
+    firstFinalizedAbove2(c, roles, 11n)
+    splitCheck(
+      c,
+      c.node(roles.lone).reporter.nullified.has(3n),
+      `lone node ${roles.lone} never obtained Nullification(3)`,
+    )
+  },
+})
+
+const splitLoneLeads = certifiedSplit({
+  name: "certified_split_heals_when_lone_holder_leads_first",
+  expect:
+    "n=4: the lone holder of a certified view 3 leads view 11 and builds on it; the group fetches and certifies Notarization(3) from it, and view 3's block joins every honest node's finalized chain",
+  roles: (leader) => ({
+    silent: leader(10n),
+    lone: leader(11n),
+    group: [leader(12n), leader(13n)],
+  }),
+  preload: preloadView3Split,
+  split: view3Split,
+  healed: (c, roles) => {
+    for (const g of roles.group) {
+      const r = c.node(g).reporter
+      splitCheck(
+        c,
+        r.notarized.has(3n) && r.certified.has(3n),
+        `group node ${g} never fetched and certified Notarization(3) from the lone node`,
+      )
+    }
+    const first = c.node(roles.lone).reporter.finalized.firstAbove(2n)
+    splitCheck(c, first !== undefined && first <= 11n, `no finalization at or before view 11`)
+    firstFinalizedAbove2(c, roles, first ?? 11n)
+    const b3 = c.monitor.deliveredAt(2n)
+    const want = c.relay.get(c.monitor.finalizedViews.get(2n) ?? c.relay.genesis)
+    splitCheck(
+      c,
+      b3 !== undefined && c.relay.get(b3)?.block.view === 3n && want?.block.view === 2n,
+      "the finalized chain does not run through view 3's block at height 2",
+    )
+  },
+})
+
+const splitDisplaced = certifiedSplit({
+  name: "certified_split_heals_with_displaced_certified_view",
+  expect:
+    "n=4: the lone node holds a certified view 5 (parent 2), the group holds nullifications of views 3–5; after the heal group-led view 11 is the first new finalization and the lone node fetches all three nullifications",
+  roles: (leader) => ({
+    silent: leader(10n),
+    group: [leader(11n), leader(12n)],
+    lone: leader(13n),
+  }),
+  preload: (inj, roles, c) => {
+    const b2 = preloadView2(inj)
+    const b5 = inj.block(b2, 5n)
+    inj.send(splitNotarization(inj, roles, c, b5, 5n), [roles.lone])
+    splitNullifications(inj, roles, c, range(3n, 5n), roles.group)
+    splitNullifications(inj, roles, c, range(6n, 9n), "all")
+    return { all: [b2], lone: [b5] }
+  },
+  split: (c, roles) => {
+    const lone = c.node(roles.lone).reporter
+    splitCheck(
+      c,
+      lone.notarized.has(5n) &&
+        lone.certified.has(5n) &&
+        ![3n, 4n, 5n].some((v) => lone.nullified.has(v)),
+      `lone node ${roles.lone} does not hold a certified view 5 without nullifications of 3–5`,
+    )
+    for (const g of roles.group) {
+      const r = c.node(g).reporter
+      splitCheck(
+        c,
+        [3n, 4n, 5n].every((v) => r.nullified.has(v)) && !r.notarized.has(5n),
+        `group node ${g} does not hold only nullifications of views 3–5 before the heal`,
+      )
+    }
+  },
+  healed: (c, roles) => {
+    firstFinalizedAbove2(c, roles, 11n)
+    const lone = c.node(roles.lone).reporter
+    for (const v of [3n, 4n, 5n])
+      splitCheck(
+        c,
+        lone.nullified.has(v),
+        `lone node ${roles.lone} never obtained Nullification(${v})`,
+      )
+  },
+})
+
+const survivesBurst: Scenario = {
+  name: "survives_burst",
+  expect:
+    "n=4 with only node 0 up and its proposals stalled: a zero-latency burst of certificates (notarizations of views 1–3, then the finalization of 3) queues behind slow journal syncs, and the node reports them all, finalizes view 3 and delivers blocks 1–3 in order",
+  run(seed, options) {
+    const t0 = performance.now()
+    const n = 4
+    const c = new Cluster(
+      base(this.name, seed, options, {
+        n,
+        syncLatencyMs: 5,
+        appFor: (i) => (i === 0 ? { propose: { meanMs: 3_600_000, sdMs: 0 } } : undefined),
+      }),
+    )
+    const inj = new Injector(c, link(0, 0))
+    const node = c.node(0)
+    const b1 = inj.block(inj.genesis, 1n)
+    const b2 = inj.block(b1, 2n)
+    const b3 = inj.block(b2, 3n)
+    for (const b of [b1, b2, b3]) node.app.adopt(b)
+    c.start([1, 2, 3])
+    const p1 = inj.proposal(1n, 0n, b1.digest)
+    const p2 = inj.proposal(2n, 1n, b2.digest)
+    const p3 = inj.proposal(3n, 2n, b3.digest)
+    for (const cert of [
+      inj.notarization(p1),
+      inj.notarization(p2),
+      inj.notarization(p3),
+      inj.finalization(p3),
+    ])
+      inj.send(cert, [0])
+    c.runUntilFinalized(3n, 60_000, [node])
+    progress(c, 3n, 60_000, [node])
+    const r = node.reporter
+    for (const v of [1n, 2n, 3n])
+      splitCheck(c, r.notarized.has(v), `node 0 did not report the notarization of view ${v}`)
+    splitCheck(c, r.deliveredHeight === 3n, `node 0 delivered up to height ${r.deliveredHeight}`)
+    splitCheck(c, r.deliveries === 3, `node 0 delivered ${r.deliveries} blocks, expected 3`)
+    splitCheck(
+      c,
+      node.mailboxPeak > 0,
+      "the burst never had to wait behind a sync (the scenario tests nothing)",
+    )
+    noFaults(c)
+    return conclude(c, this.name, seed, this.expect, t0, [node], {
+      mailboxPeak: node.mailboxPeak,
+    })
+  },
+}
+
+const receivedCertificates: Scenario = {
+  name: "received_certificates_are_reported",
+  expect:
+    "n=4 where node 0 hears only node 1 (so it can never count a quorum of votes itself): it still follows the chain to the target through the certificates node 1 relays, and reports each of them",
+  run(seed, options) {
+    const t0 = performance.now()
+    const views = pick(options, 10n, 30n)
+    const n = 4
+    const c = new Cluster(base(this.name, seed, options, { n, link: link(100, 1) }))
+    for (const j of [2, 3]) {
+      c.network.removeLink(0, j)
+      c.network.removeLink(j, 0)
+    }
+    simple(c, views, 900_000)
+    // Node 1 relays every certificate it holds, so node 0 reports each of them too.
+    const r0 = c.node(0).reporter
+    const r1 = c.node(1).reporter
+    let missing = 0
+    for (let v = 1n; v <= views; v++) {
+      if (r1.finalized.has(v) && !r0.finalized.has(v)) missing++
+      if (r1.nullified.has(v) && !r0.nullified.has(v)) missing++
+    }
+    if (missing > 0)
+      c.monitor.violation(`node 0 missed ${missing} certificates that node 1 held and relayed`)
+    if (r0.count("Finalization") === 0 || r0.count("Notarization") === 0)
+      c.monitor.violation("node 0 reported no notarization or no finalization")
+    noFaults(c)
+    return conclude(c, this.name, seed, this.expect, t0, undefined, {
+      node0Finalizations: r0.count("Finalization"),
+      node0Nullifications: r0.count("Nullification"),
+    })
+  },
+}
+
 // ---- Byzantine actors -----------------------------------------------------------------
 
 interface ByzantineStory {
@@ -865,6 +1266,11 @@ export const SCENARIOS: ReadonlyArray<Scenario> = [
   observer,
   floorJoiner,
   splitViews,
+  splitGroupLeads,
+  splitLoneLeads,
+  splitDisplaced,
+  survivesBurst,
+  receivedCertificates,
   dishonestLeader,
   conflicter,
   nuller,

@@ -17,13 +17,14 @@ export interface ScheduledEvent {
 }
 
 /**
- * An event object that is scheduled again and again (a timer): `rearm` gives it a new due
- * time and makes every earlier entry of it stale; stale entries are skipped like cancelled
- * events, so re-arming allocates nothing.
+ * An event object that is scheduled again and again (a timer): `rearm` moves its single
+ * entry to a new due time, `disarm` removes it. Timers live in a small heap of their own
+ * that is updated in place, so re-arming allocates nothing and leaves no stale entries
+ * behind in the main queue (a busy node re-arms its timers several times per view).
  */
 export interface RearmableEvent extends ScheduledEvent {
-  /** Sequence number of the live entry; -1 = none (disarmed). Owned by the scheduler. */
-  live: number
+  /** Position in the scheduler's timer heap; -1 = not armed. Owned by the scheduler. */
+  slot: number
 }
 
 export type StopReason = "time" | "predicate" | "idle" | "halted" | "events"
@@ -43,16 +44,26 @@ export interface RunResult {
   readonly now: number
 }
 
-// The heap keeps its keys (time, sequence) in typed arrays beside the events, so sifting
-// compares contiguous numbers instead of loading fields of events scattered in memory.
+// The main heap is four typed arrays: the keys (time, sequence), the event argument and
+// the slot of the event object in `events`. Sifting then compares and moves contiguous
+// numbers only: no loads from events scattered in memory and no write barriers (storing
+// young objects into a long-lived array costs one each time). Both heaps order by (time, sequence) with one sequence counter, so taking the
+// smaller of their two tops runs everything in exactly the global (time, sequence) order.
 const INITIAL_CAPACITY = 1024
 
 export class Scheduler {
-  private items: (ScheduledEvent | undefined)[] = []
   private times = new Float64Array(INITIAL_CAPACITY)
   private seqs = new Float64Array(INITIAL_CAPACITY)
   private args = new Int32Array(INITIAL_CAPACITY)
+  private slots = new Int32Array(INITIAL_CAPACITY)
   private size = 0
+  /** Event objects of the main heap's entries, by slot; free slots are listed in `free`. */
+  private readonly events: (ScheduledEvent | undefined)[] = []
+  private readonly free: number[] = []
+  /** The timer heap: armed rearmable events, each knowing its slot (see RearmableEvent). */
+  private readonly timers: RearmableEvent[] = []
+  private readonly timerTimes: number[] = []
+  private readonly timerSeqs: number[] = []
   private seq = 0
   private halted = false
   private clock = 0
@@ -63,8 +74,9 @@ export class Scheduler {
     return this.clock
   }
 
+  /** Entries waiting: one-shot entries (cancelled ones included until due) and armed timers. */
   get pending(): number {
-    return this.size
+    return this.size + this.timers.length
   }
 
   /** Schedules `run` at absolute `time` (clamped to now). */
@@ -81,25 +93,58 @@ export class Scheduler {
     return ev
   }
 
-  /** (Re)schedules a rearmable event at `time` (clamped to now); earlier entries go stale. */
+  /**
+   * (Re)schedules a rearmable event at `time` (clamped to now). It is ordered as if it had
+   * just been scheduled: after everything already due at that time.
+   */
   rearm(time: number, ev: RearmableEvent): void {
+    const t = Math.max(time, this.clock)
     const seq = this.seq++
-    ev.live = seq
-    this.push(ev, Math.max(time, this.clock), seq, 0)
+    const slot = ev.slot
+    if (slot >= 0) {
+      // The new key is later than the old one unless the time moved earlier.
+      const earlier = t < this.timerTimes[slot]
+      this.timerTimes[slot] = t
+      this.timerSeqs[slot] = seq
+      if (earlier) this.timerUp(slot)
+      else this.timerDown(slot)
+      return
+    }
+    const i = this.timers.length
+    this.timers.push(ev)
+    this.timerTimes.push(t)
+    this.timerSeqs.push(seq)
+    ev.slot = i
+    this.timerUp(i)
   }
 
-  /** Makes a rearmable event's pending entry stale (it will not run). */
+  /** Removes a rearmable event's pending entry (it will not run unless re-armed). */
   disarm(ev: RearmableEvent): void {
-    ev.live = -1
+    const slot = ev.slot
+    if (slot < 0) return
+    ev.slot = -1
+    const last = this.timers.length - 1
+    const moved = this.timers.pop() as RearmableEvent
+    const time = this.timerTimes.pop() as number
+    const seq = this.timerSeqs.pop() as number
+    if (slot === last) return
+    this.timers[slot] = moved
+    this.timerTimes[slot] = time
+    this.timerSeqs[slot] = seq
+    moved.slot = slot
+    this.timerUp(slot)
+    this.timerDown(moved.slot)
   }
 
   after(delayMs: number, run: () => void): ScheduledEvent {
     return this.at(this.clock + Math.max(delayMs, 0), run)
   }
 
-  /** Cancelled events stay in the heap and are skipped when due. */
+  /** Cancelled events stay in the main heap and are skipped when due; timers are disarmed. */
   cancel(ev: ScheduledEvent): void {
     ev.cancelled = true
+    const slot = (ev as Partial<RearmableEvent>).slot
+    if (slot !== undefined && slot >= 0) this.disarm(ev as RearmableEvent)
   }
 
   /** Makes the current `run` return after the event in progress. */
@@ -109,18 +154,13 @@ export class Scheduler {
 
   /** Runs the next live event; false when none is left. */
   step(): boolean {
-    while (this.size > 0) {
-      const time = this.times[0]
-      const arg = this.args[0]
-      const stale = this.isStale(this.items[0] as ScheduledEvent, this.seqs[0])
-      const ev = this.pop()
-      if (stale) continue
-      this.clock = time
-      this.executed++
-      ev.run(arg)
+    for (;;) {
+      const next = this.next()
+      if (next === NONE) return false
+      if (next === STALE) continue
+      this.fire(next)
       return true
     }
-    return false
   }
 
   run(options: RunOptions = {}): RunResult {
@@ -132,23 +172,15 @@ export class Scheduler {
     for (;;) {
       if (stop?.()) return { reason: "predicate", events, now: this.clock }
       if (events >= maxEvents) return { reason: "events", events, now: this.clock }
-      if (this.size === 0) return { reason: "idle", events, now: this.clock }
-      const top = this.items[0] as ScheduledEvent
-      if (this.isStale(top, this.seqs[0])) {
-        this.pop()
-        continue
-      }
-      const time = this.times[0]
-      if (time > until) {
+      const next = this.next()
+      if (next === NONE) return { reason: "idle", events, now: this.clock }
+      if (next === STALE) continue
+      if (this.nextTime > until) {
         if (until > this.clock) this.clock = until
         return { reason: "time", events, now: this.clock }
       }
-      const arg = this.args[0]
-      this.pop()
-      this.clock = time
-      this.executed++
       events++
-      top.run(arg)
+      this.fire(next)
       if (this.halted) {
         this.halted = false
         return { reason: "halted", events, now: this.clock }
@@ -156,19 +188,64 @@ export class Scheduler {
     }
   }
 
-  /** A cancelled event, or an entry of a rearmable event that was re-armed or disarmed since. */
-  private isStale(ev: ScheduledEvent, seq: number): boolean {
-    if (ev.cancelled) return true
-    const live = (ev as Partial<RearmableEvent>).live
-    return live !== undefined && live !== seq
+  // ---- choosing the next event ---------------------------------------------------------
+
+  /** Due time of what `next` found. */
+  private nextTime = 0
+
+  /**
+   * Which heap holds the earliest entry: MAIN or TIMER (its due time in `nextTime`), NONE
+   * when both are empty, or STALE after dropping a cancelled main entry (call again).
+   * Nothing is removed otherwise: `fire` takes the entry.
+   */
+  private next(): number {
+    const hasMain = this.size > 0
+    const hasTimer = this.timers.length > 0
+    if (!hasMain && !hasTimer) return NONE
+    if (hasMain) {
+      if ((this.events[this.slots[0]] as ScheduledEvent).cancelled) {
+        this.pop()
+        return STALE
+      }
+      if (hasTimer) {
+        const mt = this.times[0]
+        const tt = this.timerTimes[0]
+        if (tt < mt || (tt === mt && this.timerSeqs[0] < this.seqs[0])) {
+          this.nextTime = tt
+          return TIMER
+        }
+      }
+      this.nextTime = this.times[0]
+      return MAIN
+    }
+    this.nextTime = this.timerTimes[0]
+    return TIMER
   }
+
+  private fire(which: number): void {
+    this.clock = this.nextTime
+    this.executed++
+    if (which === MAIN) {
+      const arg = this.args[0]
+      this.pop().run(arg)
+    } else {
+      // A timer fires once per arming: it leaves the heap before running (it may re-arm).
+      const ev = this.timers[0]
+      this.disarm(ev)
+      ev.run(0)
+    }
+  }
+
+  // ---- the main heap -------------------------------------------------------------------
 
   private push(ev: ScheduledEvent, time: number, seq: number, arg: number): void {
     if (this.size === this.times.length) this.grow()
+    const slot = this.free.length > 0 ? (this.free.pop() as number) : this.events.length
+    this.events[slot] = ev
     const times = this.times
     const seqs = this.seqs
     const args = this.args
-    const items = this.items
+    const slots = this.slots
     let i = this.size++
     while (i > 0) {
       const parent = (i - 1) >> 1
@@ -177,13 +254,13 @@ export class Scheduler {
       times[i] = pt
       seqs[i] = seqs[parent]
       args[i] = args[parent]
-      items[i] = items[parent]
+      slots[i] = slots[parent]
       i = parent
     }
     times[i] = time
     seqs[i] = seq
     args[i] = arg
-    items[i] = ev
+    slots[i] = slot
   }
 
   /** Removes and returns the first event; the heap must not be empty. */
@@ -191,15 +268,17 @@ export class Scheduler {
     const times = this.times
     const seqs = this.seqs
     const args = this.args
-    const items = this.items
-    const top = items[0] as ScheduledEvent
+    const slots = this.slots
+    const topSlot = slots[0]
+    const top = this.events[topSlot] as ScheduledEvent
+    this.events[topSlot] = undefined
+    this.free.push(topSlot)
     const n = --this.size
-    const last = items[n] as ScheduledEvent
-    items[n] = undefined
     if (n === 0) return top
     const lt = times[n]
     const ls = seqs[n]
     const la = args[n]
+    const lslot = slots[n]
     let i = 0
     for (;;) {
       const l = 2 * i + 1
@@ -218,13 +297,13 @@ export class Scheduler {
       times[i] = ct
       seqs[i] = seqs[c]
       args[i] = args[c]
-      items[i] = items[c]
+      slots[i] = slots[c]
       i = c
     }
     times[i] = lt
     seqs[i] = ls
     args[i] = la
-    items[i] = last
+    slots[i] = lslot
     return top
   }
 
@@ -236,8 +315,64 @@ export class Scheduler {
     seqs.set(this.seqs)
     const args = new Int32Array(cap)
     args.set(this.args)
+    const slots = new Int32Array(cap)
+    slots.set(this.slots)
     this.times = times
     this.seqs = seqs
     this.args = args
+    this.slots = slots
+  }
+
+  // ---- the timer heap ------------------------------------------------------------------
+
+  private timerBefore(a: number, b: number): boolean {
+    const ta = this.timerTimes[a]
+    const tb = this.timerTimes[b]
+    return ta < tb || (ta === tb && this.timerSeqs[a] < this.timerSeqs[b])
+  }
+
+  private timerSwap(a: number, b: number): void {
+    const timers = this.timers
+    const ea = timers[a]
+    const eb = timers[b]
+    timers[a] = eb
+    timers[b] = ea
+    eb.slot = a
+    ea.slot = b
+    const times = this.timerTimes
+    const t = times[a]
+    times[a] = times[b]
+    times[b] = t
+    const seqs = this.timerSeqs
+    const s = seqs[a]
+    seqs[a] = seqs[b]
+    seqs[b] = s
+  }
+
+  private timerUp(i: number): void {
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+      if (!this.timerBefore(i, parent)) return
+      this.timerSwap(i, parent)
+      i = parent
+    }
+  }
+
+  private timerDown(i: number): void {
+    const n = this.timers.length
+    for (;;) {
+      const l = 2 * i + 1
+      if (l >= n) return
+      const r = l + 1
+      const c = r < n && this.timerBefore(r, l) ? r : l
+      if (!this.timerBefore(c, i)) return
+      this.timerSwap(i, c)
+      i = c
+    }
   }
 }
+
+const NONE = 0
+const STALE = 1
+const MAIN = 2
+const TIMER = 3

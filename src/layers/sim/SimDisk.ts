@@ -8,16 +8,14 @@
  * queue before power failed); pruning only removes entries of views below the bound and
  * never reorders the rest; a synced entry is never rewritten.
  */
+import { ViewMap } from "../../domain/consensus/ViewMap.ts"
 import type { Prng } from "./Prng.ts"
 
 interface Record {
   readonly view: bigint
   readonly entry: Uint8Array
-}
-
-interface Durable extends Record {
-  /** Position in sync order. */
-  readonly seq: number
+  /** Position in sync order, set when the record becomes durable (-1 while pending). */
+  seq: number
 }
 
 export type CrashMode = "lose-pending" | "torn"
@@ -33,10 +31,10 @@ export interface DiskCounters {
 }
 
 export class SimDisk {
-  // Durable entries are bucketed by view: pruning (once per finalization) drops whole
-  // buckets instead of scanning every entry, and `entries()` (a restart) restores the
-  // append order from each entry's sequence number.
-  private readonly durable = new Map<bigint, Durable[]>()
+  // Durable entries are bucketed by view: pruning (once per finalization) drops the
+  // buckets of the few views it passes instead of visiting every entry, and `entries()`
+  // (a restart) restores the append order from each entry's sequence number.
+  private readonly durable = new ViewMap<Record[]>()
   private durableCount = 0
   private nextSeq = 0
   private pending: Record[] = []
@@ -46,14 +44,15 @@ export class SimDisk {
 
   append(view: bigint, entry: Uint8Array): void {
     this.counters.appends++
-    this.pending.push({ view, entry })
+    this.pending.push({ view, entry, seq: -1 })
   }
 
   /** Makes every pending append durable. */
   sync(): void {
     this.counters.syncs++
-    if (this.pending.length === 0) return
-    for (const r of this.pending) this.keep(r)
+    const pending = this.pending
+    if (pending.length === 0) return
+    for (let i = 0; i < pending.length; i++) this.keep(pending[i])
     this.pending = []
   }
 
@@ -67,36 +66,56 @@ export class SimDisk {
 
   /** Durable entries in append order (what a restarted node replays). */
   entries(): Uint8Array[] {
-    const all: Durable[] = []
+    const all: Record[] = []
     for (const bucket of this.durable.values()) for (const r of bucket) all.push(r)
     all.sort((a, b) => a.seq - b.seq)
     return all.map((r) => r.entry)
   }
 
   private keep(r: Record): void {
-    const d: Durable = { view: r.view, entry: r.entry, seq: this.nextSeq++ }
+    r.seq = this.nextSeq++
     const bucket = this.durable.get(r.view)
-    if (bucket === undefined) this.durable.set(r.view, [d])
-    else bucket.push(d)
+    if (bucket === undefined) this.durable.set(r.view, [r])
+    else bucket.push(r)
     this.durableCount++
     if (this.minView === undefined || r.view < this.minView) this.minView = r.view
   }
 
   /** Drops durable entries of views below `belowView`. */
   prune(belowView: bigint): void {
-    if (this.minView === undefined || this.minView >= belowView) return
-    let dropped = 0
-    let min: bigint | undefined
+    const from = this.minView
+    if (from === undefined || from >= belowView) return
     const durable = this.durable
-    durable.forEach((bucket, view) => {
-      if (view < belowView) {
+    let dropped = 0
+    if (belowView - from <= BigInt(durable.size)) {
+      // The usual case: the bound moved a view or two past the lowest view held.
+      for (let v = from; v < belowView; v++) {
+        const bucket = durable.get(v)
+        if (bucket === undefined) continue
         dropped += bucket.length
-        durable.delete(view)
-      } else if (min === undefined || view < min) min = view
-    })
+        durable.delete(v)
+      }
+    } else {
+      for (const [view, bucket] of durable)
+        if (view < belowView) {
+          dropped += bucket.length
+          durable.delete(view)
+        }
+    }
     this.durableCount -= dropped
-    this.minView = min
     this.counters.pruned += dropped
+    this.minView = durable.size === 0 ? undefined : this.lowestFrom(belowView)
+  }
+
+  /** The lowest view with entries, knowing none lies below `from` (the store is not empty). */
+  private lowestFrom(from: bigint): bigint {
+    const durable = this.durable
+    // Views with entries are (nearly) contiguous: a short walk finds it; a gap falls back
+    // to a scan.
+    for (let v = from, k = 0; k < 16; v++, k++) if (durable.has(v)) return v
+    let min: bigint | undefined
+    for (const view of durable.keys()) if (min === undefined || view < min) min = view
+    return min as bigint
   }
 
   /** Power loss: pending appends are lost (in "torn" mode a random prefix of them survives). */

@@ -23,12 +23,10 @@ import { EventKind, type Transcript } from "./Transcript.ts"
 
 export type SimChannel = "vote" | "certificate" | "resolver" | "broadcast"
 
-const CHANNEL_CODE: Readonly<Record<SimChannel, number>> = {
-  vote: 0,
-  certificate: 1,
-  resolver: 2,
-  broadcast: 3,
-}
+// Codes by comparison rather than by indexing a table with the string (a keyed load with
+// varying string keys is megamorphic, and these run on every message).
+const channelCode = (channel: SimChannel): number =>
+  channel === "vote" ? 0 : channel === "certificate" ? 1 : channel === "resolver" ? 2 : 3
 
 export interface Link {
   readonly latencyMs: number
@@ -55,14 +53,14 @@ export type RouteFilter = (
 
 export type DropReason = "unlinked" | "partitioned" | "filtered" | "lost" | "offline" | "blocked"
 
-const DROP_CODE: Readonly<Record<DropReason, number>> = {
-  unlinked: 0,
-  partitioned: 1,
-  filtered: 2,
-  lost: 3,
-  offline: 4,
-  blocked: 5,
-}
+const DROP_REASONS: ReadonlyArray<DropReason> = [
+  "unlinked",
+  "partitioned",
+  "filtered",
+  "lost",
+  "offline",
+  "blocked",
+]
 
 export interface NetworkCounters {
   sent: number
@@ -211,7 +209,7 @@ export class SimNetwork {
     const id = this.nextMessage++
     const t = this.transcript
     const now = this.scheduler.now
-    t.begin(EventKind.Send, now).u32(id).u32(fromEndpoint).u8(CHANNEL_CODE[channel]).bytes(bytes)
+    t.begin(EventKind.Send, now).u32(id).u32(fromEndpoint).u8(channelCode(channel)).bytes(bytes)
     if (t.tracing)
       t.line(
         `${now.toFixed(3)} send #${id} ${src.identity}@${fromEndpoint} ${channel} ${bytes.length}B -> ${to === "all" ? "all" : to.join(",")}`,
@@ -233,7 +231,12 @@ export class SimNetwork {
         }
       }
     }
-    this.counters.sentOn[channel] += this.counters.sent - before
+    const count = this.counters.sent - before
+    const sentOn = this.counters.sentOn
+    if (channel === "vote") sentOn.vote += count
+    else if (channel === "certificate") sentOn.certificate += count
+    else if (channel === "resolver") sentOn.resolver += count
+    else sentOn.broadcast += count
   }
 
   private transmit(flight: Flight, fromEndpoint: number, src: Endpoint, toEndpoint: number): void {
@@ -289,7 +292,8 @@ export class SimNetwork {
       this.drop(id, toEndpoint, "offline")
       return
     }
-    if (dst.blocked.has(from)) {
+    const blocked = dst.blocked
+    if (blocked.size !== 0 && blocked.has(from)) {
       this.drop(id, toEndpoint, "blocked")
       return
     }
@@ -307,7 +311,7 @@ export class SimNetwork {
     c.droppedBy[reason]++
     const t = this.transcript
     const now = this.scheduler.now
-    t.begin(EventKind.Drop, now).u32(id).u32(toEndpoint).u8(DROP_CODE[reason])
+    t.begin(EventKind.Drop, now).u32(id).u32(toEndpoint).u8(DROP_REASONS.indexOf(reason))
     if (t.tracing) t.line(`${now.toFixed(3)} drop #${id} -> @${toEndpoint} (${reason})`)
   }
 

@@ -80,10 +80,12 @@ export class SimNode {
   incarnation = 0
   /** Messages this node's engine sent, per channel (one per Send output). */
   readonly sends = { vote: 0, certificate: 0, resolver: 0 }
-  /** This incarnation's engine timers, by id (armed while their `live` entry is pending). */
+  /** This incarnation's engine timers, by id (armed while they hold a scheduler slot). */
   private readonly timers = new Map<string, NodeTimer>()
   private mailbox: Input[] = []
   private mailboxHead = 0
+  /** Most inputs ever waiting at once behind a slow sync (how hard a burst pressed). */
+  mailboxPeak = 0
   private busy = false
   private readonly receiver: (from: number, channel: SimChannel, bytes: Uint8Array) => void
 
@@ -94,7 +96,7 @@ export class SimNode {
   ) {
     this.identity = options.identity
     this.config = options.config
-    this.reporter = new RecordingReporter(options.identity, (d) => world.relay.canonical(d))
+    this.reporter = new RecordingReporter(options.identity, options.config.participants.length)
     this.app = new MockApp(
       {
         scheduler: world.scheduler,
@@ -202,7 +204,7 @@ export class SimNode {
     const engine = this.engine
     if (engine === undefined) return
     if (this.busy) {
-      this.mailbox.push({ _tag: "Message", from, channel, bytes })
+      this.enqueue({ _tag: "Message", from, channel, bytes })
       return
     }
     // `input` without building an Input object (the hottest path of a run).
@@ -216,7 +218,13 @@ export class SimNode {
     const now = this.world.scheduler.now
     t.begin(EventKind.AppAnswer, now)
       .u32(this.endpoint)
-      .u8(APP_KIND[input._tag as "Proposed"])
+      .u8(
+        input._tag === "Proposed"
+          ? APP_KIND.Proposed
+          : input._tag === "Verified"
+            ? APP_KIND.Verified
+            : APP_KIND.Certified,
+      )
     if (input._tag === "Proposed") {
       t.uint(input.view)
       t.bytes(input.digest ?? new Uint8Array(0))
@@ -234,11 +242,17 @@ export class SimNode {
     const engine = this.engine
     if (engine === undefined) return
     if (this.busy) {
-      this.mailbox.push(input)
+      this.enqueue(input)
       return
     }
     this.perform(engine.handle(input, this.world.scheduler.now), 0)
     if (!this.busy && this.mailboxHead < this.mailbox.length) this.drain()
+  }
+
+  private enqueue(input: Input): void {
+    this.mailbox.push(input)
+    const waiting = this.mailbox.length - this.mailboxHead
+    if (waiting > this.mailboxPeak) this.mailboxPeak = waiting
   }
 
   private drain(): void {
@@ -346,7 +360,6 @@ export class SimNode {
   /** @internal a live timer entry came due (see NodeTimer). */
   fireTimer(timer: NodeTimer): void {
     const w = this.world
-    w.scheduler.disarm(timer)
     const id = timer.id
     const t = w.transcript
     const now = w.scheduler.now
@@ -462,7 +475,7 @@ export class SimNode {
 /** An engine timer of one node incarnation (a crash cancels it for good). */
 class NodeTimer implements RearmableEvent {
   cancelled = false
-  live = -1
+  slot = -1
   constructor(
     private readonly node: SimNode,
     readonly id: string,

@@ -1,0 +1,3 @@
+import { catalogue, GROUPS } from "./Catalogue.ts"
+
+catalogue(GROUPS.splits)
