@@ -17,7 +17,7 @@ import type { Readable } from "node:stream"
 import { Clock, Context, Effect, Layer } from "effect"
 import type { Principal } from "./Auth.ts"
 import { Ledger } from "./Ledger.ts"
-import type { RepoRow } from "./Metadata.ts"
+import { type RepoRow, repoKey } from "./Metadata.ts"
 import { ObjectReplicator } from "./ObjectReplicator.ts"
 import { ObjectStore } from "./ObjectStore.ts"
 import { RefStore } from "./RefStore.ts"
@@ -32,8 +32,7 @@ export interface ResponseSink {
   readonly write: (chunk: Uint8Array) => Effect.Effect<void>
 }
 
-export const repoKey = (repo: Pick<RepoRow, "owner_login" | "name">) =>
-  `${repo.owner_login}/${repo.name}`
+export { repoKey }
 
 const make = Effect.gen(function* () {
   const objects = yield* ObjectStore

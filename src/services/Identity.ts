@@ -27,8 +27,9 @@ import {
 } from "../domain/Transaction.ts"
 import { Access } from "./Access.ts"
 import { hashToken, newToken, type Principal } from "./Auth.ts"
-import { Forbidden, NotFound, refusalOf } from "./Errors.ts"
+import { Forbidden, NotFound } from "./Errors.ts"
 import { Ledger } from "./Ledger.ts"
+import { submitTx } from "./Submit.ts"
 import { Metadata, type TeamRow, type UserRow } from "./Metadata.ts"
 
 export const requireScope = (principal: Principal, scope: string) =>
@@ -56,11 +57,7 @@ const make = Effect.gen(function* () {
 
   /** Submits and returns Apply's detail, or the refusal for a rejection. */
   const submit = <D>(tx: Transaction, resource: string, field?: string) =>
-    Effect.flatMap(ledger.submit(tx), (outcome) =>
-      outcome._tag === "Rejected"
-        ? Effect.fail(refusalOf(outcome, resource, field))
-        : Effect.succeed(outcome.detail as D),
-    )
+    submitTx<D>(ledger, tx, resource, field)
 
   const user = (login: string) =>
     Effect.flatMap(meta.userByLogin(login).pipe(Effect.orDie), (u) =>

@@ -21,8 +21,9 @@ import {
 } from "../domain/Transaction.ts"
 import type { Principal } from "./Auth.ts"
 import type { IssueFilter, IssueRow } from "./CollabTables.ts"
-import { NotFound, refusalOf } from "./Errors.ts"
+import { NotFound } from "./Errors.ts"
 import { Ledger } from "./Ledger.ts"
+import { submitTx } from "./Submit.ts"
 import { Metadata, type RepoRow } from "./Metadata.ts"
 import { Repositories } from "./Repositories.ts"
 
@@ -36,11 +37,7 @@ const make = Effect.gen(function* () {
   const repos = yield* Repositories
 
   const submit = <D>(tx: Transaction, resource: string, field?: string) =>
-    Effect.flatMap(ledger.submit(tx), (outcome) =>
-      outcome._tag === "Rejected"
-        ? Effect.fail(refusalOf(outcome, resource, field))
-        : Effect.succeed(outcome.detail as D),
-    )
+    submitTx<D>(ledger, tx, resource, field)
   const envelope = (principal: Principal, repo: RepoRow) => ({
     submitter: principal.user.id as UserId,
     idempotencyKey: randomUUID(),

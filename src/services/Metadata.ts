@@ -106,6 +106,10 @@ export interface AuditRow {
   readonly data: string
 }
 
+/** The key a repository's refs are stored under (`owner/name`). */
+export const repoKey = (repo: Pick<RepoRow, "owner_login" | "name">) =>
+  `${repo.owner_login}/${repo.name}`
+
 export interface RepoRow {
   readonly id: number
   readonly owner_id: number

@@ -31,15 +31,14 @@ import {
 import { commitsBetween, storeLoader } from "./apply/Pulls.ts"
 import type { Principal } from "./Auth.ts"
 import type { PullRow } from "./CollabTables.ts"
-import { Forbidden, Invalid, NotFound, refusalOf } from "./Errors.ts"
+import { Forbidden, Invalid, NotFound } from "./Errors.ts"
 import { Issues } from "./Issues.ts"
 import { Ledger } from "./Ledger.ts"
-import { Metadata, type RepoRow } from "./Metadata.ts"
+import { submitTx } from "./Submit.ts"
+import { Metadata, type RepoRow, repoKey } from "./Metadata.ts"
 import { ObjectStore } from "./ObjectStore.ts"
 import { RefStore } from "./RefStore.ts"
 import { Repositories } from "./Repositories.ts"
-
-const keyOf = (repo: Pick<RepoRow, "owner_login" | "name">) => `${repo.owner_login}/${repo.name}`
 
 export interface Mergeability {
   readonly mergeable: boolean | null
@@ -57,11 +56,7 @@ const make = Effect.gen(function* () {
   const load = storeLoader(objects)
 
   const submit = <D>(tx: Transaction, resource: string, field?: string) =>
-    Effect.flatMap(ledger.submit(tx), (outcome) =>
-      outcome._tag === "Rejected"
-        ? Effect.fail(refusalOf(outcome, resource, field))
-        : Effect.succeed(outcome.detail as D),
-    )
+    submitTx<D>(ledger, tx, resource, field)
   const envelope = (principal: Principal, repo: RepoRow) => ({
     submitter: principal.user.id as UserId,
     idempotencyKey: randomUUID(),
@@ -77,7 +72,7 @@ const make = Effect.gen(function* () {
     )
 
   const tip = (repo: RepoRow, branch: string) =>
-    refs.get(keyOf(repo), `refs/heads/${branch}`).pipe(Effect.orDie)
+    refs.get(repoKey(repo), `refs/heads/${branch}`).pipe(Effect.orDie)
 
   /** Current base and head commits (the recorded ones once merged or when a branch is gone). */
   const ends = (repo: RepoRow, pull: PullRow) =>
@@ -508,7 +503,7 @@ const make = Effect.gen(function* () {
       Effect.gen(function* () {
         const { repo } = yield* repos.access(owner, name, principal, "write")
         const full = ref.startsWith("refs/") ? ref : `refs/${ref}`
-        const current = yield* refs.get(keyOf(repo), full).pipe(Effect.orDie)
+        const current = yield* refs.get(repoKey(repo), full).pipe(Effect.orDie)
         if (!current)
           return yield* new Invalid({
             reason: "Reference does not exist",

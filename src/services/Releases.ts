@@ -20,15 +20,14 @@ import {
   type UserId,
 } from "../domain/Transaction.ts"
 import type { Principal } from "./Auth.ts"
-import { Forbidden, Invalid, NotFound, refusalOf } from "./Errors.ts"
+import { Forbidden, Invalid, NotFound } from "./Errors.ts"
 import { Ledger } from "./Ledger.ts"
-import { Metadata, type RepoRow } from "./Metadata.ts"
+import { submitTx } from "./Submit.ts"
+import { Metadata, type RepoRow, repoKey } from "./Metadata.ts"
 import { ObjectReplicator } from "./ObjectReplicator.ts"
 import { ObjectStore } from "./ObjectStore.ts"
 import { RefStore } from "./RefStore.ts"
 import { Repositories } from "./Repositories.ts"
-
-const keyOf = (repo: Pick<RepoRow, "owner_login" | "name">) => `${repo.owner_login}/${repo.name}`
 
 const make = Effect.gen(function* () {
   const meta = yield* Metadata
@@ -39,11 +38,7 @@ const make = Effect.gen(function* () {
   const replicator = yield* ObjectReplicator
 
   const submit = <D>(tx: Transaction, resource: string, field?: string) =>
-    Effect.flatMap(ledger.submit(tx), (outcome) =>
-      outcome._tag === "Rejected"
-        ? Effect.fail(refusalOf(outcome, resource, field))
-        : Effect.succeed(outcome.detail as D),
-    )
+    submitTx<D>(ledger, tx, resource, field)
   const envelope = (principal: Principal, repo: RepoRow) => ({
     submitter: principal.user.id as UserId,
     idempotencyKey: randomUUID(),
@@ -113,7 +108,7 @@ const make = Effect.gen(function* () {
             field: "sha",
             code: "invalid",
           })
-        const current = yield* refs.get(keyOf(repo), full).pipe(Effect.orDie)
+        const current = yield* refs.get(repoKey(repo), full).pipe(Effect.orDie)
         if (opts.create && current)
           return yield* new Invalid({
             reason: "Reference already exists",

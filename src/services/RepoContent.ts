@@ -42,12 +42,10 @@ import { isObjectId, type ObjectId, type ObjectType } from "../domain/git/Object
 import { diffTrees, type FileDiff, formatPatch } from "../domain/git/UnifiedDiff.ts"
 import type { Principal } from "./Auth.ts"
 import { Conflict, Invalid, NotFound } from "./Errors.ts"
-import { Metadata, type RepoRow } from "./Metadata.ts"
+import { Metadata, type RepoRow, repoKey } from "./Metadata.ts"
 import { ObjectStore } from "./ObjectStore.ts"
 import { RefStore } from "./RefStore.ts"
 import { Repositories } from "./Repositories.ts"
-
-const keyOf = (repo: Pick<RepoRow, "owner_login" | "name">) => `${repo.owner_login}/${repo.name}`
 
 /** Files larger than this come back from the contents API without their content (GitHub: 1 MB). */
 export const CONTENT_INLINE_LIMIT = 1024 * 1024
@@ -363,10 +361,10 @@ const make = Effect.gen(function* () {
 
   // ------------------------------------------------------------------------ refs
 
-  const refList = (repo: RepoRow) => refs.list(keyOf(repo)).pipe(Effect.orDie)
+  const refList = (repo: RepoRow) => refs.list(repoKey(repo)).pipe(Effect.orDie)
 
   const headBranch = (repo: RepoRow) =>
-    Effect.map(refs.getHead(keyOf(repo)).pipe(Effect.orDie), (target) =>
+    Effect.map(refs.getHead(repoKey(repo)).pipe(Effect.orDie), (target) =>
       target?.startsWith("refs/heads/") ? target.slice("refs/heads/".length) : repo.default_branch,
     )
 
@@ -476,7 +474,7 @@ const make = Effect.gen(function* () {
    */
   const resolveName = (repo: RepoRow, ref: string) =>
     Effect.gen(function* () {
-      const key = keyOf(repo)
+      const key = repoKey(repo)
       const get = (name: string) => refs.get(key, name).pipe(Effect.orDie)
       if (ref === "HEAD") return yield* get(`refs/heads/${yield* headBranch(repo)}`)
       const candidates = ref.startsWith("refs/")

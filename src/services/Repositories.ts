@@ -31,9 +31,10 @@ import {
 } from "../domain/Transaction.ts"
 import { Access } from "./Access.ts"
 import type { Principal } from "./Auth.ts"
-import { Forbidden, Invalid, NotFound, refusalOf } from "./Errors.ts"
+import { Forbidden, Invalid, NotFound } from "./Errors.ts"
 import { requireScope } from "./Identity.ts"
 import { Ledger } from "./Ledger.ts"
+import { submitTx } from "./Submit.ts"
 import { Metadata, type RepoRow } from "./Metadata.ts"
 
 export interface CreateRepositoryInput {
@@ -59,11 +60,7 @@ const make = Effect.gen(function* () {
   const access = yield* Access
 
   const submit = <D>(tx: Transaction, resource: string, field?: string) =>
-    Effect.flatMap(ledger.submit(tx), (outcome) =>
-      outcome._tag === "Rejected"
-        ? Effect.fail(refusalOf(outcome, resource, field))
-        : Effect.succeed(outcome.detail as D),
-    )
+    submitTx<D>(ledger, tx, resource, field)
   const envelope = (principal: Principal) => ({
     submitter: principal.user.id as UserId,
     idempotencyKey: randomUUID(),

@@ -19,13 +19,12 @@ import { refNameProblem } from "../../domain/git/RefName.ts"
 import { editTree, PathProblem, pathSegments } from "../../domain/git/TreeEdit.ts"
 import * as T from "../../domain/Transaction.ts"
 import type { Block } from "../../domain/Transaction.ts"
-import type { MetadataShape, RepoRow, UserRow } from "../Metadata.ts"
+import { type MetadataShape, type UserRow, repoKey } from "../Metadata.ts"
 import type { ObjectStoreShape } from "../ObjectStore.ts"
 import type { RefStoreShape } from "../RefStore.ts"
 import type { Handled, HandlerError, Kit } from "./Kit.ts"
 import { storeLoader } from "./Pulls.ts"
 
-const keyOf = (repo: Pick<RepoRow, "owner_login" | "name">) => `${repo.owner_login}/${repo.name}`
 const MAX_FILE = 50 * 1024 * 1024
 
 export const makeContentHandlers = (deps: {
@@ -54,7 +53,7 @@ export const makeContentHandlers = (deps: {
       if (refNameProblem(`refs/heads/${branch}`))
         return yield* invalid("branch", `invalid branch ${branch}`)
       const ref = `refs/heads/${branch}`
-      const parent = yield* deps.refs().get(keyOf(repo), ref)
+      const parent = yield* deps.refs().get(repoKey(repo), ref)
       if (!parent && tx.branch !== undefined && tx.branch !== repo.default_branch)
         return yield* reject(`Branch ${branch} not found`, { code: "not_found" })
       let rootTree: ObjectId | undefined
@@ -169,14 +168,14 @@ export const makeContentHandlers = (deps: {
       if (!draft) {
         const tagRef = `refs/tags/${tag}`
         const refs = deps.refs()
-        if (!(yield* refs.get(keyOf(repo), tagRef))) {
+        if (!(yield* refs.get(repoKey(repo), tagRef))) {
           const at = isObjectId(target)
             ? (target as ObjectId)
-            : yield* refs.get(keyOf(repo), `refs/heads/${target}`)
+            : yield* refs.get(repoKey(repo), `refs/heads/${target}`)
           if (!at || !(yield* objects.has(at)))
             return yield* invalid("target_commitish", `${target} names no commit`)
           yield* refs
-            .update(keyOf(repo), [{ name: tagRef, expected: ZERO_ID, next: at }])
+            .update(repoKey(repo), [{ name: tagRef, expected: ZERO_ID, next: at }])
             .pipe(Effect.catchTag("RefConflict", () => Effect.void))
         }
       }

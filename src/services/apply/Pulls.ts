@@ -34,13 +34,11 @@ import type * as T from "../../domain/Transaction.ts"
 import type { Block } from "../../domain/Transaction.ts"
 import type { Access } from "../Access.ts"
 import type { IssueRow, PullRow } from "../CollabTables.ts"
-import type { MetadataShape, RepoRow, UserRow } from "../Metadata.ts"
+import { type MetadataShape, type RepoRow, type UserRow, repoKey } from "../Metadata.ts"
 import type { ObjectStoreShape } from "../ObjectStore.ts"
 import type { RefStoreShape } from "../RefStore.ts"
 import type { Kit } from "./Kit.ts"
 import { MAX_BODY, MAX_TITLE } from "./Collaboration.ts"
-
-const keyOf = (repo: Pick<RepoRow, "owner_login" | "name">) => `${repo.owner_login}/${repo.name}`
 
 /** Object loading over the store, in the shape the merge library wants. */
 export const storeLoader = (objects: ObjectStoreShape) => (id: ObjectId) =>
@@ -127,7 +125,7 @@ export const makePullHandlers = (deps: {
     })
 
   const branchTip = (repo: RepoRow, branch: string) =>
-    deps.refs().get(keyOf(repo), `refs/heads/${branch}`)
+    deps.refs().get(repoKey(repo), `refs/heads/${branch}`)
 
   /** `branch` or `owner:branch` → the head repository (this one or a fork of it) and branch. */
   const resolveHead = (repo: RepoRow, head: string) =>
@@ -143,7 +141,7 @@ export const makePullHandlers = (deps: {
         // A fork may have another name: any repository of `owner` forked from this one.
         const all = yield* meta.reposOf(owner)
         const other = all.find((r) => r.fork_of === repo.id)
-        if (!other) return yield* invalid("head", `${owner} has no fork of ${keyOf(repo)}`)
+        if (!other) return yield* invalid("head", `${owner} has no fork of ${repoKey(repo)}`)
         return { headRepo: other, branch }
       }
       return { headRepo: forks, branch }
@@ -232,9 +230,9 @@ export const makePullHandlers = (deps: {
   ) =>
     Effect.gen(function* () {
       const refs = deps.refs()
-      yield* refs.update(keyOf(repo), [{ name: `refs/pull/${number}/head`, next: head }])
+      yield* refs.update(repoKey(repo), [{ name: `refs/pull/${number}/head`, next: head }])
       yield* refs
-        .update(keyOf(repo), [{ name: `refs/pull/${number}/merge`, next: merge ?? ZERO_ID }])
+        .update(repoKey(repo), [{ name: `refs/pull/${number}/merge`, next: merge ?? ZERO_ID }])
         .pipe(Effect.catchTag("RefConflict", () => Effect.void))
     }).pipe(Effect.catchTag("RefConflict", () => Effect.void))
 
@@ -591,7 +589,7 @@ export const makePullHandlers = (deps: {
       const moved = yield* Effect.either(
         deps
           .refs()
-          .update(keyOf(repo), [
+          .update(repoKey(repo), [
             { name: `refs/heads/${pull.base_ref}`, expected: baseSha, next: result },
           ]),
       )
@@ -969,7 +967,7 @@ export const makePullHandlers = (deps: {
       })
       // Objects are shared (one content-addressed store); only refs are copied.
       const refs = deps.refs()
-      const branches = (yield* refs.list(keyOf(source))).filter(
+      const branches = (yield* refs.list(repoKey(source))).filter(
         (r) => r.name.startsWith("refs/heads/") || r.name.startsWith("refs/tags/"),
       )
       const target = `${owner.login}/${name}`
@@ -986,7 +984,7 @@ export const makePullHandlers = (deps: {
         {
           action: "repo.create",
           repo: (yield* meta.repoById(id))!,
-          data: { fork_of: keyOf(source) },
+          data: { fork_of: repoKey(source) },
         },
       )
     })
