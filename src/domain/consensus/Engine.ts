@@ -46,9 +46,11 @@
  * timer per id is armed. A Timer input for an id clears it: the engine re-arms if needed.
  *
  * A Message that changes nothing (a duplicate certificate, a message from a blocked peer
- * or from ourselves) returns [] without further work. Message bytes must not be mutated
- * after they are handed over: decoded values alias them, and the same bytes object given
- * to several engines of one process is decoded and verified once (simulator broadcasts).
+ * or from ourselves) returns an empty array without further work (one shared, frozen
+ * array: shells read the outputs of a call and never modify the array). Message bytes
+ * must not be mutated after they are handed over: decoded values alias them, and the same
+ * bytes object given to several engines of one process is decoded and verified once
+ * (simulator broadcasts).
  *
  * Read-only accessors for shells, tests and invariant checks: currentView, lastFinalized,
  * blocked (peers blocked so far), round(view) (the voter's ViewState: proposal, status,

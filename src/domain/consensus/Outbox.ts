@@ -15,68 +15,82 @@ const SYNC: Output = { _tag: "Sync" }
 export const NO_OUTPUTS: Output[] = Object.freeze([]) as unknown as Output[]
 
 export class Outbox {
-  private appends: Output[] = []
-  private rest: Output[] = []
+  // Outputs collect in two long-lived arrays with their own lengths; `drain` hands out an
+  // exact-size copy. A fresh array per step would be grown on its first push (to 17
+  // slots), and nearly every step emits something.
+  private readonly appends: Output[] = []
+  private appendCount = 0
+  private readonly rest: Output[] = []
+  private restCount = 0
   /** Peers blocked so far (the engine ignores them; the shell drops them). */
   readonly blocked = new Set<number>()
 
   append(view: View, entry: Uint8Array): void {
-    this.appends.push({ _tag: "Append", view, entry })
+    this.appends[this.appendCount++] = { _tag: "Append", view, entry }
   }
 
   send(channel: Channel, to: ReadonlyArray<number> | "all", bytes: Uint8Array): void {
-    this.rest.push({ _tag: "Send", channel, to, bytes })
+    this.push({ _tag: "Send", channel, to, bytes })
   }
 
   report(activity: Activity): void {
-    this.rest.push({ _tag: "Report", activity })
+    this.push({ _tag: "Report", activity })
   }
 
   block(peer: number, reason: string): void {
     if (this.blocked.has(peer)) return
     this.blocked.add(peer)
-    this.rest.push({ _tag: "BlockPeer", peer, reason })
+    this.push({ _tag: "BlockPeer", peer, reason })
   }
 
   propose(context: Context): void {
-    this.rest.push({ _tag: "Propose", context })
+    this.push({ _tag: "Propose", context })
   }
 
   verify(context: Context, digest: Digest): void {
-    this.rest.push({ _tag: "Verify", context, digest })
+    this.push({ _tag: "Verify", context, digest })
   }
 
   certify(round: Round, digest: Digest): void {
-    this.rest.push({ _tag: "Certify", round, digest })
+    this.push({ _tag: "Certify", round, digest })
   }
 
   relay(digest: Digest, round: Round): void {
-    this.rest.push({ _tag: "Relay", digest, plan: { _tag: "Propose", round } })
+    this.push({ _tag: "Relay", digest, plan: { _tag: "Propose", round } })
   }
 
   push(output: Output): void {
-    this.rest.push(output)
+    this.rest[this.restCount++] = output
   }
 
-  /** The step's outputs in shell order; resets the box. */
+  /** The step's outputs in shell order (a new array); resets the box. */
   drain(): Output[] {
+    const na = this.appendCount
+    const nr = this.restCount
+    if (na === 0 && nr === 0) return NO_OUTPUTS
+    const out: Output[] = new Array(na === 0 ? nr : na + 1 + nr)
+    let k = 0
     const appends = this.appends
-    const rest = this.rest
-    if (appends.length === 0) {
-      if (rest.length === 0) return NO_OUTPUTS
-      this.rest = []
-      return rest
+    for (let i = 0; i < na; i++) {
+      out[k++] = appends[i]
+      appends[i] = SYNC // drop the reference (the entry bytes) until the slot is reused
     }
-    this.appends = []
-    this.rest = []
-    appends.push(SYNC)
-    for (const o of rest) appends.push(o)
-    return appends
+    if (na > 0) out[k++] = SYNC
+    const rest = this.rest
+    for (let i = 0; i < nr; i++) {
+      out[k++] = rest[i]
+      rest[i] = SYNC
+    }
+    this.appendCount = 0
+    this.restCount = 0
+    return out
   }
 
   /** Drops everything collected (used by replay, which must not emit anything). */
   discard(): void {
-    this.appends = []
-    this.rest = []
+    for (let i = 0; i < this.appendCount; i++) this.appends[i] = SYNC
+    for (let i = 0; i < this.restCount; i++) this.rest[i] = SYNC
+    this.appendCount = 0
+    this.restCount = 0
   }
 }

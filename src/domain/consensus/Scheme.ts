@@ -250,7 +250,11 @@ const simSignature = (
   message: Uint8Array,
   out = new Uint8Array(32),
 ): Uint8Array => {
-  lanes.set(keyedState(secret))
+  const st = keyedState(secret)
+  lanes[0] = st[0]
+  lanes[1] = st[1]
+  lanes[2] = st[2]
+  lanes[3] = st[3]
   absorb(lanes, framePrefix(ns))
   absorb(lanes, message)
   const a = lanes[0]

@@ -16,7 +16,23 @@ type Key = number | bigint
 
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
-const keyOf = (view: View): Key => (view <= SAFE ? Number(view) : view)
+// Converting a bigint to a number is a runtime call; lookups come in runs for one view
+// (every report of a certificate, every vote of a round), so the last two conversions
+// are remembered (comparing bigints is cheap).
+let lastView: View = -1n
+let lastKey: Key = -1
+let prevView: View = -1n
+let prevKey: Key = -1
+
+const keyOf = (view: View): Key => {
+  if (view === lastView) return lastKey
+  const key = view === prevView ? prevKey : view <= SAFE ? Number(view) : view
+  prevView = lastView
+  prevKey = lastKey
+  lastView = view
+  lastKey = key
+  return key
+}
 
 const viewOf = (key: Key): View => (typeof key === "number" ? BigInt(key) : key)
 

@@ -144,7 +144,7 @@ export class Cluster {
       signing: this.signing,
       label: this.label,
       epoch: EPOCH,
-      keep: (d) => this.relay.canonical(d),
+      keeper: this.relay,
     })
     this.world = {
       scheduler: this.scheduler,

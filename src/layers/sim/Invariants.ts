@@ -40,6 +40,12 @@ import {
   ViewSet,
 } from "../../domain/consensus/ViewMap.ts"
 
+export interface DigestKeeper {
+  canonical(digest: Digest): Digest
+}
+
+const COPY: DigestKeeper = { canonical: (d) => d.slice() }
+
 export interface MonitorOptions {
   readonly n: number
   readonly byzantine: ReadonlySet<number>
@@ -48,8 +54,12 @@ export interface MonitorOptions {
   /** e.g. `scenario=all_online seed=3`; prefixed to every violation. */
   readonly label: string
   readonly epoch: bigint
-  /** The long-lived copy of a digest the monitor records (default: a copy). */
-  readonly keep?: (digest: Digest) => Digest
+  /**
+   * Makes the long-lived copy of a digest the monitor records (default: a copy). An object
+   * with a method rather than a function: every cluster's keeper is then the same method
+   * of the same class, and optimized code stays valid from one run to the next.
+   */
+  readonly keeper?: DigestKeeper
 }
 
 const MAX_VIOLATIONS = 50
@@ -93,11 +103,11 @@ export class SafetyMonitor {
   /** The entries of `signed` by signer index (the hot path counts through this). */
   private readonly signedBy: (SignedCounts | undefined)[] = []
 
-  private readonly keep: (digest: Digest) => Digest
+  private readonly keeper: DigestKeeper
 
   constructor(readonly options: MonitorOptions) {
     this.quorum = quorum(options.n)
-    this.keep = options.keep ?? ((d) => d.slice())
+    this.keeper = options.keeper ?? COPY
   }
 
   get ok(): boolean {
@@ -121,7 +131,8 @@ export class SafetyMonitor {
         this.checkCertificate(node, activity)
         this.checkLeaderProposal(view, "finalized", activity.proposal.payload)
         const known = this.finalized.get(view)
-        if (known === undefined) this.finalized.set(view, this.keep(activity.proposal.payload))
+        if (known === undefined)
+          this.finalized.set(view, this.keeper.canonical(activity.proposal.payload))
         else if (!digestEquals(known, activity.proposal.payload))
           this.violation(
             `view ${view} finalized twice: ${short(known)} and ${short(activity.proposal.payload)} (seen by node ${node})`,
@@ -135,7 +146,8 @@ export class SafetyMonitor {
         this.checkCertificate(node, activity)
         this.checkLeaderProposal(view, "notarized", activity.proposal.payload)
         const known = this.notarized.get(view)
-        if (known === undefined) this.notarized.set(view, this.keep(activity.proposal.payload))
+        if (known === undefined)
+          this.notarized.set(view, this.keeper.canonical(activity.proposal.payload))
         else if (!digestEquals(known, activity.proposal.payload))
           this.violation(
             `view ${view} notarized twice: ${short(known)} and ${short(activity.proposal.payload)} (seen by node ${node})`,
@@ -156,7 +168,7 @@ export class SafetyMonitor {
         const signer = activity.attestation.signer
         if (signer !== node || !this.honest(signer) || signer !== this.leaderOf(view)) return
         if (this.proposals.has(view)) return
-        const payload = this.keep(activity.proposal.payload)
+        const payload = this.keeper.canonical(activity.proposal.payload)
         this.proposals.set(view, payload)
         for (const [kind, known] of [
           ["notarized", this.notarized.get(view)],

@@ -135,12 +135,21 @@ export class Prng {
 
   /** Normal(0, 1). */
   standardNormal(): number {
+    // The accepted-at-once case, kept small enough to be inlined where latencies are
+    // drawn (a call would box the result).
+    const u = this.nextU32()
+    const i = u & 127
+    const j = (u | 0) >> 7
+    if (Math.abs(j) < zigK[i]) return j * zigW[i]
+    return this.rejected(i, j)
+  }
+
+  /** The rest of a ziggurat draw whose first word fell outside its layer's core. */
+  private rejected(layer: number, value: number): number {
+    let i = layer
+    let j = value
     for (;;) {
-      const u = this.nextU32()
-      const i = u & 127
-      const j = (u | 0) >> 7
       const x = j * zigW[i]
-      if (Math.abs(j) < zigK[i]) return x
       if (i === 0) {
         // The tail beyond R (Marsaglia's exponential rejection).
         let t: number
@@ -153,6 +162,10 @@ export class Prng {
       }
       // The wedge between this layer and the one below: accept under the density.
       if (zigF[i] + this.float() * (zigF[i - 1] - zigF[i]) < Math.exp(-0.5 * x * x)) return x
+      const u = this.nextU32()
+      i = u & 127
+      j = (u | 0) >> 7
+      if (Math.abs(j) < zigK[i]) return j * zigW[i]
     }
   }
 

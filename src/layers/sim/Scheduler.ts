@@ -57,13 +57,22 @@ export class Scheduler {
   private args = new Int32Array(INITIAL_CAPACITY)
   private slots = new Int32Array(INITIAL_CAPACITY)
   private size = 0
-  /** Event objects of the main heap's entries, by slot; free slots are listed in `free`. */
-  private readonly events: (ScheduledEvent | undefined)[] = []
+  /**
+   * Event objects of the main heap's entries, by slot, with the number of entries using
+   * each slot (an object enqueued several times in a row, as a broadcast is, takes one
+   * slot); free slots are listed in `free`.
+   */
+  private readonly events = objectArray<ScheduledEvent>()
+  private readonly refs: number[] = []
   private readonly free: number[] = []
+  private lastEvent: ScheduledEvent | undefined = undefined
+  private lastSlot = -1
   /** The timer heap: armed rearmable events, each knowing its slot (see RearmableEvent). */
   private readonly timers: RearmableEvent[] = []
-  private readonly timerTimes: number[] = []
-  private readonly timerSeqs: number[] = []
+  // Keys in typed arrays: a fresh scheduler's plain arrays would start as integer arrays
+  // and turn into double arrays mid-run, throwing away code optimized for the latter.
+  private timerTimes = new Float64Array(64)
+  private timerSeqs = new Float64Array(64)
   private seq = 0
   private halted = false
   private clock = 0
@@ -111,9 +120,17 @@ export class Scheduler {
       return
     }
     const i = this.timers.length
+    if (i === this.timerTimes.length) {
+      const times = new Float64Array(2 * i)
+      times.set(this.timerTimes)
+      this.timerTimes = times
+      const seqs = new Float64Array(2 * i)
+      seqs.set(this.timerSeqs)
+      this.timerSeqs = seqs
+    }
     this.timers.push(ev)
-    this.timerTimes.push(t)
-    this.timerSeqs.push(seq)
+    this.timerTimes[i] = t
+    this.timerSeqs[i] = seq
     ev.slot = i
     this.timerUp(i)
   }
@@ -125,8 +142,8 @@ export class Scheduler {
     ev.slot = -1
     const last = this.timers.length - 1
     const moved = this.timers.pop() as RearmableEvent
-    const time = this.timerTimes.pop() as number
-    const seq = this.timerSeqs.pop() as number
+    const time = this.timerTimes[last]
+    const seq = this.timerSeqs[last]
     if (slot === last) return
     this.timers[slot] = moved
     this.timerTimes[slot] = time
@@ -240,8 +257,15 @@ export class Scheduler {
 
   private push(ev: ScheduledEvent, time: number, seq: number, arg: number): void {
     if (this.size === this.times.length) this.grow()
-    const slot = this.free.length > 0 ? (this.free.pop() as number) : this.events.length
-    this.events[slot] = ev
+    let slot = this.lastSlot
+    if (ev === this.lastEvent && this.events[slot] === ev) this.refs[slot]++
+    else {
+      slot = this.free.length > 0 ? (this.free.pop() as number) : this.events.length
+      this.events[slot] = ev
+      this.refs[slot] = 1
+      this.lastEvent = ev
+      this.lastSlot = slot
+    }
     const times = this.times
     const seqs = this.seqs
     const args = this.args
@@ -271,8 +295,10 @@ export class Scheduler {
     const slots = this.slots
     const topSlot = slots[0]
     const top = this.events[topSlot] as ScheduledEvent
-    this.events[topSlot] = undefined
-    this.free.push(topSlot)
+    if (--this.refs[topSlot] === 0) {
+      this.events[topSlot] = undefined
+      this.free.push(topSlot)
+    }
     const n = --this.size
     if (n === 0) return top
     const lt = times[n]
@@ -370,6 +396,17 @@ export class Scheduler {
       i = c
     }
   }
+}
+
+/**
+ * An empty array that already holds objects as far as the engine is concerned. A `[]`
+ * starts as an array of small integers and changes kind on its first object; code
+ * optimized on a previous scheduler's arrays would be thrown away for that.
+ */
+const objectArray = <T>(): (T | undefined)[] => {
+  const a: (T | undefined)[] = [undefined]
+  a.pop()
+  return a
 }
 
 const NONE = 0

@@ -37,27 +37,32 @@ export class SimDisk {
   private readonly durable = new ViewMap<Record[]>()
   private durableCount = 0
   private nextSeq = 0
-  private pending: Record[] = []
+  /** Pending appends: the first `pendingLength` slots (one long-lived array, reused). */
+  private readonly pending: (Record | undefined)[] = []
+  private pendingLength = 0
   /** Lowest view among durable entries (lets most prunes return at once). */
   private minView: bigint | undefined = undefined
   readonly counters: DiskCounters = { appends: 0, syncs: 0, lost: 0, survived: 0, pruned: 0 }
 
   append(view: bigint, entry: Uint8Array): void {
     this.counters.appends++
-    this.pending.push({ view, entry, seq: -1 })
+    this.pending[this.pendingLength++] = { view, entry, seq: -1 }
   }
 
   /** Makes every pending append durable. */
   sync(): void {
     this.counters.syncs++
     const pending = this.pending
-    if (pending.length === 0) return
-    for (let i = 0; i < pending.length; i++) this.keep(pending[i])
-    this.pending = []
+    const n = this.pendingLength
+    for (let i = 0; i < n; i++) {
+      this.keep(pending[i] as Record)
+      pending[i] = undefined
+    }
+    this.pendingLength = 0
   }
 
   get pendingCount(): number {
-    return this.pending.length
+    return this.pendingLength
   }
 
   get size(): number {
@@ -121,14 +126,16 @@ export class SimDisk {
   /** Power loss: pending appends are lost (in "torn" mode a random prefix of them survives). */
   crash(mode: CrashMode = "lose-pending", prng?: Prng): void {
     const pending = this.pending
-    this.pending = []
+    const n = this.pendingLength
     let keep = 0
-    if (mode === "torn" && pending.length > 0) {
+    if (mode === "torn" && n > 0) {
       if (prng === undefined) throw new Error("a torn crash needs a Prng")
-      keep = prng.int(pending.length + 1)
+      keep = prng.int(n + 1)
     }
-    for (let i = 0; i < keep; i++) this.keep(pending[i])
+    for (let i = 0; i < keep; i++) this.keep(pending[i] as Record)
+    for (let i = 0; i < n; i++) pending[i] = undefined
+    this.pendingLength = 0
     this.counters.survived += keep
-    this.counters.lost += pending.length - keep
+    this.counters.lost += n - keep
   }
 }

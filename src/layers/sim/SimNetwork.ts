@@ -75,8 +75,11 @@ interface Endpoint {
   readonly identity: number
   receiver: Receiver | undefined
   readonly blocked: Set<number>
-  /** Last delivery time per destination endpoint (FIFO per directed pair). */
-  readonly lastDelivery: number[]
+  /**
+   * Last delivery time per destination endpoint (FIFO per directed pair), -Infinity when
+   * none. Typed, so storing a time allocates nothing.
+   */
+  lastDelivery: Float64Array
 }
 
 export class SimNetwork {
@@ -118,7 +121,17 @@ export class SimNetwork {
       while (row.length < this.links.length) row.push(this.defaultLink)
     }
     const id = this.endpoints.length
-    this.endpoints.push({ identity, receiver, blocked: new Set(), lastDelivery: [] })
+    this.endpoints.push({
+      identity,
+      receiver,
+      blocked: new Set(),
+      lastDelivery: new Float64Array(0),
+    })
+    for (const ep of this.endpoints) {
+      const grown = new Float64Array(this.endpoints.length).fill(Number.NEGATIVE_INFINITY)
+      grown.set(ep.lastDelivery)
+      ep.lastDelivery = grown
+    }
     return id
   }
 
@@ -209,7 +222,11 @@ export class SimNetwork {
     const id = this.nextMessage++
     const t = this.transcript
     const now = this.scheduler.now
-    t.begin(EventKind.Send, now).u32(id).u32(fromEndpoint).u8(channelCode(channel)).bytes(bytes)
+    t.beginAt(EventKind.Send, this.scheduler)
+      .u32(id)
+      .u32(fromEndpoint)
+      .u8(channelCode(channel))
+      .bytes(bytes)
     if (t.tracing)
       t.line(
         `${now.toFixed(3)} send #${id} ${src.identity}@${fromEndpoint} ${channel} ${bytes.length}B -> ${to === "all" ? "all" : to.join(",")}`,
@@ -273,7 +290,7 @@ export class SimNetwork {
     const now = this.scheduler.now
     let at = now + this.prng.latency(link.latencyMs, link.jitterMs)
     const last = src.lastDelivery[toEndpoint]
-    if (last !== undefined && last > at) at = last
+    if (last > at) at = last
     src.lastDelivery[toEndpoint] = at
     this.scheduler.enqueue(at, flight, toEndpoint)
   }
@@ -300,7 +317,7 @@ export class SimNetwork {
     this.counters.delivered++
     const t = this.transcript
     const now = this.scheduler.now
-    t.begin(EventKind.Deliver, now).u32(id).u32(toEndpoint)
+    t.beginAt(EventKind.Deliver, this.scheduler).u32(id).u32(toEndpoint)
     if (t.tracing) t.line(`${now.toFixed(3)} deliver #${id} -> ${dst.identity}@${toEndpoint}`)
     receiver(from, channel, bytes)
   }
@@ -311,7 +328,10 @@ export class SimNetwork {
     c.droppedBy[reason]++
     const t = this.transcript
     const now = this.scheduler.now
-    t.begin(EventKind.Drop, now).u32(id).u32(toEndpoint).u8(DROP_REASONS.indexOf(reason))
+    t.beginAt(EventKind.Drop, this.scheduler)
+      .u32(id)
+      .u32(toEndpoint)
+      .u8(DROP_REASONS.indexOf(reason))
     if (t.tracing) t.line(`${now.toFixed(3)} drop #${id} -> @${toEndpoint} (${reason})`)
   }
 

@@ -216,7 +216,7 @@ export class SimNode {
     if (incarnation !== this.incarnation || this.engine === undefined) return
     const t = this.world.transcript
     const now = this.world.scheduler.now
-    t.begin(EventKind.AppAnswer, now)
+    t.beginAt(EventKind.AppAnswer, this.world.scheduler)
       .u32(this.endpoint)
       .u8(
         input._tag === "Proposed"
@@ -340,7 +340,7 @@ export class SimNode {
   private appRequest(kind: number, view: bigint): void {
     const t = this.world.transcript
     const now = this.world.scheduler.now
-    t.begin(EventKind.AppRequest, now).u32(this.endpoint).u8(kind).uint(view)
+    t.beginAt(EventKind.AppRequest, this.world.scheduler).u32(this.endpoint).u8(kind).uint(view)
     if (t.tracing)
       t.line(
         `${now.toFixed(3)} node ${this.identity} asks app ${["propose", "verify", "certify"][kind]} view ${view}`,
@@ -363,7 +363,7 @@ export class SimNode {
     const id = timer.id
     const t = w.transcript
     const now = w.scheduler.now
-    t.begin(EventKind.Timer, now).u32(this.endpoint).str(id)
+    t.beginAt(EventKind.Timer, w.scheduler).u32(this.endpoint).str(id)
     if (t.tracing) t.line(`${now.toFixed(3)} timer ${id} fires on node ${this.identity}`)
     this.input({ _tag: "Timer", id })
   }
@@ -378,7 +378,7 @@ export class SimNode {
       w.progress.onFinalization?.()
       const t = w.transcript
       const view = activity.proposal.round.view
-      t.begin(EventKind.Finalized, now)
+      t.beginAt(EventKind.Finalized, w.scheduler)
         .u32(this.endpoint)
         .uint(view)
         .bytes(activity.proposal.payload)
@@ -409,7 +409,7 @@ export class SimNode {
     const w = this.world
     const t = w.transcript
     const now = w.scheduler.now
-    t.begin(EventKind.Block, now).u32(this.endpoint).bytes(stored.digest)
+    t.beginAt(EventKind.Block, w.scheduler).u32(this.endpoint).bytes(stored.digest)
     if (t.tracing)
       t.line(
         `${now.toFixed(3)} node ${this.identity} holds block ${digestHex(stored.digest).slice(0, 12)} h=${stored.block.height}`,
@@ -464,7 +464,7 @@ export class SimNode {
     this.reporter.recordDelivery(height)
     if (this.options.honest) w.monitor.observeDelivery(this.identity, height, digest)
     const t = w.transcript
-    t.begin(EventKind.Delivered, now).u32(this.endpoint).uint(height).bytes(digest)
+    t.beginAt(EventKind.Delivered, w.scheduler).u32(this.endpoint).uint(height).bytes(digest)
     if (t.tracing)
       t.line(
         `${now.toFixed(3)} node ${this.identity} delivers h=${height} ${digestHex(digest).slice(0, 12)}`,

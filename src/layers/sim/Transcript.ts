@@ -31,6 +31,11 @@ export const EventKind = {
 
 export type EventKind = (typeof EventKind)[keyof typeof EventKind]
 
+/** What tells the current simulated time (the scheduler). */
+export interface Clock {
+  readonly now: number
+}
+
 const CHUNK = 1 << 16
 const encoder = new TextEncoder()
 
@@ -42,6 +47,8 @@ export class Transcript {
   private len = 0
   /** Events recorded so far. */
   events = 0
+  private lastBig = -1n
+  private lastNumber = -1
 
   constructor(private readonly sink?: (line: string) => void) {}
 
@@ -52,6 +59,19 @@ export class Transcript {
 
   line(text: string): void {
     this.sink?.(text)
+  }
+
+  /**
+   * Starts a record at the clock's current time. The simulator's hot paths use this form:
+   * reading the time here instead of passing it spares allocating a box for the number
+   * whenever the call is not inlined.
+   */
+  beginAt(kind: EventKind, clock: Clock): this {
+    this.events++
+    this.ensure(9)
+    this.buf[this.len++] = kind
+    this.putF64(clock.now)
+    return this
   }
 
   /** Starts a record. */
@@ -87,7 +107,16 @@ export class Transcript {
 
   /** A non-negative integer below 2^53 (views, heights, ids). */
   uint(x: number | bigint): this {
-    const v = typeof x === "bigint" ? Number(x) : x
+    let v: number
+    if (typeof x !== "bigint") v = x
+    else if (x === this.lastBig) v = this.lastNumber
+    else {
+      // A bigint-to-number conversion is a runtime call; consecutive records mostly carry
+      // the same view.
+      v = Number(x)
+      this.lastBig = x
+      this.lastNumber = v
+    }
     this.ensure(8)
     this.putU32(v >>> 0)
     this.putU32(Math.floor(v / 0x100000000) >>> 0)
