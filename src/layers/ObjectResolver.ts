@@ -34,6 +34,11 @@ class LruBytes {
   }
   set(v: GitObject) {
     if (v.content.length > this.limit / 8 || this.map.has(v.id)) return
+    // A small content is often a view into a larger buffer (Node's shared 8 KB allocation
+    // pool, or a whole stored record): kept as is, it would pin that buffer and the cache
+    // would hold far more than it counts. Keep an exact-size copy instead.
+    if (v.content.byteLength < v.content.buffer.byteLength)
+      v = { id: v.id, type: v.type, content: new Uint8Array(v.content) }
     this.map.set(v.id, v)
     this.bytes += v.content.length
     while (this.bytes > this.limit) {

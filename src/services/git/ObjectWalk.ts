@@ -50,6 +50,9 @@ export interface ObjectSource {
 }
 
 /** Reads the header fields of a commit the walk needs, without parsing the message. */
+/** Trees inflated and parsed at a time during a walk (bounds the walk's memory). */
+const TREE_BATCH = 256
+
 export const parseCommitInfo = (content: Uint8Array): CommitInfo | undefined => {
   const buf = Buffer.from(content.buffer, content.byteOffset, content.byteLength)
   let pos = 0
@@ -349,11 +352,19 @@ export const makeWalker = (source: ObjectSource) => {
           if (!sending.has(p) && uninteresting.has(p)) boundary.add(p)
       }
       for (const have of input.haves) if (uninteresting.has(have)) boundary.add(have)
-      // Trees are read a level at a time, each level in one batch.
-      const readTrees = (ids: ReadonlyArray<ObjectId>) =>
-        Effect.map(source.readMany(ids), (objs) =>
-          objs.map((o) => (o ? (parseTreeEntries(o.content) ?? []) : [])),
-        )
+      // Trees are read a level at a time, in batches of TREE_BATCH: a level of a large
+      // history holds thousands of trees, and inflating and parsing all of them at once
+      // held hundreds of MB (contents and entries) live during a clone.
+      const eachTreeEntries = (
+        ids: ReadonlyArray<ObjectId>,
+        visit: (entries: ReadonlyArray<TreeEntry>) => void,
+      ) =>
+        Effect.gen(function* () {
+          for (let i = 0; i < ids.length; i += TREE_BATCH) {
+            const objs = yield* source.readMany(ids.slice(i, i + TREE_BATCH))
+            for (const o of objs) visit(o ? (parseTreeEntries(o.content) ?? []) : [])
+          }
+        })
       let level: ObjectId[] = []
       for (const b of boundary) {
         known.add(b)
@@ -363,14 +374,15 @@ export const makeWalker = (source: ObjectSource) => {
       while (level.length > 0) {
         const fresh = [...new Set(level)].filter((t) => !known.has(t))
         for (const t of fresh) known.add(t)
-        const entryLists = yield* readTrees(fresh)
-        level = []
-        for (const entries of entryLists)
+        const next = new Set<ObjectId>()
+        yield* eachTreeEntries(fresh, (entries) => {
           for (const e of entries) {
             if (e.isGitlink) continue
-            if (e.isTree) level.push(e.id)
-            else known.add(e.id)
+            if (!e.isTree) known.add(e.id)
+            else if (!known.has(e.id)) next.add(e.id)
           }
+        })
+        level = [...next]
       }
 
       // 4. Emit: commits newest first, then trees and blobs of each commit's tree.
@@ -394,14 +406,13 @@ export const makeWalker = (source: ObjectSource) => {
           fresh.push(t)
         }
         trees.push(...fresh)
-        const entryLists = yield* readTrees(fresh)
-        const next: ObjectId[] = []
+        const next = new Set<ObjectId>()
         const sized: ObjectId[] = []
-        for (const entries of entryLists) {
+        yield* eachTreeEntries(fresh, (entries) => {
           for (const e of entries) {
             if (e.isGitlink) continue
             if (e.isTree) {
-              next.push(e.id)
+              if (!sent.has(e.id) && !known.has(e.id)) next.add(e.id)
               continue
             }
             if (sent.has(e.id) || known.has(e.id)) continue
@@ -411,14 +422,14 @@ export const makeWalker = (source: ObjectSource) => {
             if (filter?.kind === "blob:limit") sized.push(e.id)
             else blobs.push(e.id)
           }
-        }
+        })
         if (sized.length > 0) {
           const sizes = yield* source.sizesOf(sized)
           sized.forEach((id, i) => {
             if ((sizes[i] ?? 0) < (filter as { limit: number }).limit) blobs.push(id)
           })
         }
-        frontier = next
+        frontier = [...next]
       }
       // Objects asked for by id are sent whatever the filter says (lazy fetches).
       for (const t of directTrees) {

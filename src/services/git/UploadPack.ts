@@ -111,7 +111,8 @@ export const makeUploadPack = (deps: Deps) => {
       const check = (err: PackWriteError | undefined) =>
         err ? Effect.dieMessage(`pack writing failed: ${err.message}`) : Effect.void
       yield* check(pack.headerTo(sink))
-      const WINDOW = 512
+      // Stored records read ahead at a time: larger windows held tens of MB of records.
+      const WINDOW = 128
       let window: ReadonlyArray<StoredObject | undefined> = []
       for (let i = 0; i < list.length; i++) {
         const o = list[i]!
