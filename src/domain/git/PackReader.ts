@@ -538,6 +538,12 @@ export interface ResolveOptions {
   readonly maxObjectSize?: number
   /** Which resolved objects' contents are returned in `contents` (default: all but blobs). */
   readonly keepContent?: (type: ObjectType) => boolean
+  /**
+   * Given, the contents `keepContent` selects are handed here as each is resolved instead
+   * of being collected in `contents` (which then stays empty): a caller that only derives
+   * something from them need not hold them all.
+   */
+  readonly onContent?: (id: ObjectId, type: ObjectType, content: Buffer) => void
 }
 
 export interface ResolvedPack {
@@ -593,6 +599,7 @@ export class PackResolver {
   private readonly maxObjectSize: number
   private readonly keepContent: (type: ObjectType) => boolean
   private readonly external: ExternalBases | undefined
+  private readonly onContent: ResolveOptions["onContent"]
   /** Resolved so far (for progress reports). */
   resolved = 0
 
@@ -603,6 +610,7 @@ export class PackResolver {
     this.cacheBytes = options.cacheBytes ?? 64 * 1024 * 1024
     this.maxObjectSize = options.maxObjectSize ?? DEFAULT_MAX_OBJECT_SIZE
     this.keepContent = options.keepContent ?? ((type) => type !== "blob")
+    this.onContent = options.onContent
     this.external = options.external
     const n = entries.length
     this.ids = new Array(n)
@@ -737,6 +745,11 @@ export class PackResolver {
   }
 
   /** The dependants of an object: OFS deltas on its entry, REF deltas on its id (once). */
+  private keep(id: ObjectId, type: ObjectType, content: Buffer) {
+    if (this.onContent) this.onContent(id, type, content)
+    else if (!this.contents.has(id)) this.contents.set(id, { type, content })
+  }
+
   private kidsOf(index: number, id: ObjectId): number[] {
     const ofs = index >= 0 ? this.ofsKids.get(index) : undefined
     const ref = this.refKids.get(id)
@@ -787,8 +800,7 @@ export class PackResolver {
     this.sizes[i] = out.length
     if (!this.indexById.has(id)) this.indexById.set(id, i)
     this.resolved++
-    if (this.keepContent(type) && !this.contents.has(id))
-      this.contents.set(id, { type, content: out })
+    if (this.keepContent(type)) this.keep(id, type, out)
     const kids = this.kidsOf(i, id)
     // Its last dependant done, a base is dropped before descending: a chain of any depth
     // keeps one frame, not one per link.
@@ -873,7 +885,7 @@ export class PackResolver {
         if (this.keepContent(e.type) && !this.contents.has(e.id)) {
           const content = this.wholeContent(i)
           if (content instanceof PackError) return content
-          this.contents.set(e.id, { type: e.type, content })
+          this.keep(e.id, e.type, content)
         }
       } else if (e.kind === "ofs-delta") {
         const base = this.ids[byOffset.get(e.baseOffset)!]!

@@ -26,6 +26,8 @@ export interface IngestOptions {
   ) => Effect.Effect<ReadonlyArray<ExternalBase | undefined>>
   readonly onProgress?: ((text: string) => Effect.Effect<void>) | undefined
   readonly keepContent?: (type: ObjectType) => boolean
+  /** Receives each kept content as it is resolved (then `contents` stays empty). */
+  readonly onContent?: (id: ObjectId, type: ObjectType, content: Uint8Array) => void
 }
 
 export interface Ingested {
@@ -71,7 +73,11 @@ export const ingestPack = (reader: BodyReader, options: IngestOptions) =>
     })
     // Resolution is CPU work; yield first so other requests are not starved.
     yield* Effect.yieldNow()
-    const resolved = resolvePack(parser.entries, external)
+    const resolved = resolvePack(parser.entries, {
+      external,
+      ...(options.keepContent ? { keepContent: options.keepContent } : {}),
+      ...(options.onContent ? { onContent: options.onContent } : {}),
+    })
     if (resolved instanceof PackError) return resolved
     if (options.onProgress)
       yield* options.onProgress(`Resolving deltas: ${resolved.objects.length} objects, done.\n`)

@@ -133,7 +133,21 @@ export const makeReceivePack = (deps: Deps) => {
       // 1. The pack (absent when every command is a deletion).
       const needsPack = commands.some((c) => !isDelete(c))
       let received: ReadonlyArray<StoredObject> = []
-      const inPack = new Map<ObjectId, { type: string; content: Uint8Array }>()
+      let receivedIds = new Set<ObjectId>()
+      // What each received commit, tree and tag refers to, and the referred ids that are
+      // not in the pack (checked against the store in one round trip: a push of a few
+      // commits to a big tree names thousands).
+      const references = new Map<ObjectId, ObjectId[]>()
+      const external = new Set<ObjectId>()
+      // Ids are kept as one string each: every tree's entries parse into fresh strings,
+      // and keeping those held about a million duplicates for a large history.
+      const canon = new Map<ObjectId, ObjectId>()
+      const canonical = (id: ObjectId) => {
+        const seen = canon.get(id)
+        if (seen !== undefined) return seen
+        canon.set(id, id)
+        return id
+      }
       if (needsPack) {
         const ingested = yield* ingestPack(reader, {
           maxBytes: options.maxBytes,
@@ -146,6 +160,9 @@ export const makeReceivePack = (deps: Deps) => {
             ),
           onProgress: quiet ? undefined : (text) => wire.progress(text),
           keepContent: (type) => type !== "blob",
+          // References are taken as each object resolves; the contents are not kept.
+          onContent: (id, type, content) =>
+            references.set(canonical(id), referencesOf({ type, content }).map(canonical)),
         })
         if (ingested instanceof Error) {
           metrics.gitOperations.inc({ service: "receive-pack", outcome: "bad-pack" })
@@ -158,22 +175,14 @@ export const makeReceivePack = (deps: Deps) => {
         metrics.gitBytesReceived.inc(ingested.bytes)
         metrics.gitThinBases.inc(ingested.thinBases)
         received = ingested.objects
-        for (const [id, o] of ingested.contents) inPack.set(id, o)
+        receivedIds = new Set(received.map((o) => o.id))
+        for (const id of canon.keys()) if (!receivedIds.has(id)) external.add(id)
+        canon.clear()
       }
 
       // 2. Checks before anything is stored: ref names, connectivity of each new tip.
-      const receivedIds = new Set(received.map((o) => o.id))
       const results = new Map<string, RefResult>()
       const reached = new Set<ObjectId>()
-      // Everything the pack's objects refer to outside the pack, checked against the store
-      // in one round trip (a push of a few commits to a big tree names thousands).
-      const references = new Map<ObjectId, ObjectId[]>()
-      const external = new Set<ObjectId>()
-      for (const [id, o] of inPack) {
-        const refs = referencesOf(o)
-        references.set(id, refs)
-        for (const r of refs) if (!receivedIds.has(r)) external.add(r)
-      }
       for (const c of commands) if (!isDelete(c) && !receivedIds.has(c.new)) external.add(c.new)
       const absent = new Set(yield* objects.missing([...external]))
       const connected = (tip: ObjectId) => {
