@@ -528,3 +528,22 @@ describe("parseWorkflow: invalid workflows name the line, column and the fix", (
     expect(r.problems.every((p) => p.path === PATH)).toBe(true)
   })
 })
+
+describe("docs/ci.md", () => {
+  it("its complete example parses and plans the jobs it describes", async () => {
+    const { readFile } = await import("node:fs/promises")
+    const { planJobs } = await import("../../src/domain/ci/Plan.ts")
+    const doc = await readFile(new URL("../../docs/ci.md", import.meta.url), "utf8")
+    const example = /## Complete example[\s\S]*?```yaml\n([\s\S]*?)```/.exec(doc)?.[1]
+    expect(example).toBeDefined()
+    const w = valid(example!)
+    expect(planJobs(w).map((p) => p.key)).toEqual([
+      "build (18)",
+      "build (20)",
+      "build (22)",
+      "test",
+      "report",
+    ])
+    expect(w.jobs.find((j) => j.id === "report")?.if).toBe("always()")
+  })
+})
