@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest"
 import {
   compileFilterPattern,
+  effectiveResult,
   expandMatrix,
   matchesPatterns,
   matchesTrigger,
@@ -617,6 +618,40 @@ jobs:
         run({ "build (1)": "failure", "build (2)": "cancelled", "build (3)": "cancelled" }).skipped,
       ).toEqual(["after"])
     })
+  })
+
+  it("counts a failed continue-on-error job as a success for dependants, fail-fast and the run", () => {
+    const w2 = workflow(`on: push
+jobs:
+  flaky:
+    continue-on-error: true
+    runs-on: linux
+    strategy:
+      matrix:
+        n: [1, 2]
+    steps: [{ run: make }]
+  after:
+    needs: flaky
+    if: needs.flaky.result == 'success'
+    runs-on: linux
+    steps: [{ run: make }]
+`)
+    const p2 = planJobs(w2)
+    expect(p2[0]).toMatchObject({ continueOnError: true })
+    const d1 = nextDecisions(p2, new Map([["flaky (1)", "failure" as const]]), ctxFor())
+    expect(d1.cancelled).toEqual([])
+    expect(d1.ready.map((p) => p.key)).toEqual(["flaky (2)"])
+    const d2 = nextDecisions(
+      p2,
+      new Map([
+        ["flaky (1)", "failure" as const],
+        ["flaky (2)", "success" as const],
+      ]),
+      ctxFor(),
+    )
+    expect(d2.ready.map((p) => p.key)).toEqual(["after"])
+    expect(runConclusion([effectiveResult(p2[0]!, "failure"), "success"])).toBe("success")
+    expect(effectiveResult(p2[2]!, "failure")).toBe("failure")
   })
 
   it("concludes a run", () => {

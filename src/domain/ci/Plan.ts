@@ -282,6 +282,7 @@ export const planJobs = (
       jobId: job.id,
       needs: job.needs,
       ...(job.if !== undefined ? { if: job.if } : {}),
+      ...(job.continueOnError ? { continueOnError: true } : {}),
     }
     if (!job.matrix) {
       const ctx = emptyContext({}, base)
@@ -339,7 +340,14 @@ export const aggregateResult = (results: ReadonlyArray<JobResult>): JobResult =>
   return "success"
 }
 
-/** The conclusion of a run from its jobs' results. */
+/**
+ * A job instance's result as its dependants, fail-fast and the run's conclusion see it: a
+ * failure of a `continue-on-error` job counts as success (its own status still says failure).
+ */
+export const effectiveResult = (job: PlannedJob, result: JobResult): JobResult =>
+  result === "failure" && job.continueOnError ? "success" : result
+
+/** The conclusion of a run from its jobs' effective results (see `effectiveResult`). */
 export const runConclusion = (
   results: Iterable<JobResult>,
 ): "success" | "failure" | "cancelled" => {
@@ -386,7 +394,7 @@ export const nextDecisions = (
   const resultsOf = (jobId: string): JobResult[] =>
     (instances.get(jobId) ?? []).flatMap((p) => {
       const r = results.get(p.key)
-      return r === undefined ? [] : [r]
+      return r === undefined ? [] : [effectiveResult(p, r)]
     })
   const finished = (jobId: string) => (instances.get(jobId) ?? []).every((p) => results.has(p.key))
 
