@@ -66,6 +66,11 @@ describe("filter patterns (GitHub's cheat sheet)", () => {
     [["a\\*b"], "a*b", true],
     [["a\\*b"], "axb", false],
     [["release.1"], "releasex1", false],
+    [["é[a-z]+🚀"], "éabc🚀", true],
+    // Patterns that make a backtracking matcher take forever: answered in linear time.
+    [["*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b"], "a".repeat(300), false],
+    [["a+a+a+a+a+a+a+a+a+a+a+a+a+a+b"], "a".repeat(300), false],
+    [["**a**a**a**a**a**a**a**a**a**a**b"], "a/".repeat(150), false],
   ])("%j on %s → %s", (patterns, name, expected) => {
     expect(matchesPatterns(patterns, name)).toBe(expected)
   })
@@ -75,6 +80,8 @@ describe("filter patterns (GitHub's cheat sheet)", () => {
     ["!", "'!' must be followed by a pattern"],
     ["?x", "'?' at position 1 must follow a character"],
     ["a*+", "'+' at position 3 must follow a character"],
+    ["*?", "'?' at position 2 must follow a character"],
+    ["a+?", "'?' at position 3 must follow a character"],
     ["v[0-9", "'[' at position 2 is never closed"],
     ["v[]", "'[]' at position 2 is empty"],
     ["v[9-0]", "range '9-0' goes backwards"],
