@@ -210,6 +210,11 @@ const INVALID: ReadonlyArray<
 > = [
   ["a YAML syntax error", "on: push\njobs: [\n", [[3, 1, "YAML syntax error"]]],
   [
+    "an if: starting with ! (a YAML tag)",
+    "on: push\njobs:\n  a:\n    runs-on: linux\n    if: !cancelled()\n    steps: [{ run: make }]\n",
+    [[5, 9, "quote it, or write the condition as ${{ !… }}"]],
+  ],
+  [
     "a duplicate key",
     `on: push\non: pull_request\n${JOB}`,
     [[2, 1, "YAML syntax error: Map keys must be unique"]],

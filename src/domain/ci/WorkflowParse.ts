@@ -1121,6 +1121,9 @@ const YAML_HINTS: Partial<Record<string, string>> = {
   MISSING_CHAR: "a closing quote or bracket is missing",
   MULTIPLE_DOCS: "a workflow file holds one YAML document; remove the extra '---'",
   RESOURCE_EXHAUSTION: "the YAML is nested too deeply or expands too much; flatten it",
+  TAG_RESOLVE_FAILED:
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal syntax
+    "YAML reads a value starting with ! as a tag: quote it, or write the condition as ${{ !… }}",
   BAD_ALIAS: "an alias (*name) must refer to an anchor (&name) defined earlier in the file",
 }
 
@@ -1177,10 +1180,12 @@ const parseChecked = (path: string, source: string): ParsedWorkflow => {
     name,
     problems: [...r.problems].sort((a, b) => a.line - b.line || a.column - b.column),
   })
-  if (doc.errors.length > 0) {
+  // Warnings count too: an unresolved tag, say, silently turns `if: !cancelled()` into null.
+  const yamlProblems = [...doc.errors, ...doc.warnings]
+  if (yamlProblems.length > 0) {
     // Later syntax errors are mostly consequences of the first: report that one, well.
-    const err = doc.errors[0]!
-    const more = doc.errors.length - 1
+    const err = yamlProblems[0]!
+    const more = yamlProblems.length - 1
     r.problemAt(
       err.pos[0],
       `YAML syntax error: ${err.message.replace(/ at line \d+, column \d+[\s\S]*$/, "")}; ${YAML_HINTS[err.code] ?? "check the indentation, quotes, brackets and colons here and on the line before"}${more > 0 ? ` (${more} more YAML error${more === 1 ? "" : "s"} after this one may be caused by it)` : ""}`,
