@@ -38,6 +38,9 @@ import type { Metadata } from "../services/Metadata.ts"
 import { ObjectStore } from "../services/ObjectStore.ts"
 import type { RefStore } from "../services/RefStore.ts"
 import { Repositories } from "../services/Repositories.ts"
+import { adminRoutes } from "../layers/http/AdminRoutes.ts"
+import type { StorageSnapshot } from "../layers/backup/StorageSnapshot.ts"
+import type { BlockStore } from "../services/BlockStore.ts"
 
 /** Refreshes `guts_storage_available_bytes` every 15 s. */
 const StorageGaugeLive = Layer.scopedDiscard(
@@ -133,6 +136,8 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
           | GitService
           | Metadata
           | RefStore
+          | StorageSnapshot
+          | BlockStore
         >(
           [
             ...healthRoutes,
@@ -141,6 +146,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
             ...releaseDownloadRoutes,
             ...rawRoutes.map((r) => ({ ...r, handler: limited(r.handler) })),
             ...gitRoutes,
+            ...adminRoutes,
           ],
           {
             "/ws": liveSocket,
