@@ -39,6 +39,7 @@ import { ObjectStore } from "../services/ObjectStore.ts"
 import type { RefStore } from "../services/RefStore.ts"
 import { Repositories } from "../services/Repositories.ts"
 import { adminRoutes } from "../layers/http/AdminRoutes.ts"
+import { tracingLayer } from "../layers/Tracing.ts"
 import type { StorageSnapshot } from "../layers/backup/StorageSnapshot.ts"
 import type { BlockStore } from "../services/BlockStore.ts"
 
@@ -156,7 +157,12 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
         StorageGaugeLive,
         dispatcher,
       )
-      return servers.pipe(Layer.provideMerge(BootstrapLive), Layer.provideMerge(services))
+      return servers.pipe(
+        Layer.provideMerge(BootstrapLive),
+        Layer.provideMerge(services),
+        // Built first, so every layer's fibers (and the HTTP server's) trace through it.
+        Layer.provide(tracingLayer(cfg.tracing)),
+      )
     }),
   ).pipe(Layer.provideMerge(config))
 }
