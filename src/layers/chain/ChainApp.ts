@@ -69,6 +69,7 @@ import { Automaton, Relay, Reporter } from "../consensus/Application.ts"
 import { Metrics } from "../Metrics.ts"
 import { type NodeKey, sign, verify } from "../p2p/NodeKey.ts"
 import { makeObjectRepair } from "./ObjectRepair.ts"
+import { trustedPeerHeight } from "./PeerHeights.ts"
 import { chunkObjects } from "./ObjectSync.ts"
 import { type AppMessage, decodeApp, encodeApp } from "./Wire.ts"
 
@@ -454,6 +455,14 @@ export const makeChainApp = (config: ChainConfig) =>
         followTarget = height
         yield* enqueue(marshal.finalized(BigInt(height), hexToDigest(digest)))
       })
+    /** The highest height each validator said it applied (for readiness). */
+    const peerHeights = new Map<PeerId, number>()
+    // Validators ask each other too, every 2 s, so each knows how far behind it is.
+    if (isValidator && otherValidators.length > 0)
+      yield* send(Channels.sync, otherValidators, encodeApp({ _tag: "GetFinalized" })).pipe(
+        Effect.repeat(Schedule.spaced(Duration.seconds(2))),
+        Effect.forkScoped,
+      )
     if (!isValidator)
       yield* send(Channels.sync, config.validators, encodeApp({ _tag: "GetFinalized" })).pipe(
         Effect.repeat(Schedule.spaced(Duration.millis(config.followIntervalMs ?? 1_000))),
@@ -629,6 +638,8 @@ export const makeChainApp = (config: ChainConfig) =>
             return
           }
           case "Finalized":
+            if (fromValidator)
+              peerHeights.set(msg.from, Math.max(peerHeights.get(msg.from) ?? 0, m.height))
             yield* onVouch(msg.from, m.height, m.digest)
             return
           case "GetFinalized":
@@ -760,6 +771,13 @@ export const makeChainApp = (config: ChainConfig) =>
 
     const ledger = Ledger.of({
       height: Effect.sync(() => applied.height),
+      finalizedHeight: Effect.sync(() =>
+        trustedPeerHeight(
+          [...peerHeights.values()],
+          maxFaults(config.validators.length),
+          applied.height,
+        ),
+      ),
       submit: (tx) =>
         Effect.gen(function* () {
           const stx = signTx(tx)
