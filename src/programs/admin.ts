@@ -5,7 +5,8 @@
  *   consistent backup (every store at one applied height) into DIR on the node's machine
  *   (a relative DIR is made absolute here, so run it on that machine or pass an absolute
  *   path). The token is a site administrator's (`--token`, or GUTS_TOKEN).
- * - `guts admin restore --from DIR --data-dir NEW`: checks the backup's checksums and
+ *   With `--out FILE.tar` the node streams the backup instead and it is written here.
+ * - `guts admin restore --from DIR|FILE.tar --data-dir NEW`: checks the backup's checksums and
  *   restores it into NEW, which must be empty or absent.
  * - `guts admin verify --data-dir DIR`: re-hashes every object, checks every ref and what
  *   it reaches, recomputes the state digest (src/layers/backup/Verify.ts). The node must be
@@ -13,7 +14,10 @@
  *
  * Every command exits 0 on success and 1 on failure, with the reason on stderr.
  */
+import * as fs from "node:fs"
 import * as path from "node:path"
+import { Readable } from "node:stream"
+import { pipeline } from "node:stream/promises"
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 
@@ -34,7 +38,9 @@ const token = Options.text("token").pipe(
   Options.optional,
 )
 const out = Options.text("out").pipe(
-  Options.withDescription("a new (or empty) directory on the node's machine for the backup"),
+  Options.withDescription(
+    "a new (or empty) directory on the node's machine for the backup, or a new FILE.tar here (streamed from the node)",
+  ),
 )
 
 interface BackupAnswer {
@@ -44,6 +50,37 @@ interface BackupAnswer {
   readonly manifest?: { height: number; digest: string; records: Record<string, number> }
 }
 
+/** Streams the backup from the node (it may run elsewhere) into a tar file here. */
+const backupToTar = (url: string, token: string, file: string) =>
+  Effect.gen(function* () {
+    const result = yield* Effect.tryPromise(async () => {
+      const res = await fetch(`${url.replace(/\/+$/, "")}/api/admin/backup`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ format: "tar" }),
+      })
+      if (res.status !== 200) {
+        const body = (await res.json().catch(() => ({}))) as BackupAnswer
+        return `the node answered ${res.status}: ${body.message ?? "no reason given"}`
+      }
+      // A file that exists is never overwritten; a partial one is removed.
+      const out = fs.createWriteStream(file, { flags: "wx", mode: 0o600 })
+      try {
+        await pipeline(Readable.fromWeb(res.body as never), out)
+      } catch (e) {
+        fs.rmSync(file, { force: true })
+        throw e
+      }
+      return undefined
+    }).pipe(Effect.either)
+    if (result._tag === "Left")
+      return yield* failWith(
+        `guts admin backup: ${(result.left.error as Error)?.message ?? result.left}`,
+      )
+    if (result.right !== undefined) return yield* failWith(`guts admin backup: ${result.right}`)
+    yield* Console.log(`backup written to ${file} (${fs.statSync(file).size} bytes)`)
+  })
+
 const backup = Command.make("backup", { url, token, out }, (opts) =>
   Effect.gen(function* () {
     const tok = Option.getOrUndefined(opts.token) ?? process.env.GUTS_TOKEN
@@ -52,6 +89,7 @@ const backup = Command.make("backup", { url, token, out }, (opts) =>
         "guts admin backup: give a site administrator token with --token or GUTS_TOKEN",
       )
     const target = path.resolve(opts.out)
+    if (target.endsWith(".tar")) return yield* backupToTar(opts.url, tok, target)
     const answer = yield* Effect.tryPromise(async () => {
       const res = await fetch(`${opts.url.replace(/\/+$/, "")}/api/admin/backup`, {
         method: "POST",
@@ -84,7 +122,9 @@ const backup = Command.make("backup", { url, token, out }, (opts) =>
   ),
 )
 
-const from = Options.text("from").pipe(Options.withDescription("the backup directory"))
+const from = Options.text("from").pipe(
+  Options.withDescription("the backup directory, or a FILE.tar written by `admin backup`"),
+)
 const dataDir = Options.text("data-dir").pipe(Options.withDescription("the data directory"))
 
 const restore = Command.make("restore", { from, dataDir }, (opts) =>

@@ -9,6 +9,7 @@
  * then catches up from its peers like any node that was down.
  */
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { Data, Effect } from "effect"
 import { adminTokenPath } from "../Bootstrap.ts"
@@ -24,6 +25,7 @@ import {
   readDump,
   readManifest,
 } from "./BackupFormat.ts"
+import { extractTar } from "./Tar.ts"
 
 export class RestoreFailed extends Data.TaggedError("RestoreFailed")<{ readonly reason: string }> {
   override get message() {
@@ -35,7 +37,26 @@ const fail = (reason: string) => new RestoreFailed({ reason })
 
 const BATCH_BYTES = 4 * 1024 * 1024
 
+/** Restores a backup directory, or a tar archive of one (`guts admin backup --out X.tar`). */
 export const restoreBackup = (from: string, dataDir: string) =>
+  Effect.suspend(() => {
+    let isFile = false
+    try {
+      isFile = fs.statSync(from).isFile()
+    } catch {}
+    if (!isFile) return restoreDir(from, dataDir)
+    return Effect.acquireUseRelease(
+      Effect.promise(() => fs.promises.mkdtemp(path.join(os.tmpdir(), "guts-restore-"))),
+      (dir) =>
+        Effect.tryPromise({
+          try: () => extractTar(from, dir),
+          catch: (e) => fail((e as Error).message),
+        }).pipe(Effect.zipRight(restoreDir(dir, dataDir))),
+      (dir) => Effect.promise(() => fs.promises.rm(dir, { recursive: true, force: true })),
+    )
+  })
+
+const restoreDir = (from: string, dataDir: string) =>
   Effect.gen(function* () {
     const manifest = yield* Effect.try({
       try: () => readManifest(from),
