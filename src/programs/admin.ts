@@ -53,6 +53,8 @@ interface BackupAnswer {
 /** Streams the backup from the node (it may run elsewhere) into a tar file here. */
 const backupToTar = (url: string, token: string, file: string) =>
   Effect.gen(function* () {
+    if (fs.existsSync(file))
+      return yield* failWith(`guts admin backup: ${file} exists; choose a new file name`)
     const result = yield* Effect.tryPromise(async () => {
       const res = await fetch(`${url.replace(/\/+$/, "")}/api/admin/backup`, {
         method: "POST",
@@ -63,10 +65,10 @@ const backupToTar = (url: string, token: string, file: string) =>
         const body = (await res.json().catch(() => ({}))) as BackupAnswer
         return `the node answered ${res.status}: ${body.message ?? "no reason given"}`
       }
-      // A file that exists is never overwritten; a partial one is removed.
-      const out = fs.createWriteStream(file, { flags: "wx", mode: 0o600 })
+      // A file that exists is never overwritten; a partial one (ours) is removed.
+      const fd = fs.openSync(file, "wx", 0o600)
       try {
-        await pipeline(Readable.fromWeb(res.body as never), out)
+        await pipeline(Readable.fromWeb(res.body as never), fs.createWriteStream("", { fd }))
       } catch (e) {
         fs.rmSync(file, { force: true })
         throw e

@@ -40,11 +40,8 @@ const BATCH_BYTES = 4 * 1024 * 1024
 /** Restores a backup directory, or a tar archive of one (`guts admin backup --out X.tar`). */
 export const restoreBackup = (from: string, dataDir: string) =>
   Effect.suspend(() => {
-    let isFile = false
-    try {
-      isFile = fs.statSync(from).isFile()
-    } catch {}
-    if (!isFile) return restoreDir(from, dataDir)
+    if (!fs.existsSync(from)) return Effect.fail(fail(`there is no backup at ${from}`))
+    if (!fs.statSync(from).isFile()) return restoreDir(from, dataDir)
     return Effect.acquireUseRelease(
       Effect.promise(() => fs.promises.mkdtemp(path.join(os.tmpdir(), "guts-restore-"))),
       (dir) =>
