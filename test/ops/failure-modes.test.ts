@@ -6,12 +6,17 @@
  *   writes are unavailable and why) and is not ready; the majority goes on; once the
  *   partition heals every node converges to the same state digest;
  * - more than f validators down: writes halt with the same clear error and the survivors
- *   are not ready; writes resume when a quorum is back.
+ *   are not ready; writes resume when a quorum is back;
+ * - a validator's disk lost: restored from a backup (its key included), it catches up on
+ *   what the cluster finalized meanwhile and serves it.
  *
  * Needs the build (`npx tsc -p tsconfig.build.json`).
  */
+import * as fs from "node:fs"
 import * as path from "node:path"
+import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { restoreBackup } from "../../src/layers/backup/Restore.ts"
 import { converged, eventually, stateOf } from "../support/Cluster.ts"
 import { authUrl, commitAll, git, initRepo, runGit, write } from "../support/Git.ts"
 import { createRepo, tempDir } from "../support/TestNode.ts"
@@ -144,4 +149,42 @@ describe("failure modes", () => {
       60_000,
     )
   }, 180_000)
+
+  it("a validator restored from a backup catches up from its peers", async () => {
+    const victim = member(1)
+    const backupDir = path.join(tempDir("cluster-backup"), "b")
+    const res = await fetch(`${victim.url}/api/admin/backup`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${victim.token()}`, "content-type": "application/json" },
+      body: JSON.stringify({ target: backupDir }),
+    })
+    expect(res.status).toBe(201)
+    const { manifest } = (await res.json()) as {
+      manifest: { height: number; files: Array<{ name: string }> }
+    }
+    expect(manifest.files.map((f) => f.name)).toContain("node.key")
+
+    // The node's disk is lost; the cluster goes on without it.
+    await cluster.kill(1)
+    const clusterFile = fs.readFileSync(path.join(victim.dataDir, "cluster.json"))
+    fs.rmSync(victim.dataDir, { recursive: true })
+    const pushed = await push(0, "main")
+    expect(pushed.code).toBe(0)
+
+    await Effect.runPromise(restoreBackup(backupDir, victim.dataDir))
+    fs.writeFileSync(path.join(victim.dataDir, "cluster.json"), clusterFile)
+    await cluster.start(1)
+    await converged(
+      cluster.members.map((m) => m.url),
+      await heights([0, 2, 3]),
+      60_000,
+    )
+    const refs = await git(work, [
+      "ls-remote",
+      authUrl(`${victim.url}/admin/weather.git`, victim.token()),
+      "refs/heads/main",
+    ])
+    expect(refs.split("\t")[0]).toBe(pushed.sha)
+    expect((await stateOf(victim.url)).height).toBeGreaterThan(manifest.height)
+  }, 120_000)
 })
