@@ -12,6 +12,7 @@ const groupTitles: Record<SettingGroup, string> = {
   cluster: "Cluster",
   health: "Health",
   logging: "Logging",
+  tracing: "Tracing",
 }
 
 const cell = (text: string) => text.replace(/\|/g, "\\|")

@@ -279,6 +279,9 @@ export const toNodeConfig = (s: ResolvedSettings): NodeConfigShape => ({
           p2pPort: s.p2pPort,
           submitTimeoutMs: s.submitTimeoutMs,
         },
+  trustedProxies: s.trustedProxies?.split(",").map((a) => a.trim()),
+  tracing:
+    s.tracing === "otlp" ? { endpoint: s.otlpEndpoint, serviceName: s.serviceName } : undefined,
 })
 
 /** `setting  value  source` lines, for `guts node --check-config`. */

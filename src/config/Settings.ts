@@ -8,6 +8,7 @@
  * `--http-port`, the environment variable `GUTS_HTTP_PORT` and the key `http-port` in a
  * configuration file.
  */
+import { isIP } from "node:net"
 import { ParseResult, Schema } from "effect"
 
 /** Annotation on a value schema: what a valid value looks like, for error messages. */
@@ -17,7 +18,7 @@ const MetavarId = Symbol.for("guts/config/Metavar")
 /** Annotation on a field of `Settings`: the setting's metadata. */
 const SettingId = Symbol.for("guts/config/Setting")
 
-export type SettingGroup = "node" | "http" | "cluster" | "limits" | "health" | "logging"
+export type SettingGroup = "node" | "http" | "cluster" | "limits" | "health" | "logging" | "tracing"
 
 export interface SettingMeta {
   readonly group: SettingGroup
@@ -122,6 +123,26 @@ const minPeers: Value<number | "quorum"> = expecting(
   "quorum or an integer ≥ 0",
   "N|quorum",
 )
+
+/** Comma-separated IP addresses or CIDR ranges (`10.0.0.0/8`, `::1`). */
+const proxyList: Value<string> = expecting(
+  text("addresses", "ADDR[,ADDR...]").pipe(
+    Schema.filter((s) => s.split(",").every((part) => proxyEntryValid(part.trim()))),
+  ),
+  "comma-separated IP addresses or CIDR ranges (e.g. 127.0.0.1,10.0.0.0/8)",
+  "ADDR[,ADDR...]",
+)
+
+/** An IP address, or an address and a prefix length within its family's bits. */
+export const proxyEntryValid = (entry: string): boolean => {
+  const [address, bits, extra] = entry.split("/")
+  if (extra !== undefined || address === undefined) return false
+  const family = isIP(address)
+  if (family === 0) return false
+  if (bits === undefined) return true
+  if (!/^\d{1,3}$/.test(bits)) return false
+  return Number(bits) <= (family === 4 ? 32 : 128)
+}
 
 /** A field of `Settings` with a default. */
 const setting = <A>(value: Value<A>, meta: SettingMeta): Value<A> =>
@@ -248,6 +269,28 @@ export const Settings = Schema.Struct({
     description: "lowest level logged",
     default: "info",
     builtinFlag: true,
+  }),
+  trustedProxies: optionalSetting(proxyList, {
+    group: "http",
+    description:
+      "addresses (or CIDR ranges) of reverse proxies in front of the node, comma-separated: only from these is X-Forwarded-For believed (for anonymous rate limits and logs)",
+    defaultText: "none (X-Forwarded-For is ignored)",
+  }),
+  tracing: setting(oneOf("off", "otlp"), {
+    group: "tracing",
+    description:
+      "otlp: export OpenTelemetry traces (HTTP requests, pushes, submissions, consensus, apply) to otlp-endpoint",
+    default: "off",
+  }),
+  otlpEndpoint: setting(httpUrl, {
+    group: "tracing",
+    description: "where traces are sent, OTLP over HTTP (JSON)",
+    default: "http://127.0.0.1:4318/v1/traces",
+  }),
+  serviceName: setting(text("a name", "NAME"), {
+    group: "tracing",
+    description: "the service.name resource attribute of exported spans",
+    default: "guts",
   }),
 })
 

@@ -23,29 +23,38 @@ export const LedgerLocal = Layer.effect(
     return Ledger.of({
       height: Effect.sync(() => height),
       submit: (tx) =>
-        lock.withPermits(1)(
-          Effect.gen(function* () {
-            const seen = recent.get(tx.idempotencyKey)
-            if (seen) return seen
-            const now = yield* Clock.currentTimeMillis
-            const timestamp = Math.max(now, lastTimestamp + 1)
-            const block = { height: height + 1, timestamp, txs: [tx] }
-            const result = yield* apply.applyBlock(block).pipe(
-              Effect.mapError(
-                (e) =>
-                  new LedgerUnavailable({
-                    reason: `applying block ${block.height} failed: ${e.message}`,
-                  }),
-              ),
-            )
-            height = block.height
-            lastTimestamp = timestamp
-            const outcome = result.outcomes[0]!
-            recent.set(tx.idempotencyKey, outcome)
-            if (recent.size > RECENT_KEYS) recent.delete(recent.keys().next().value!)
-            return outcome
-          }),
-        ),
+        lock
+          .withPermits(1)(
+            Effect.gen(function* () {
+              const seen = recent.get(tx.idempotencyKey)
+              if (seen) return seen
+              const now = yield* Clock.currentTimeMillis
+              const timestamp = Math.max(now, lastTimestamp + 1)
+              const block = { height: height + 1, timestamp, txs: [tx] }
+              const result = yield* apply.applyBlock(block).pipe(
+                Effect.withSpan("guts.apply", {
+                  attributes: { "guts.block.height": block.height, "guts.block.txs": 1 },
+                }),
+                Effect.mapError(
+                  (e) =>
+                    new LedgerUnavailable({
+                      reason: `applying block ${block.height} failed: ${e.message}`,
+                    }),
+                ),
+              )
+              height = block.height
+              lastTimestamp = timestamp
+              const outcome = result.outcomes[0]!
+              recent.set(tx.idempotencyKey, outcome)
+              if (recent.size > RECENT_KEYS) recent.delete(recent.keys().next().value!)
+              return outcome
+            }),
+          )
+          .pipe(
+            Effect.withSpan("guts.submit", {
+              attributes: { "guts.tx.kind": tx._tag, "guts.tx.key": tx.idempotencyKey },
+            }),
+          ),
     })
   }),
 )

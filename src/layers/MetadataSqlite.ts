@@ -203,8 +203,9 @@ export const metadataLayer = (dataDir: string | undefined) => {
     fs.mkdirSync(dir, { recursive: true })
     filename = path.join(dir, "guts.db")
   }
+  // The SQLite client stays visible to the node: backups use its online `backup`.
   return Layer.effect(Metadata, make).pipe(
-    Layer.provide(SqliteClient.layer({ filename, disableWAL: false })),
+    Layer.provideMerge(SqliteClient.layer({ filename, disableWAL: false })),
   )
 }
 

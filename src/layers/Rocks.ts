@@ -20,12 +20,12 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Context, Data, Effect, Layer } from "effect"
+import { Context, Data, Effect, Layer, type Scope } from "effect"
 import RocksDB from "rocksdb-native"
 import { StorageError } from "../services/ObjectStore.ts"
 
 export type ColumnFamily = "objects" | "refs" | "meta"
-const COLUMN_FAMILIES: ReadonlyArray<ColumnFamily> = ["objects", "refs", "meta"]
+export const COLUMN_FAMILIES: ReadonlyArray<ColumnFamily> = ["objects", "refs", "meta"]
 
 /** Bumped when the key layout changes, so an old directory is refused rather than misread. */
 const LAYOUT_KEY = Buffer.from("layout")
@@ -57,6 +57,16 @@ export interface RocksShape {
     cf: ColumnFamily,
     prefix: Buffer,
   ) => Effect.Effect<ReadonlyArray<{ key: Buffer; value: Buffer }>, StorageError>
+  /**
+   * A point-in-time view of every column family (one RocksDB snapshot shared by all of
+   * them), released when the scope closes: what a backup copies while writes go on.
+   */
+  readonly snapshot: Effect.Effect<RocksSnapshot, StorageError, Scope.Scope>
+}
+
+export interface RocksSnapshot {
+  /** Every key and value of a column family as of the snapshot, in key order. */
+  readonly entries: (cf: ColumnFamily) => AsyncIterable<{ key: Buffer; value: Buffer }>
 }
 
 export class Rocks extends Context.Tag("guts/Rocks")<Rocks, RocksShape>() {}
@@ -81,7 +91,8 @@ interface NativeSession {
 interface NativeDb extends NativeSession {
   ready(): Promise<void>
   close(): Promise<void>
-  columnFamily(name: string): NativeSession
+  columnFamily(name: string): NativeDb
+  snapshot(): NativeDb
 }
 
 class LayoutMismatch extends Data.TaggedError("LayoutMismatch")<{ readonly found: string }> {
@@ -272,6 +283,29 @@ export const makeRocks = (dir: string) =>
           },
           catch: failed(`scan ${cf}`),
         }),
+      snapshot: Effect.acquireRelease(
+        Effect.try({
+          try: () => {
+            const snap = db.snapshot()
+            const views = new Map<ColumnFamily, NativeDb>(
+              COLUMN_FAMILIES.map((cf) => [cf, snap.columnFamily(cf)]),
+            )
+            return { snap, views }
+          },
+          catch: failed("snapshot"),
+        }),
+        ({ snap, views }) =>
+          Effect.promise(async () => {
+            for (const v of views.values()) await v.close()
+            await snap.close()
+          }),
+      ).pipe(
+        Effect.map(
+          ({ views }): RocksSnapshot => ({
+            entries: (cf) => views.get(cf)!.iterator({}),
+          }),
+        ),
+      ),
     })
   })
 

@@ -18,6 +18,11 @@ import { ObjectStoreRocks } from "./ObjectStoreRocks.ts"
 import { RefStoreMemory } from "./RefStoreMemory.ts"
 import { RefStoreRocks } from "./RefStoreRocks.ts"
 import { rocksLayer } from "./Rocks.ts"
+import {
+  type StorageSnapshot,
+  StorageSnapshotNone,
+  StorageSnapshotRocks,
+} from "./backup/StorageSnapshot.ts"
 
 export type StorageConfig =
   | { readonly kind: "memory" }
@@ -25,9 +30,9 @@ export type StorageConfig =
 
 export const storageLayer = (
   config: StorageConfig,
-): Layer.Layer<ObjectStore | RefStore | BlockStore, StorageError> =>
+): Layer.Layer<ObjectStore | RefStore | BlockStore | StorageSnapshot, StorageError> =>
   config.kind === "memory"
-    ? Layer.mergeAll(ObjectStoreMemory, RefStoreMemory, BlockStoreMemory)
-    : Layer.mergeAll(ObjectStoreRocks, RefStoreRocks, BlockStoreRocks).pipe(
+    ? Layer.mergeAll(ObjectStoreMemory, RefStoreMemory, BlockStoreMemory, StorageSnapshotNone)
+    : Layer.mergeAll(ObjectStoreRocks, RefStoreRocks, BlockStoreRocks, StorageSnapshotRocks).pipe(
         Layer.provide(rocksLayer(config.dataDir)),
       )

@@ -24,6 +24,7 @@ import { GUTS_VERSION } from "../domain/Version.ts"
 import type { NodeConfigShape } from "../services/NodeConfig.ts"
 import { keygenCommand } from "./keygen.ts"
 import { statusCommand } from "./status.ts"
+import { adminCommand } from "./admin.ts"
 
 const checkConfig = Options.boolean("check-config").pipe(
   Options.withDescription(
@@ -81,7 +82,7 @@ const node = Command.make("node", { settings: settingOptions, checkConfig }, (op
 
 const guts = Command.make("guts").pipe(
   Command.withDescription("Guts: a code forge replicated by Byzantine-fault-tolerant consensus"),
-  Command.withSubcommands([node, statusCommand, keygenCommand]),
+  Command.withSubcommands([node, statusCommand, keygenCommand, adminCommand]),
 )
 
 const cli = Command.run(guts, { name: "guts", version: GUTS_VERSION })

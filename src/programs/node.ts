@@ -38,6 +38,10 @@ import type { Metadata } from "../services/Metadata.ts"
 import { ObjectStore } from "../services/ObjectStore.ts"
 import type { RefStore } from "../services/RefStore.ts"
 import { Repositories } from "../services/Repositories.ts"
+import { adminRoutes } from "../layers/http/AdminRoutes.ts"
+import { tracingLayer } from "../layers/Tracing.ts"
+import type { StorageSnapshot } from "../layers/backup/StorageSnapshot.ts"
+import type { BlockStore } from "../services/BlockStore.ts"
 
 /** Refreshes `guts_storage_available_bytes` every 15 s. */
 const StorageGaugeLive = Layer.scopedDiscard(
@@ -133,6 +137,8 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
           | GitService
           | Metadata
           | RefStore
+          | StorageSnapshot
+          | BlockStore
         >(
           [
             ...healthRoutes,
@@ -141,6 +147,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
             ...releaseDownloadRoutes,
             ...rawRoutes.map((r) => ({ ...r, handler: limited(r.handler) })),
             ...gitRoutes,
+            ...adminRoutes,
           ],
           {
             "/ws": liveSocket,
@@ -150,7 +157,12 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
         StorageGaugeLive,
         dispatcher,
       )
-      return servers.pipe(Layer.provideMerge(BootstrapLive), Layer.provideMerge(services))
+      return servers.pipe(
+        Layer.provideMerge(BootstrapLive),
+        Layer.provideMerge(services),
+        // Built first, so every layer's fibers (and the HTTP server's) trace through it.
+        Layer.provide(tracingLayer(cfg.tracing)),
+      )
     }),
   ).pipe(Layer.provideMerge(config))
 }

@@ -906,7 +906,17 @@ const make = Effect.gen(function* () {
       return { alreadyApplied: false, outcomes }
     })
 
-  return { applyBlock, appliedHeight: meta.appliedHeight, appliedBlocks }
+  // One block at a time; `exclusive` runs something between two blocks (a backup's
+  // snapshot of every store at one applied height).
+  const gate = yield* Effect.makeSemaphore(1)
+  const exclusive = <A, E, R>(body: Effect.Effect<A, E, R>) => gate.withPermits(1)(body)
+
+  return {
+    applyBlock: (block: Block) => exclusive(applyBlock(block)),
+    appliedHeight: meta.appliedHeight,
+    appliedBlocks,
+    exclusive,
+  }
 })
 
 export class Apply extends Context.Tag("guts/Apply")<Apply, Effect.Effect.Success<typeof make>>() {

@@ -22,6 +22,11 @@ export interface LedgerShape {
   readonly submit: (tx: Transaction) => Effect.Effect<TxOutcome, LedgerUnavailable>
   /** Height of the last block applied on this node. */
   readonly height: Effect.Effect<number>
+  /**
+   * In a cluster: the highest finalized height this node trusts from its peers (readiness
+   * compares it with `height`); absent for a single validator.
+   */
+  readonly finalizedHeight?: Effect.Effect<number>
 }
 
 export class Ledger extends Context.Tag("guts/Ledger")<Ledger, LedgerShape>() {}

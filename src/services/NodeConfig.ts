@@ -47,6 +47,13 @@ export interface NodeConfigShape {
         readonly submitTimeoutMs?: number | undefined
       }
     | undefined
+  /**
+   * Reverse proxies (IP addresses or CIDR ranges) whose X-Forwarded-For is believed; from
+   * anyone else the header is ignored. Undefined: no proxy is trusted.
+   */
+  readonly trustedProxies?: ReadonlyArray<string> | undefined
+  /** Set to export OpenTelemetry traces over OTLP/HTTP; undefined: tracing is off. */
+  readonly tracing?: { readonly endpoint: string; readonly serviceName: string } | undefined
 }
 
 export class NodeConfig extends Context.Tag("guts/NodeConfig")<NodeConfig, NodeConfigShape>() {}

@@ -106,6 +106,10 @@ describe("configuration precedence", () => {
       readyMaxLag: ["1", "2", "3"],
       logFormat: ["json", "logfmt", "json"],
       logLevel: ["debug", "warning", "error"],
+      trustedProxies: ["10.0.0.1", "10.0.0.0/8", "::1,127.0.0.1"],
+      tracing: ["otlp", "off", "otlp"],
+      otlpEndpoint: ["http://f:4318/v1/traces", "http://e:4318/v1/traces", "http://l/v1/traces"],
+      serviceName: ["guts-f", "guts-e", "guts-l"],
     }
     const testable = settingList.filter((s) => s.key !== "config" && s.key !== "cluster")
     const file = testable.map((s) => `${s.name}: "${samples[s.key][0]}"`).join("\n")
@@ -221,6 +225,10 @@ const invalid: Record<SettingKey, string> = {
   readyMaxLag: "ten",
   logFormat: "xml",
   logLevel: "loud",
+  trustedProxies: "10.0.0.0/33",
+  tracing: "jaeger",
+  otlpEndpoint: "udp://collector:4317",
+  serviceName: " ",
 }
 
 const onlyProblem = (problems: ReadonlyArray<ConfigProblem>) => {

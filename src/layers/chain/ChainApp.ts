@@ -32,11 +32,13 @@ import {
   Duration,
   Effect,
   Either,
+  Exit,
   Queue,
   Ref,
   Schedule,
   Schema,
   type Scope,
+  type Tracer,
 } from "effect"
 import * as prom from "prom-client"
 import {
@@ -67,6 +69,7 @@ import { Automaton, Relay, Reporter } from "../consensus/Application.ts"
 import { Metrics } from "../Metrics.ts"
 import { type NodeKey, sign, verify } from "../p2p/NodeKey.ts"
 import { makeObjectRepair } from "./ObjectRepair.ts"
+import { trustedPeerHeight } from "./PeerHeights.ts"
 import { chunkObjects } from "./ObjectSync.ts"
 import { type AppMessage, decodeApp, encodeApp } from "./Wire.ts"
 
@@ -153,6 +156,8 @@ export const makeChainApp = (config: ChainConfig) =>
     const vouchQuorum = maxFaults(config.validators.length) + 1
     const mempool = new Mempool(20_000)
 
+    /** Spans of this node's submissions awaiting their block (src/layers/Tracing.ts). */
+    const traced = new Map<string, { consensus: Tracer.Span; submit: Tracer.Span }>()
     const known = new Map<string, { bytes: Uint8Array; block: Block }>()
     const blockWaiters = new Map<string, Deferred.Deferred<void>>()
     const outcomeWaiters = new Map<string, Deferred.Deferred<TxOutcome>>()
@@ -265,11 +270,34 @@ export const makeChainApp = (config: ChainConfig) =>
       Effect.gen(function* () {
         if (block.height <= applied.height) return
         yield* ensureClosure(block)
-        const result = yield* apply.applyBlock({
+        // Finalized: the consensus spans of this node's transactions in it end here.
+        const waiting = block.txs.flatMap((s) => traced.get(s.tx.idempotencyKey) ?? [])
+        if (waiting.length > 0) {
+          const now = yield* Clock.currentTimeNanos
+          for (const w of waiting) {
+            w.consensus.attribute("guts.block.height", block.height)
+            w.consensus.attribute("guts.block.digest", digest)
+            w.consensus.attribute("guts.block.proposed_at", new Date(block.timestamp).toISOString())
+            w.consensus.end(now, Exit.void)
+          }
+        }
+        const applying = apply.applyBlock({
           height: block.height,
           timestamp: block.timestamp,
           txs: block.txs.map((s) => s.tx),
         })
+        const result = yield* block.txs.length === 0
+          ? applying
+          : applying.pipe(
+              Effect.withSpan("guts.apply", {
+                ...(waiting[0] ? { parent: waiting[0].submit } : {}),
+                attributes: {
+                  "guts.block.height": block.height,
+                  "guts.block.digest": digest,
+                  "guts.block.txs": block.txs.length,
+                },
+              }),
+            )
         yield* blocks.setPosition({ height: block.height, digest })
         applied = { height: block.height, digest }
         mempool.committed(block.txs.map((s) => s.tx.idempotencyKey))
@@ -427,6 +455,14 @@ export const makeChainApp = (config: ChainConfig) =>
         followTarget = height
         yield* enqueue(marshal.finalized(BigInt(height), hexToDigest(digest)))
       })
+    /** The highest height each validator said it applied (for readiness). */
+    const peerHeights = new Map<PeerId, number>()
+    // Validators ask each other too, every 2 s, so each knows how far behind it is.
+    if (isValidator && otherValidators.length > 0)
+      yield* send(Channels.sync, otherValidators, encodeApp({ _tag: "GetFinalized" })).pipe(
+        Effect.repeat(Schedule.spaced(Duration.seconds(2))),
+        Effect.forkScoped,
+      )
     if (!isValidator)
       yield* send(Channels.sync, config.validators, encodeApp({ _tag: "GetFinalized" })).pipe(
         Effect.repeat(Schedule.spaced(Duration.millis(config.followIntervalMs ?? 1_000))),
@@ -602,6 +638,8 @@ export const makeChainApp = (config: ChainConfig) =>
             return
           }
           case "Finalized":
+            if (fromValidator)
+              peerHeights.set(msg.from, Math.max(peerHeights.get(msg.from) ?? 0, m.height))
             yield* onVouch(msg.from, m.height, m.digest)
             return
           case "GetFinalized":
@@ -733,9 +771,23 @@ export const makeChainApp = (config: ChainConfig) =>
 
     const ledger = Ledger.of({
       height: Effect.sync(() => applied.height),
+      finalizedHeight: Effect.sync(() =>
+        trustedPeerHeight(
+          [...peerHeights.values()],
+          maxFaults(config.validators.length),
+          applied.height,
+        ),
+      ),
       submit: (tx) =>
         Effect.gen(function* () {
           const stx = signTx(tx)
+          const submitSpan = yield* Effect.currentSpan.pipe(Effect.option)
+          if (submitSpan._tag === "Some" && !traced.has(tx.idempotencyKey)) {
+            const consensus = yield* Effect.makeSpan("guts.consensus", {
+              attributes: { "guts.tx.key": tx.idempotencyKey, "guts.tx.kind": tx._tag },
+            })
+            traced.set(tx.idempotencyKey, { consensus, submit: submitSpan.value })
+          }
           let waiter = outcomeWaiters.get(tx.idempotencyKey)
           if (!waiter) {
             waiter = yield* Deferred.make<TxOutcome>()
@@ -756,6 +808,15 @@ export const makeChainApp = (config: ChainConfig) =>
             Effect.timeout(Duration.millis(config.submitTimeoutMs)),
             Effect.option,
           )
+          const trace = traced.get(tx.idempotencyKey)
+          if (trace) {
+            traced.delete(tx.idempotencyKey)
+            if (trace.consensus.status._tag === "Started")
+              trace.consensus.end(
+                yield* Clock.currentTimeNanos,
+                Exit.fail("not finalized before the submission timed out"),
+              )
+          }
           if (outcome._tag === "None") {
             outcomeWaiters.delete(tx.idempotencyKey)
             return yield* new LedgerUnavailable({
@@ -763,7 +824,11 @@ export const makeChainApp = (config: ChainConfig) =>
             })
           }
           return outcome.value
-        }),
+        }).pipe(
+          Effect.withSpan("guts.submit", {
+            attributes: { "guts.tx.kind": tx._tag, "guts.tx.key": tx.idempotencyKey },
+          }),
+        ),
     })
 
     const replicator = ObjectReplicator.of({

@@ -27,6 +27,7 @@ import { HttpError, notFound, unauthorized, unprocessable } from "./HttpErrors.t
 import type { HttpContext, Route } from "./HttpServer.ts"
 import { baseUrl, sendJson } from "./HttpServer.ts"
 import { repoJson } from "./Presenters.ts"
+import { clientAddress } from "./ClientAddress.ts"
 import { RateLimiter } from "./RateLimit.ts"
 
 export type R =
@@ -237,7 +238,7 @@ export const limited =
       const principal = creds._tag === "Authenticated" ? creds.principal : undefined
       const key = principal
         ? `token:${principal.tokenId}:${principal.user.id}`
-        : `ip:${ctx.req.socket.remoteAddress ?? "?"}`
+        : `ip:${clientAddress(ctx.req, (yield* NodeConfig).trustedProxies)}`
       const verdict = limiter.take(key, principal !== undefined)
       if (verdict.limit > 0) {
         ctx.res.setHeader("x-ratelimit-limit", String(verdict.limit))
@@ -252,7 +253,7 @@ export const limited =
           status: 403,
           message: principal
             ? `API rate limit exceeded for user ID ${principal.user.id}.`
-            : `API rate limit exceeded for ${ctx.req.socket.remoteAddress ?? "this address"}. (Authenticated requests get a higher rate limit.)`,
+            : `API rate limit exceeded for ${clientAddress(ctx.req, (yield* NodeConfig).trustedProxies)}. (Authenticated requests get a higher rate limit.)`,
         })
       yield* handler(ctx)
     })

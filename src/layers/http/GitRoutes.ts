@@ -137,9 +137,15 @@ const receivePack: Route<Auth | Repositories | GitService | NodeConfig>["handler
     const config = yield* NodeConfig
     const { repo, principal } = yield* authorize(ctx, "git-receive-pack")
     startResult(ctx.res, "git-receive-pack")
-    yield* git.receivePack(repo, principal!, bodyStream(ctx.req), responseSink(ctx.res), {
-      maxBytes: config.maxPushBytes,
-    })
+    yield* git
+      .receivePack(repo, principal!, bodyStream(ctx.req), responseSink(ctx.res), {
+        maxBytes: config.maxPushBytes,
+      })
+      .pipe(
+        Effect.withSpan("guts.receive-pack", {
+          attributes: { "guts.repo": `${ctx.params.owner}/${ctx.params.repo}` },
+        }),
+      )
     ctx.res.end()
   })
 

@@ -140,15 +140,9 @@ const validatorsIn = (file: string) =>
     return n
   })
 
-/**
- * The highest finalized height a ledger has seen, when it reports one. The Ledger contract
- * does not carry it yet; a replicated ledger that adds `finalizedHeight` is used as is.
- */
-const highestFinalizedOf = (ledger: LedgerShape) => {
-  const progress = (ledger as LedgerShape & { readonly finalizedHeight?: Effect.Effect<number> })
-    .finalizedHeight
-  return progress === undefined ? Effect.succeed(undefined) : progress
-}
+/** The highest finalized height the ledger trusts from its peers, when it reports one. */
+const highestFinalizedOf = (ledger: LedgerShape) =>
+  ledger.finalizedHeight === undefined ? Effect.succeed(undefined) : ledger.finalizedHeight
 
 /** Gathers what the node reports and assesses it. */
 export const healthReport = Effect.gen(function* () {

@@ -222,6 +222,20 @@ export const httpServerLayer = <R>(
             }),
           ),
           Effect.annotateLogs({ requestId, route: routeName }),
+          // One trace per request (src/layers/Tracing.ts).
+          Effect.zipLeft(
+            Effect.suspend(() =>
+              Effect.annotateCurrentSpan("http.response.status_code", res.statusCode),
+            ),
+          ),
+          Effect.withSpan(`http ${routeName}`, {
+            kind: "server",
+            attributes: {
+              "http.request.method": req.method,
+              "http.route": routeName,
+              "guts.request_id": requestId,
+            },
+          }),
         )
         const fiber = runFork(program)
         FiberSet.unsafeAdd(fibers, fiber)
