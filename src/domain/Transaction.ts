@@ -484,6 +484,24 @@ export class SetHook extends Schema.TaggedClass<SetHook>()("SetHook", {
   delete: Schema.optional(Schema.Boolean),
 }) {}
 
+/**
+ * A webhook delivery's outcome, submitted by the validator that sent it, so every node
+ * knows whether a delivery went out (backups take over only those without a success).
+ */
+export class RecordHookDelivery extends Schema.TaggedClass<RecordHookDelivery>()(
+  "RecordHookDelivery",
+  {
+    ...Envelope,
+    guid: Schema.String,
+    hookId: Schema.Int,
+    /** The sending validator's public key (hex). */
+    node: Schema.String,
+    /** The receiver's HTTP status of the last attempt; 0 when unreachable. */
+    statusCode: Schema.Int,
+    attempts: Schema.Int,
+  },
+) {}
+
 export const Transaction = Schema.Union(
   CreateUser,
   UpdateUser,
@@ -525,6 +543,7 @@ export const Transaction = Schema.Union(
   SetReleaseAsset,
   SetHook,
   UpdateRefs,
+  RecordHookDelivery,
 )
 export type Transaction = typeof Transaction.Type
 

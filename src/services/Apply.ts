@@ -819,6 +819,8 @@ const make = Effect.gen(function* () {
         return hooks.setHook(tx, block, actor)
       case "UpdateRefs":
         return updateRefs(tx, block, actor)
+      case "RecordHookDelivery":
+        return hooks.recordHookDelivery(tx, block, actor)
     }
   }
 

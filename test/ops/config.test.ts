@@ -106,6 +106,8 @@ describe("configuration precedence", () => {
       readyMaxLag: ["1", "2", "3"],
       logFormat: ["json", "logfmt", "json"],
       logLevel: ["debug", "warning", "error"],
+      webhookTimeoutMs: ["1", "2", "3"],
+      webhookTakeoverMs: ["5000", "6000", "7000"],
     }
     const testable = settingList.filter((s) => s.key !== "config" && s.key !== "cluster")
     const file = testable.map((s) => `${s.name}: "${samples[s.key][0]}"`).join("\n")
@@ -221,6 +223,8 @@ const invalid: Record<SettingKey, string> = {
   readyMaxLag: "ten",
   logFormat: "xml",
   logLevel: "loud",
+  webhookTimeoutMs: "0",
+  webhookTakeoverMs: "soon",
 }
 
 const onlyProblem = (problems: ReadonlyArray<ConfigProblem>) => {
