@@ -81,6 +81,9 @@ export const compatTables = (sql: SqlClient.SqlClient): CompatTables => ({
   checkRunsOf: (repoId, sha) =>
     sql<CheckRunRow>`SELECT * FROM check_runs WHERE repo_id = ${repoId} AND head_sha = ${sha}
       ORDER BY id DESC`,
+  openIssueCount: (repoId) =>
+    sql<{ n: number }>`SELECT count(*) AS n FROM issues WHERE repo_id = ${repoId}
+      AND state = 'open'`.pipe(Effect.map((rows) => rows[0]?.n ?? 0)),
   topicsOf: (repoId) =>
     sql<{ topic: string }>`SELECT topic FROM repo_topics WHERE repo_id = ${repoId}
       ORDER BY position`.pipe(Effect.map((rows) => rows.map((r) => r.topic))),

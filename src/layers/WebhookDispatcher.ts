@@ -68,7 +68,10 @@ export const eventsOf = (
     if (!repo) return out
     const detail = outcome.detail as Record<string, unknown>
     const common = {
-      repository: repoJson(base, repo),
+      repository: repoJson(base, repo, undefined, undefined, {
+        openIssues: yield* meta.openIssueCount(repo.id),
+        topics: yield* meta.topicsOf(repo.id),
+      }),
       sender: accountJson(base, sender),
     }
     const add = (event: string, action: string | undefined, payload: Record<string, unknown>) =>

@@ -58,6 +58,9 @@ export interface CompatTables {
     sha: string,
   ) => Effect.Effect<ReadonlyArray<CheckRunRow>, SqlError>
 
+  /** Open issues and pull requests of a repository (GitHub's `open_issues_count`). */
+  readonly openIssueCount: (repoId: number) => Effect.Effect<number, SqlError>
+
   readonly topicsOf: (repoId: number) => Effect.Effect<ReadonlyArray<string>, SqlError>
   readonly setTopics: (
     repoId: number,

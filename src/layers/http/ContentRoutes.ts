@@ -145,12 +145,20 @@ const web = (b: string, repo: RepoRow) => `${b}/${repo.owner_login}/${repo.name}
 /** A signature header is present: GitHub cannot verify it here, but says it is there. */
 const verification = (headers: ReadonlyArray<Header>, raw?: Uint8Array) => {
   const signed = headers.find((h) => h.name === "gpgsig" || h.name === "gpgsig-sha256")
-  if (!signed) return { verified: false, reason: "unsigned", signature: null, payload: null }
+  if (!signed)
+    return {
+      verified: false,
+      reason: "unsigned",
+      signature: null,
+      payload: null,
+      verified_at: null,
+    }
   return {
     verified: false,
     reason: "unknown_signature_type",
     signature: textString(signed.value),
     payload: raw ? payloadOf(raw) : null,
+    verified_at: null,
   }
 }
 
@@ -257,8 +265,14 @@ const tagJson = (b: string, repo: RepoRow, id: ObjectId, tag: Tag) => ({
     url: `${api(b, repo)}/git/${tag.type}s/${tag.object}`,
   },
   verification: /-----BEGIN (PGP|SSH) SIGNATURE-----/.test(textString(tag.message))
-    ? { verified: false, reason: "unknown_signature_type", signature: null, payload: null }
-    : { verified: false, reason: "unsigned", signature: null, payload: null },
+    ? {
+        verified: false,
+        reason: "unknown_signature_type",
+        signature: null,
+        payload: null,
+        verified_at: null,
+      }
+    : { verified: false, reason: "unsigned", signature: null, payload: null, verified_at: null },
 })
 
 /** The URLs every content object carries. */
