@@ -502,6 +502,43 @@ export class RecordHookDelivery extends Schema.TaggedClass<RecordHookDelivery>()
   },
 ) {}
 
+export const CHECK_CONCLUSIONS = [
+  "action_required",
+  "cancelled",
+  "failure",
+  "neutral",
+  "success",
+  "skipped",
+  "timed_out",
+] as const
+
+/** Creates (no `id`) or updates a check run on a commit (GitHub's checks API, CI's subset). */
+export class SetCheckRun extends Schema.TaggedClass<SetCheckRun>()("SetCheckRun", {
+  ...Envelope,
+  owner: Schema.String,
+  repo: Schema.String,
+  id: Schema.optional(Schema.Int),
+  name: Schema.optional(Schema.String),
+  headSha: Schema.optional(Schema.String),
+  status: Schema.optional(Schema.Literal("queued", "in_progress", "completed")),
+  conclusion: Schema.optional(Schema.Literal(...CHECK_CONCLUSIONS)),
+  externalId: Schema.optional(Schema.NullOr(Schema.String)),
+  detailsUrl: Schema.optional(Schema.NullOr(Schema.String)),
+  /** GitHub's `output` object as JSON ({title, summary, text}). */
+  output: Schema.optional(Schema.NullOr(Schema.String)),
+  /** Milliseconds since the epoch, as the client gave them. */
+  startedAt: Schema.optional(Schema.Number),
+  completedAt: Schema.optional(Schema.Number),
+}) {}
+
+/** Replaces a repository's topics (GitHub's `PUT /repos/{o}/{r}/topics`). */
+export class SetTopics extends Schema.TaggedClass<SetTopics>()("SetTopics", {
+  ...Envelope,
+  owner: Schema.String,
+  repo: Schema.String,
+  names: Schema.Array(Schema.String),
+}) {}
+
 export const Transaction = Schema.Union(
   CreateUser,
   UpdateUser,
@@ -544,6 +581,8 @@ export const Transaction = Schema.Union(
   SetHook,
   UpdateRefs,
   RecordHookDelivery,
+  SetCheckRun,
+  SetTopics,
 )
 export type Transaction = typeof Transaction.Type
 

@@ -299,6 +299,42 @@ describe("answers have GitHub's published shapes", () => {
     noProblems()
   })
 
+  it("check runs, check suites, topics and languages", async () => {
+    const run = await call("POST /repos/{owner}/{repo}/check-runs", "POST", `${R}/check-runs`, {
+      name: "ci/shape",
+      head_sha: head,
+      status: "in_progress",
+      output: { title: "running", summary: "still running" },
+    })
+    await call(
+      "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}",
+      "PATCH",
+      `${R}/check-runs/${run.body?.id}`,
+      { conclusion: "success" },
+    )
+    await call(
+      "GET /repos/{owner}/{repo}/check-runs/{check_run_id}",
+      "GET",
+      `${R}/check-runs/${run.body?.id}`,
+    )
+    await call(
+      "GET /repos/{owner}/{repo}/commits/{ref}/check-runs",
+      "GET",
+      `${R}/commits/${head}/check-runs`,
+    )
+    await call(
+      "GET /repos/{owner}/{repo}/commits/{ref}/check-suites",
+      "GET",
+      `${R}/commits/${head}/check-suites`,
+    )
+    await call("PUT /repos/{owner}/{repo}/topics", "PUT", `${R}/topics`, {
+      names: ["widgets", "typescript"],
+    })
+    await call("GET /repos/{owner}/{repo}/topics", "GET", `${R}/topics`)
+    await call("GET /repos/{owner}/{repo}/languages", "GET", `${R}/languages`)
+    noProblems()
+  })
+
   it("repository and organisation hooks, and deliveries", async () => {
     const hook = await call("POST /repos/{owner}/{repo}/hooks", "POST", `${R}/hooks`, {
       config: { url: hookUrl, content_type: "json", secret: "s" },
@@ -336,5 +372,51 @@ describe("answers have GitHub's published shapes", () => {
     await call("GET /orgs/{org}/hooks", "GET", "/orgs/shapes/hooks")
     await call("GET /orgs/{org}/hooks/{hook_id}", "GET", `/orgs/shapes/hooks/${org.body?.id}`)
     noProblems()
+  })
+})
+
+describe("topics", () => {
+  it("are replaced by an administrator, shown in the repository, and checked", async () => {
+    const set = await A("PUT", `${R}/topics`, { names: ["Gadgets", "widgets", "gadgets"] })
+    expect(set.status, JSON.stringify(set.body)).toBe(200)
+    expect(set.body).toEqual({ names: ["gadgets", "widgets"] })
+    expect((await A("GET", `${R}/topics`)).body).toEqual({ names: ["gadgets", "widgets"] })
+    expect((await A("GET", R)).body.topics).toEqual(["gadgets", "widgets"])
+    const bad = await A("PUT", `${R}/topics`, { names: ["-dash-first"] })
+    expect(bad.status).toBe(422)
+    expect(bad.body.message).toContain("lowercase letter or number")
+    expect((await A("PUT", `${R}/topics`, { names: "one" })).status).toBe(422)
+    expect((await A("GET", `${R}/topics`)).body.names).toEqual(["gadgets", "widgets"])
+    const other = await makeUser(apiClient(node.url, node.token), "tom", ["repo"])
+    const asOther = await apiClient(node.url, other.token)("PUT", `${R}/topics`, { names: [] })
+    expect(asOther.status).toBe(403)
+    expect((await A("PUT", `${R}/topics`, { names: [] })).body).toEqual({ names: [] })
+  })
+})
+
+describe("languages", () => {
+  it("counts bytes per language on the default branch, by file extension", async () => {
+    const got = await A("GET", `${R}/languages`)
+    expect(got.status).toBe(200)
+    // main after the merge: src/main.ts "export const x = 2\n", src/util.py "x = 1\n", README.md.
+    expect(got.body).toMatchObject({ TypeScript: 19, Python: 6 })
+  })
+})
+
+describe("the OpenAPI document", () => {
+  it("lists check runs, check suites and topics", async () => {
+    const doc = (await (await fetch(`${node.url}/api/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>
+    }
+    expect(Object.keys(doc.paths["/repos/{owner}/{repo}/check-runs"] ?? {})).toEqual(["post"])
+    expect(Object.keys(doc.paths["/repos/{owner}/{repo}/check-runs/{id}"] ?? {}).sort()).toEqual([
+      "get",
+      "patch",
+    ])
+    expect(doc.paths["/repos/{owner}/{repo}/commits/{ref}/check-suites"]).toHaveProperty("get")
+    expect(Object.keys(doc.paths["/repos/{owner}/{repo}/topics"] ?? {}).sort()).toEqual([
+      "get",
+      "put",
+    ])
   })
 })

@@ -48,6 +48,8 @@ import { issueRoutes } from "./IssueRoutes.ts"
 import { pullRoutes } from "./PullRoutes.ts"
 import { contentRoutes } from "./ContentRoutes.ts"
 import { hookRoutes } from "./HookRoutes.ts"
+import { checkRunRoutes } from "./CheckRunRoutes.ts"
+import { topicRoutes } from "./TopicRoutes.ts"
 import { releaseRoutes } from "./ReleaseRoutes.ts"
 
 // --- handlers ---
@@ -930,6 +932,8 @@ export const apiRoutes = (): Array<Route<R>> =>
   ["/api", "/api/v3"].flatMap((prefix) =>
     [
       ...routes,
+      ...checkRunRoutes,
+      ...topicRoutes,
       ...issueRoutes,
       ...pullRoutes,
       ...releaseRoutes,

@@ -1,7 +1,7 @@
 /**
  * Read-only repository content under GitHub's REST paths and shapes: branches, tags,
  * commits (list, get, compare), the git data API (blobs, trees, commits, tags, refs),
- * contents and README, languages, topics, and `tarball`/`zipball` archives streamed as they
+ * contents and README, languages, and `tarball`/`zipball` archives streamed as they
  * are produced.
  *
  * Media types as GitHub answers them: `application/vnd.github.raw` gives a file's bytes,
@@ -796,14 +796,7 @@ export const contentRoutes: Array<Route<Env>> = [
       yield* send(ctx, 200, Object.fromEntries(got.languages))
     }),
   ),
-  // Topics are not stored yet: every repository has none.
-  route("GET", `${P}/topics`, (ctx) =>
-    Effect.gen(function* () {
-      const content = yield* RepoContent
-      yield* content.readable(...own(ctx), yield* principalOf(ctx))
-      yield* send(ctx, 200, { names: [] })
-    }),
-  ),
+  // Topics: TopicRoutes.ts.
 ]
 
 /** `download_url`s: `/{owner}/{repo}/raw/{ref}/{path}` answers the file's bytes. */
