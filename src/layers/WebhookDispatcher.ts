@@ -68,10 +68,16 @@ export const eventsOf = (
     if (!repo) return out
     const detail = outcome.detail as Record<string, unknown>
     const common = {
-      repository: repoJson(base, repo, undefined, undefined, {
-        openIssues: yield* meta.openIssueCount(repo.id),
-        topics: yield* meta.topicsOf(repo.id),
-      }),
+      repository: repoJson(
+        base,
+        repo,
+        undefined,
+        (yield* meta.userById(repo.owner_id))?.type === "Organization",
+        {
+          openIssues: yield* meta.openIssueCount(repo.id),
+          topics: yield* meta.topicsOf(repo.id),
+        },
+      ),
       sender: accountJson(base, sender),
     }
     const add = (event: string, action: string | undefined, payload: Record<string, unknown>) =>
