@@ -499,6 +499,9 @@ export class RecordHookDelivery extends Schema.TaggedClass<RecordHookDelivery>()
     /** The receiver's HTTP status of the last attempt; 0 when unreachable. */
     statusCode: Schema.Int,
     attempts: Schema.Int,
+    /** The delivery's event and action, for every node's delivery log. */
+    event: Schema.String,
+    action: Schema.optional(Schema.NullOr(Schema.String)),
   },
 ) {}
 

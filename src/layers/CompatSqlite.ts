@@ -10,8 +10,9 @@ import type { CheckRunRow, CompatTables, HookRecordRow } from "../services/Compa
 export const COMPAT_SCHEMA = [
   `CREATE TABLE IF NOT EXISTS hook_records (
      id INTEGER PRIMARY KEY, guid TEXT NOT NULL, hook_id INTEGER NOT NULL, node TEXT NOT NULL,
-     status_code INTEGER NOT NULL, attempts INTEGER NOT NULL, recorded_at INTEGER NOT NULL,
-     height INTEGER NOT NULL)`,
+     status_code INTEGER NOT NULL, attempts INTEGER NOT NULL, event TEXT NOT NULL, action TEXT,
+     recorded_at INTEGER NOT NULL, height INTEGER NOT NULL)`,
+  `CREATE INDEX IF NOT EXISTS hook_records_by_hook ON hook_records (hook_id, id)`,
   `CREATE INDEX IF NOT EXISTS hook_records_by_guid ON hook_records (guid)`,
   `CREATE TABLE IF NOT EXISTS check_runs (
      id INTEGER PRIMARY KEY, repo_id INTEGER NOT NULL, head_sha TEXT NOT NULL,
@@ -47,9 +48,14 @@ const CHECK_RUN_COLUMNS = [
 
 export const compatTables = (sql: SqlClient.SqlClient): CompatTables => ({
   insertHookRecord: (row) =>
-    sql`INSERT INTO hook_records (guid, hook_id, node, status_code, attempts, recorded_at, height)
+    sql`INSERT INTO hook_records (guid, hook_id, node, status_code, attempts, event, action,
+        recorded_at, height)
       VALUES (${row.guid}, ${row.hook_id}, ${row.node}, ${row.status_code}, ${row.attempts},
-              ${row.recorded_at}, ${row.height})`.pipe(Effect.asVoid),
+              ${row.event}, ${row.action}, ${row.recorded_at}, ${row.height})`.pipe(Effect.asVoid),
+  hookRecordsOf: (hookId) =>
+    sql<HookRecordRow>`SELECT * FROM hook_records r WHERE hook_id = ${hookId}
+      AND id = (SELECT MAX(id) FROM hook_records WHERE guid = r.guid)
+      ORDER BY id DESC LIMIT 1000`,
   hookRecords: (guid) =>
     sql<HookRecordRow>`SELECT * FROM hook_records WHERE guid = ${guid} ORDER BY id`,
   hookDelivered: (guid) =>

@@ -245,7 +245,7 @@ export const liveSocket = (req: http.IncomingMessage, socket: Duplex, _head: Buf
           typeof login === "string"
             ? yield* meta.userByLogin(login).pipe(Effect.orElseSucceed(() => undefined))
             : undefined
-        if (!org || org.type !== "Organization") {
+        if (org?.type !== "Organization") {
           yield* send({ type: "error", message: `organization ${String(login)} not found` })
           continue
         }

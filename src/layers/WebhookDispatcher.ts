@@ -376,6 +376,8 @@ export const webhookDispatcherLayer = (cluster: DispatchCluster | undefined) =>
                 node: cluster.me,
                 statusCode: result.statusCode,
                 attempts: result.attempts,
+                event: d.event,
+                action: d.action ?? null,
               }),
             )
             .pipe(

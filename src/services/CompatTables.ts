@@ -16,6 +16,8 @@ export interface HookRecordRow {
   readonly status_code: number
   /** How many attempts the node made. */
   readonly attempts: number
+  readonly event: string
+  readonly action: string | null
   readonly recorded_at: number
   readonly height: number
 }
@@ -43,6 +45,8 @@ export interface CompatTables {
   readonly insertHookRecord: (row: Omit<HookRecordRow, "id">) => Effect.Effect<void, SqlError>
   /** Every record of a delivery, oldest first. */
   readonly hookRecords: (guid: string) => Effect.Effect<ReadonlyArray<HookRecordRow>, SqlError>
+  /** The latest record of each delivery of a hook, newest first. */
+  readonly hookRecordsOf: (hookId: number) => Effect.Effect<ReadonlyArray<HookRecordRow>, SqlError>
   /** Whether some node recorded a successful (2xx) answer for the delivery. */
   readonly hookDelivered: (guid: string) => Effect.Effect<boolean, SqlError>
 

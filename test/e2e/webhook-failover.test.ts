@@ -5,7 +5,8 @@
  * sent it and when it arrived and finished. Issues are opened in a stream; the node owning
  * some of them is killed (SIGKILL) mid-stream. Every event still arrives, with one stable
  * delivery id, a dead owner's deliveries are sent by the next validator after the takeover
- * window, and no delivery id is ever being handled by two nodes at overlapping times.
+ * window, no delivery id is ever being handled by two nodes at overlapping times, and
+ * every node's delivery log lists every delivery (outcomes are replicated state).
  *
  * Windows are small here (GUTS_WEBHOOK_TIMEOUT_MS=500, GUTS_WEBHOOK_TAKEOVER_MS=9000: a
  * retry window of 2.3 s, and room for a backup to wait out a dead leader's view).
@@ -97,9 +98,15 @@ afterAll(async () => {
 
 const api = (i: number) => apiClient(cluster.nodes[i]!.url, cluster.nodes[i]!.token())
 
-const waitFor = async (what: string, check: () => boolean, ms: number) => {
+const waitFor = async (
+  what: string,
+  check: () => boolean,
+  ms: number,
+  refresh: () => Promise<void> = async () => {},
+) => {
   const deadline = Date.now() + ms
   while (Date.now() < deadline) {
+    await refresh()
     if (check()) return
     await new Promise((r) => setTimeout(r, 100))
   }
@@ -177,5 +184,21 @@ describe("webhook delivery on a 4-validator cluster", () => {
               x.finished < y.arrived || y.finished < x.arrived,
               `${guid}: node ${x.node} [${x.arrived}, ${x.finished}] and node ${y.node} [${y.arrived}, ${y.finished}]`,
             ).toBe(true)
-  }, 90_000)
+
+    // Every node's delivery log shows every delivery, whichever validator sent it (outcomes
+    // are recorded in replicated state).
+    const guids = [...new Set(arrivals.map((a) => a.guid))]
+    for (const i of [1, 2]) {
+      let listed = new Set<string>()
+      await waitFor(
+        `node ${i}'s delivery log`,
+        () => guids.every((g) => listed.has(g)),
+        15_000,
+        async () => {
+          const log = await api(i)("GET", `/repos/admin/stream/hooks/${hook.body.id}/deliveries`)
+          listed = new Set(log.body.map((d: { guid: string }) => d.guid))
+        },
+      )
+    }
+  }, 120_000)
 })

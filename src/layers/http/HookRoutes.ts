@@ -1,7 +1,8 @@
 /**
  * Webhooks for repositories and organisations: GitHub's REST paths and shapes for hooks,
- * pings, the delivery log and redelivery. Hook changes are transactions; pings and
- * redeliveries are sent by the node that received the request.
+ * pings, the delivery log (this node's attempts with payloads, and the outcomes other
+ * validators recorded in replicated state) and redelivery. Hook changes are transactions;
+ * pings and redeliveries are sent by the node that received the request.
  */
 import { randomUUID } from "node:crypto"
 import { Effect } from "effect"
@@ -147,15 +148,52 @@ const lastDelivery = (hook: HookRow) =>
     Effect.map(meta.deliveries(hook.id).pipe(Effect.orDie), (rows) => rows[0]),
   )
 
+/**
+ * The hook's delivery log: what this node sent (with payloads), and what other validators
+ * recorded sending in replicated state (outcome only: their log holds the payload).
+ */
+const deliveryLog = (hook: HookRow) =>
+  Effect.gen(function* () {
+    const meta = yield* Metadata
+    const local = yield* meta.deliveries(hook.id).pipe(Effect.orDie)
+    const seen = new Set(local.map((d) => d.guid))
+    const remote = (yield* meta.hookRecordsOf(hook.id).pipe(Effect.orDie))
+      .filter((r) => !seen.has(r.guid))
+      .map((r): DeliveryRow & { remote?: true } => ({
+        guid: r.guid,
+        hook_id: r.hook_id,
+        event: r.event,
+        action: r.action,
+        payload: "null",
+        status:
+          r.status_code >= 200 && r.status_code < 300
+            ? "OK"
+            : r.status_code === 0
+              ? "failed to connect"
+              : `HTTP ${r.status_code}`,
+        status_code: r.status_code,
+        duration_ms: 0,
+        attempts: r.attempts,
+        redelivery: 0,
+        delivered_at: r.recorded_at,
+        response: null,
+        remote: true,
+      }))
+    const all: Array<DeliveryRow & { remote?: true }> = [...local, ...remote]
+    return all.sort((a, b) => b.delivered_at - a.delivered_at)
+  })
+
 /** A delivery of the hook by guid or by number (GitHub's `delivery_id`). */
 const deliveryOf = (hook: HookRow, key: string) =>
   Effect.gen(function* () {
     const meta = yield* Metadata
-    if (/^\d+$/.test(key)) {
-      const rows = yield* meta.deliveries(hook.id).pipe(Effect.orDie)
-      return rows.find((d) => deliveryNumber(d.guid) === Number(key))
-    }
-    return yield* meta.delivery(hook.id, key).pipe(Effect.orDie)
+    const local = /^\d+$/.test(key)
+      ? undefined
+      : yield* meta.delivery(hook.id, key).pipe(Effect.orDie)
+    if (local) return local as DeliveryRow & { remote?: true }
+    return (yield* deliveryLog(hook)).find((d) =>
+      /^\d+$/.test(key) ? deliveryNumber(d.guid) === Number(key) : d.guid === key,
+    )
   })
 
 const pathOf = (ctx: HttpContext) =>
@@ -263,9 +301,8 @@ const routesFor = (prefix: string): Array<Route<R>> => [
   route("GET", `${prefix}/hooks/:id/deliveries`, (ctx) =>
     Effect.gen(function* () {
       const p = yield* requirePrincipal(ctx)
-      const meta = yield* Metadata
       const { hook } = yield* hookOf(ctx, p)
-      const rows = yield* meta.deliveries(hook.id).pipe(Effect.orDie)
+      const rows = yield* deliveryLog(hook)
       yield* send(
         ctx,
         200,
@@ -319,6 +356,11 @@ const routesFor = (prefix: string): Array<Route<R>> => [
       const { hook } = yield* hookOf(ctx, p)
       const d = yield* deliveryOf(hook, ctx.params.guid!)
       if (!d) return yield* new NotFound({ what: "delivery" })
+      if (d.remote)
+        return yield* unprocessable(
+          `Delivery ${d.guid} was sent by another node of the cluster, whose log holds its payload: redeliver it through that node.`,
+          [{ resource: "HookDelivery", field: "id", code: "invalid" }],
+        )
       yield* deliver(meta, {
         guid: d.guid,
         hook,

@@ -92,6 +92,8 @@ export const makeHookHandlers = (meta: MetadataShape, kit: Kit) => {
         node: tx.node,
         status_code: tx.statusCode,
         attempts: tx.attempts,
+        event: tx.event,
+        action: tx.action ?? null,
         recorded_at: block.timestamp,
         height: block.height,
       })
