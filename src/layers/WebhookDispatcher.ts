@@ -348,6 +348,9 @@ export const webhookDispatcherLayer = (cluster: DispatchCluster | undefined) =>
       /** Waits until this node's state includes every block finalized before `t`. */
       const stateAsOf = (t: number) =>
         Effect.gen(function* () {
+          // Nothing can be newer than the clock: sleep until then, then watch for the block.
+          const wait = t - Date.now()
+          if (wait > 0) yield* Effect.sleep(`${wait} millis`)
           while (latestApplied < t) yield* Effect.sleep("50 millis")
         })
 
