@@ -18,6 +18,7 @@
 import * as path from "node:path"
 import { Data, Either, Schema } from "effect"
 import { readClusterFile } from "../layers/chain/ClusterNode.ts"
+import { timingProblem } from "../domain/HookFailover.ts"
 import type { NodeConfigShape } from "../services/NodeConfig.ts"
 import { type FileValue, parseConfigFile } from "./ConfigFile.ts"
 import {
@@ -247,6 +248,20 @@ export const resolveConfig = (
     }
   }
 
+  if (problems.length === 0) {
+    const problem = timingProblem({
+      attempts: 3,
+      attemptTimeoutMs: resolved.webhookTimeoutMs,
+      takeoverMs: resolved.webhookTakeoverMs,
+    })
+    if (problem)
+      problems.push({
+        setting: "webhook-takeover-ms",
+        source: sourceOf("webhookTakeoverMs"),
+        message: problem,
+      })
+  }
+
   if (problems.length > 0) return Either.left(new ConfigInvalid({ problems }))
   return Either.right({
     settings: resolved,
@@ -269,6 +284,8 @@ export const toNodeConfig = (s: ResolvedSettings): NodeConfigShape => ({
   registration: s.registration,
   readyMinPeers: s.readyMinPeers,
   readyMaxLag: s.readyMaxLag,
+  webhookTimeoutMs: s.webhookTimeoutMs,
+  webhookTakeoverMs: s.webhookTakeoverMs,
   cluster:
     s.cluster === undefined
       ? undefined

@@ -292,6 +292,18 @@ export const Settings = Schema.Struct({
     description: "the service.name resource attribute of exported spans",
     default: "guts",
   }),
+  webhookTimeoutMs: setting(integer(1, undefined, "milliseconds"), {
+    group: "cluster",
+    description:
+      "how long one webhook delivery attempt waits for the receiver (3 attempts per node, with backoff)",
+    default: 10_000,
+  }),
+  webhookTakeoverMs: setting(integer(1, undefined, "milliseconds"), {
+    group: "cluster",
+    description:
+      "in a cluster, how long after an event's finality the next validator takes over a webhook delivery with no recorded success; must exceed the retry window (3 × webhook-timeout-ms + 800) by 1000 or more",
+    default: 60_000,
+  }),
 })
 
 /** Every setting, resolved. */

@@ -121,7 +121,10 @@ export interface PushFacts {
   readonly inRestrictions: boolean
   /** The push carried a push certificate that every validator verified. */
   readonly signed: boolean
-  /** Contexts with a `success` status on the new commit. */
+  /**
+   * Required-check names the new commit satisfies: contexts whose latest status is
+   * `success`, and check runs completed with a passing conclusion (Statuses.passingChecks).
+   */
   readonly passingContexts: ReadonlySet<string>
   /** The update is the merge of a pull request that satisfied its review rules. */
   readonly viaPullRequest: boolean

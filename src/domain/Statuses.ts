@@ -35,3 +35,35 @@ export const passingContexts = (rows: ReadonlyArray<StatusLike>): Set<string> =>
       .filter((s) => s.state === "success")
       .map((s) => s.context),
   )
+
+/** What of a check run decides whether it satisfies a required check. */
+export interface CheckRunLike {
+  readonly id: number
+  readonly name: string
+  readonly status: string
+  readonly conclusion: string | null
+}
+
+/** Conclusions that satisfy a required check, as on GitHub. */
+export const PASSING_CONCLUSIONS: ReadonlySet<string> = new Set(["success", "neutral", "skipped"])
+
+/**
+ * The names that satisfy branch protection's required checks on a commit: contexts whose
+ * latest status is success, and check runs whose latest run of that name completed with
+ * success, neutral or skipped.
+ */
+export const passingChecks = (
+  statuses: ReadonlyArray<StatusLike>,
+  checkRuns: ReadonlyArray<CheckRunLike>,
+): Set<string> => {
+  const passing = passingContexts(statuses)
+  const latest = new Map<string, CheckRunLike>()
+  for (const r of checkRuns) {
+    const seen = latest.get(r.name)
+    if (!seen || r.id > seen.id) latest.set(r.name, r)
+  }
+  for (const r of latest.values())
+    if (r.status === "completed" && r.conclusion !== null && PASSING_CONCLUSIONS.has(r.conclusion))
+      passing.add(r.name)
+  return passing
+}

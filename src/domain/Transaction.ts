@@ -484,6 +484,64 @@ export class SetHook extends Schema.TaggedClass<SetHook>()("SetHook", {
   delete: Schema.optional(Schema.Boolean),
 }) {}
 
+/**
+ * A webhook delivery's outcome, submitted by the validator that sent it, so every node
+ * knows whether a delivery went out (backups take over only those without a success).
+ */
+export class RecordHookDelivery extends Schema.TaggedClass<RecordHookDelivery>()(
+  "RecordHookDelivery",
+  {
+    ...Envelope,
+    guid: Schema.String,
+    hookId: Schema.Int,
+    /** The sending validator's public key (hex). */
+    node: Schema.String,
+    /** The receiver's HTTP status of the last attempt; 0 when unreachable. */
+    statusCode: Schema.Int,
+    attempts: Schema.Int,
+    /** The delivery's event and action, for every node's delivery log. */
+    event: Schema.String,
+    action: Schema.optional(Schema.NullOr(Schema.String)),
+  },
+) {}
+
+export const CHECK_CONCLUSIONS = [
+  "action_required",
+  "cancelled",
+  "failure",
+  "neutral",
+  "success",
+  "skipped",
+  "timed_out",
+] as const
+
+/** Creates (no `id`) or updates a check run on a commit (GitHub's checks API, CI's subset). */
+export class SetCheckRun extends Schema.TaggedClass<SetCheckRun>()("SetCheckRun", {
+  ...Envelope,
+  owner: Schema.String,
+  repo: Schema.String,
+  id: Schema.optional(Schema.Int),
+  name: Schema.optional(Schema.String),
+  headSha: Schema.optional(Schema.String),
+  status: Schema.optional(Schema.Literal("queued", "in_progress", "completed")),
+  conclusion: Schema.optional(Schema.Literal(...CHECK_CONCLUSIONS)),
+  externalId: Schema.optional(Schema.NullOr(Schema.String)),
+  detailsUrl: Schema.optional(Schema.NullOr(Schema.String)),
+  /** GitHub's `output` object as JSON ({title, summary, text}). */
+  output: Schema.optional(Schema.NullOr(Schema.String)),
+  /** Milliseconds since the epoch, as the client gave them. */
+  startedAt: Schema.optional(Schema.Number),
+  completedAt: Schema.optional(Schema.Number),
+}) {}
+
+/** Replaces a repository's topics (GitHub's `PUT /repos/{o}/{r}/topics`). */
+export class SetTopics extends Schema.TaggedClass<SetTopics>()("SetTopics", {
+  ...Envelope,
+  owner: Schema.String,
+  repo: Schema.String,
+  names: Schema.Array(Schema.String),
+}) {}
+
 export const Transaction = Schema.Union(
   CreateUser,
   UpdateUser,
@@ -525,6 +583,9 @@ export const Transaction = Schema.Union(
   SetReleaseAsset,
   SetHook,
   UpdateRefs,
+  RecordHookDelivery,
+  SetCheckRun,
+  SetTopics,
 )
 export type Transaction = typeof Transaction.Type
 

@@ -1,13 +1,18 @@
 /**
  * Live events over `/ws`: a client authenticates with its token (an `Authorization` header
- * or `?access_token=`), subscribes to repositories it can read, and receives the same events
- * webhooks describe, as blocks are applied and in block order. Each event carries the block
+ * or `?access_token=`), subscribes to repositories it can read, to organisations (the
+ * events of every repository of theirs it can read, including ones created later) and to
+ * its notifications (events on issues and pull requests it opened, is assigned to, or is
+ * @mentioned in), and receives the same events webhooks describe, as blocks are applied
+ * and in block order. Each event carries the block
  * height; a client that reconnects with `since: <height>` first gets every event after that
  * height it missed (from a buffer of recent events), then the live stream — no gaps.
  *
  * Protocol (JSON text messages):
- *   → {"type":"subscribe","repositories":["owner/name"],"since":123}
- *   ← {"type":"subscribed","repositories":[...],"height":130}
+ *   → {"type":"subscribe","repositories":["owner/name"],"organizations":["org"],
+ *      "notifications":true,"since":123}            (each list optional)
+ *   ← {"type":"subscribed","repositories":[...],"organizations":[...],"notifications":true,
+ *      "height":130}
  *   ← {"type":"event","height":124,"event":"issues","action":"opened","repository":"o/r","payload":{...}}
  *   ← {"type":"error","message":"..."}
  */
@@ -27,11 +32,18 @@ export interface LiveEvent {
   readonly seq: number
   readonly height: number
   readonly repoId: number
+  /** The account owning the repository (an organisation's id for its repositories). */
+  readonly ownerId: number
   readonly repository: string
+  /** Lowercased logins the event concerns: the issue's author, assignees, @mentioned. */
+  readonly involved: ReadonlyArray<string>
   readonly event: string
   readonly action: string | undefined
   readonly payload: Record<string, unknown>
 }
+
+/** `@login` in a text (GitHub's login characters, not part of an e-mail address). */
+const MENTION = /(?:^|[^\w@.])@([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/g
 
 /** How many recent events a reconnecting client can catch up from. */
 const BUFFER = 20_000
@@ -44,6 +56,23 @@ const make = Effect.gen(function* () {
     config.publicUrl?.replace(/\/+$/, "") ??
     `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${config.httpPort}`
   const recent: LiveEvent[] = []
+  /** Who an issue or pull request event concerns (for notification subscriptions). */
+  const involvedIn = (repoId: number, payload: Record<string, unknown>) =>
+    Effect.gen(function* () {
+      const subject = (payload.issue ?? payload.pull_request) as
+        | { number?: number; user?: { login?: string }; body?: string | null }
+        | undefined
+      if (!subject || typeof subject.number !== "number") return []
+      const who = new Set<string>()
+      if (subject.user?.login) who.add(subject.user.login.toLowerCase())
+      const issue = yield* meta.issueByNumber(repoId, subject.number)
+      if (issue) for (const a of yield* meta.assigneesOf(issue.id)) who.add(a.login.toLowerCase())
+      const texts = [subject.body, (payload.comment as { body?: string } | null)?.body]
+      texts.push((payload.review as { body?: string } | undefined)?.body)
+      for (const t of texts)
+        if (typeof t === "string") for (const m of t.matchAll(MENTION)) who.add(m[1]!.toLowerCase())
+      return [...who]
+    })
   let seq = 0
   const live = yield* PubSub.unbounded<LiveEvent>()
   const blocks = yield* PubSub.subscribe(apply.appliedBlocks)
@@ -60,6 +89,8 @@ const make = Effect.gen(function* () {
               seq: ++seq,
               height: block.height,
               repoId: ev.repo.id,
+              ownerId: ev.repo.owner_id,
+              involved: yield* involvedIn(ev.repo.id, ev.payload),
               repository: `${ev.repo.owner_login}/${ev.repo.name}`,
               event: ev.event,
               action: ev.action,
@@ -92,6 +123,7 @@ export const liveSocket = (req: http.IncomingMessage, socket: Duplex, _head: Buf
     const auth = yield* Auth
     const repos = yield* Repositories
     const apply = yield* Apply
+    const meta = yield* Metadata
     const url = new URL(req.url ?? "/", "http://localhost")
     const token = url.searchParams.get("access_token")
     const creds = yield* auth.authenticate(
@@ -108,8 +140,27 @@ export const liveSocket = (req: http.IncomingMessage, socket: Duplex, _head: Buf
         if (!socket.destroyed)
           socket.write(encodeFrame(OP.text, Buffer.from(JSON.stringify(message)), false))
       })
-    /** Per subscribed repository: events up to this seq were handled by its replay. */
-    const cursors = new Map<number, number>()
+    /** What a client subscribed to; events up to `cursor` were handled by its replay. */
+    interface Subscription {
+      readonly matches: (e: LiveEvent) => Effect.Effect<boolean>
+      readonly cursor: number
+    }
+    const subs: Subscription[] = []
+    const wanted = (e: LiveEvent) =>
+      Effect.gen(function* () {
+        for (const s of subs) if (e.seq > s.cursor && (yield* s.matches(e))) return true
+        return false
+      })
+    /** Whether the client may read the event's repository now. */
+    const readable = (e: LiveEvent) => {
+      const [owner, name] = e.repository.split("/") as [string, string]
+      return repos.access(owner, name, principal, "read").pipe(
+        Effect.as(true),
+        Effect.orElseSucceed(() => false),
+      )
+    }
+    // Held while a subscription replays, so live events never overtake replayed ones.
+    const order = yield* Effect.makeSemaphore(1)
     const inbox = yield* Queue.unbounded<string | "closed">()
     const read = frameReader()
     socket.on("data", (chunk: Buffer) => {
@@ -131,36 +182,51 @@ export const liveSocket = (req: http.IncomingMessage, socket: Duplex, _head: Buf
     socket.on("close", () => Queue.unsafeOffer(inbox, "closed"))
     socket.on("error", () => Queue.unsafeOffer(inbox, "closed"))
     const stream = yield* PubSub.subscribe(events.live)
-    // Live events go out as they come, to whoever subscribed to their repository.
+    // Live events go out as they come, to whoever subscribed to them.
     yield* Queue.take(stream).pipe(
       Effect.flatMap((e) =>
-        e.seq > (cursors.get(e.repoId) ?? Number.POSITIVE_INFINITY)
-          ? send({ type: "event", ...publicEvent(e) })
-          : Effect.void,
+        order.withPermits(1)(
+          Effect.flatMap(wanted(e), (yes) =>
+            yes ? send({ type: "event", ...publicEvent(e) }) : Effect.void,
+          ),
+        ),
       ),
       Effect.forever,
       Effect.forkScoped,
     )
+    const usage =
+      'send {"type":"subscribe","repositories":["owner/name"],"organizations":["org"],"notifications":true}'
     for (;;) {
       const msg = yield* Queue.take(inbox)
       if (msg === "closed") break
-      let parsed: { type?: unknown; repositories?: unknown; since?: unknown }
+      let parsed: {
+        type?: unknown
+        repositories?: unknown
+        organizations?: unknown
+        notifications?: unknown
+        since?: unknown
+      }
       try {
         parsed = JSON.parse(msg)
       } catch {
         yield* send({ type: "error", message: "messages are JSON objects" })
         continue
       }
-      if (parsed.type !== "subscribe" || !Array.isArray(parsed.repositories)) {
-        yield* send({
-          type: "error",
-          message: 'send {"type":"subscribe","repositories":["owner/name"]}',
-        })
+      const list = (v: unknown) => (Array.isArray(v) ? v : v === undefined ? [] : undefined)
+      const repoList = list(parsed.repositories)
+      const orgList = list(parsed.organizations)
+      if (
+        parsed.type !== "subscribe" ||
+        repoList === undefined ||
+        orgList === undefined ||
+        (repoList.length === 0 && orgList.length === 0 && parsed.notifications !== true)
+      ) {
+        yield* send({ type: "error", message: usage })
         continue
       }
       const names: string[] = []
       const ids = new Set<number>()
-      for (const full of parsed.repositories) {
+      for (const full of repoList) {
         const [owner, name] = typeof full === "string" ? full.split("/") : []
         if (!owner || !name) continue
         const found = yield* repos.access(owner, name, principal, "read").pipe(Effect.option)
@@ -171,31 +237,65 @@ export const liveSocket = (req: http.IncomingMessage, socket: Duplex, _head: Buf
         ids.add(found.value.repo.id)
         names.push(`${found.value.repo.owner_login}/${found.value.repo.name}`)
       }
+      const fresh: Array<(e: LiveEvent) => Effect.Effect<boolean>> = []
+      if (ids.size > 0) fresh.push((e) => Effect.succeed(ids.has(e.repoId)))
+      const orgNames: string[] = []
+      for (const login of orgList) {
+        const org =
+          typeof login === "string"
+            ? yield* meta.userByLogin(login).pipe(Effect.orElseSucceed(() => undefined))
+            : undefined
+        if (org?.type !== "Organization") {
+          yield* send({ type: "error", message: `organization ${String(login)} not found` })
+          continue
+        }
+        orgNames.push(org.login)
+        fresh.push((e) => (e.ownerId === org.id ? readable(e) : Effect.succeed(false)))
+      }
+      let notifications = false
+      if (parsed.notifications === true) {
+        if (!principal)
+          yield* send({ type: "error", message: "notifications need a token (you are anonymous)" })
+        else {
+          notifications = true
+          const me = principal.user.login.toLowerCase()
+          fresh.push((e) => (e.involved.includes(me) ? readable(e) : Effect.succeed(false)))
+        }
+      }
       const since = typeof parsed.since === "number" ? parsed.since : undefined
-      const height = yield* apply.appliedHeight.pipe(Effect.orElseSucceed(() => 0))
-      yield* send({ type: "subscribed", repositories: names, height })
-      // One synchronous step: what the replay sends, and from where the live stream takes
-      // over, are decided together, so no event falls between them or is sent twice.
-      const replay = yield* Effect.sync(() => {
-        const buffered = events.recent()
-        const out =
-          since === undefined
-            ? []
-            : buffered.filter(
-                (e) => e.height > since && ids.has(e.repoId) && !cursors.has(e.repoId),
-              )
-        const stale =
-          since !== undefined && buffered.length >= BUFFER && buffered[0]!.height > since + 1
-        const last = buffered.length > 0 ? buffered[buffered.length - 1]!.seq : 0
-        for (const id of ids) if (!cursors.has(id)) cursors.set(id, last)
-        return { out, stale, first: buffered[0]?.height }
-      })
-      if (replay.stale)
-        yield* send({
-          type: "error",
-          message: `events before height ${replay.first} are no longer buffered`,
-        })
-      for (const e of replay.out) yield* send({ type: "event", ...publicEvent(e) })
+      yield* order.withPermits(1)(
+        Effect.gen(function* () {
+          const height = yield* apply.appliedHeight.pipe(Effect.orElseSucceed(() => 0))
+          yield* send({
+            type: "subscribed",
+            repositories: names,
+            organizations: orgNames,
+            notifications,
+            height,
+          })
+          // What the replay covers and where the live stream takes over are decided in one
+          // step (the live stream waits for the permit), so nothing is missed or sent twice.
+          const buffered = [...events.recent()]
+          const last = buffered.length > 0 ? buffered[buffered.length - 1]!.seq : 0
+          const before = [...subs]
+          for (const matches of fresh) subs.push({ matches, cursor: last })
+          if (since === undefined) return
+          if (buffered.length >= BUFFER && buffered[0]!.height > since + 1)
+            yield* send({
+              type: "error",
+              message: `events before height ${buffered[0]!.height} are no longer buffered`,
+            })
+          for (const e of buffered) {
+            if (e.height <= since) continue
+            let mine = false
+            for (const m of fresh) if (yield* m(e)) mine = true
+            if (!mine) continue
+            let seen = false
+            for (const s of before) if (yield* s.matches(e)) seen = true
+            if (!seen) yield* send({ type: "event", ...publicEvent(e) })
+          }
+        }),
+      )
     }
   }).pipe(
     Effect.scoped,

@@ -3,16 +3,30 @@
  *
  * Deliveries happen after finality (Apply publishes a block only once it is committed), in
  * block order. Each delivery has an id derived from the block, the transaction, the event
- * and the hook, so every node names it the same; `owns(id)` says whether this node is the
- * one that sends it (a single validator owns all; in a cluster the owner is chosen from the
- * id, so exactly one node sends each). Requests carry GitHub's headers — `X-GitHub-Event`,
+ * and the hook, so every node names it the same. A single validator sends all; in a cluster
+ * one validator owns each delivery and the others back it up in turn if no success is
+ * recorded in replicated state (HookFailover.ts). Requests carry GitHub's headers — `X-GitHub-Event`,
  * `X-GitHub-Delivery`, `X-Hub-Signature-256` (HMAC-SHA256 of the body with the hook's
  * secret) — and are retried with backoff; every attempt is logged for the delivery API.
  */
 import { createHash, createHmac } from "node:crypto"
 import { Effect, Layer, PubSub, Queue, Schedule } from "effect"
-import type { Block, Transaction, TxOutcome } from "../domain/Transaction.ts"
+import {
+  type FailoverTiming,
+  latestStart,
+  rankOf,
+  retryDelayMs,
+  slotStart,
+} from "../domain/HookFailover.ts"
+import {
+  type Block,
+  RecordHookDelivery,
+  SYSTEM_USER,
+  type Transaction,
+  type TxOutcome,
+} from "../domain/Transaction.ts"
 import { Apply } from "../services/Apply.ts"
+import { Ledger } from "../services/Ledger.ts"
 import type { HookRow } from "../services/CollabTables.ts"
 import { Metadata, type MetadataShape, type RepoRow, type UserRow } from "../services/Metadata.ts"
 import { NodeConfig } from "../services/NodeConfig.ts"
@@ -54,7 +68,16 @@ export const eventsOf = (
     if (!repo) return out
     const detail = outcome.detail as Record<string, unknown>
     const common = {
-      repository: repoJson(base, repo),
+      repository: repoJson(
+        base,
+        repo,
+        undefined,
+        (yield* meta.userById(repo.owner_id))?.type === "Organization",
+        {
+          openIssues: yield* meta.openIssueCount(repo.id),
+          topics: yield* meta.topicsOf(repo.id),
+        },
+      ),
       sender: accountJson(base, sender),
     }
     const add = (event: string, action: string | undefined, payload: Record<string, unknown>) =>
@@ -187,9 +210,27 @@ export interface Delivery {
   readonly redelivery: number
 }
 
-/** Sends one delivery, with retries; records every attempt. */
-export const deliver = (meta: MetadataShape, d: Delivery, attempts = 3) =>
+export interface DeliverOptions {
+  /** Attempts in all (default 3). */
+  readonly attempts?: number
+  /** How long one attempt waits for the receiver (default 10 s). */
+  readonly timeoutMs?: number
+  /** The sending node's public key, sent as `X-Guts-Node` (which node delivered). */
+  readonly node?: string
+}
+
+/** What a delivery ended with: the last attempt's HTTP status (0: unreachable). */
+export interface DeliveryResult {
+  readonly statusCode: number
+  readonly attempts: number
+}
+
+/** Sends one delivery, with retries; records every attempt in the node's delivery log. */
+export const deliver = (meta: MetadataShape, d: Delivery, options: DeliverOptions | number = {}) =>
   Effect.gen(function* () {
+    const opts = typeof options === "number" ? { attempts: options } : options
+    const attempts = opts.attempts ?? 3
+    const timeoutMs = opts.timeoutMs ?? 10_000
     const headers: Record<string, string> = {
       "content-type":
         d.hook.content_type === "form" ? "application/x-www-form-urlencoded" : "application/json",
@@ -197,6 +238,7 @@ export const deliver = (meta: MetadataShape, d: Delivery, attempts = 3) =>
       "x-github-event": d.event,
       "x-github-delivery": d.guid,
       "x-github-hook-id": String(d.hook.id),
+      ...(opts.node ? { "x-guts-node": opts.node } : {}),
     }
     const payload =
       d.hook.content_type === "form" ? `payload=${encodeURIComponent(d.body)}` : d.body
@@ -218,6 +260,7 @@ export const deliver = (meta: MetadataShape, d: Delivery, attempts = 3) =>
       })
       .pipe(Effect.orDie)
     let attempt = 0
+    let lastCode = 0
     const once = Effect.gen(function* () {
       attempt++
       const started = Date.now()
@@ -226,15 +269,16 @@ export const deliver = (meta: MetadataShape, d: Delivery, attempts = 3) =>
           method: "POST",
           headers,
           body: payload,
-          signal: AbortSignal.timeout(10_000),
+          signal: AbortSignal.timeout(timeoutMs),
         }),
       ).pipe(Effect.either)
-      const ms = Date.now() - started
       const code = res._tag === "Right" ? res.right.status : 0
       const text =
         res._tag === "Right"
           ? yield* Effect.promise(() => res.right.text().catch(() => ""))
           : String(res.left.error)
+      const ms = Date.now() - started
+      lastCode = code
       const ok = code >= 200 && code < 300
       yield* meta
         .updateDelivery(d.guid, {
@@ -249,29 +293,104 @@ export const deliver = (meta: MetadataShape, d: Delivery, attempts = 3) =>
     })
     yield* once.pipe(
       Effect.retry(
-        Schedule.exponential("200 millis", 3).pipe(
+        Schedule.exponential(`${retryDelayMs(1)} millis`, 3).pipe(
           Schedule.intersect(Schedule.recurs(attempts - 1)),
         ),
       ),
       Effect.catchAll((e) => Effect.logWarning(`webhook ${d.hook.url}: ${e.message}; giving up`)),
     )
+    return { statusCode: lastCode, attempts: attempt } satisfies DeliveryResult
   })
 
+/** The validators of a cluster, for choosing who sends each delivery. */
+export interface DispatchCluster {
+  /** Public keys (hex), in cluster order. */
+  readonly validators: ReadonlyArray<string>
+  /** This node's public key. */
+  readonly me: string
+}
+
+interface Pending {
+  readonly delivery: Delivery
+  /** The timestamp of the block that finalized the event. */
+  readonly finalizedAt: number
+  readonly rank: number
+}
+
 /**
- * Runs the dispatcher. `owns(guid)` decides whether this node sends a delivery (true for a
- * single validator).
+ * Runs the dispatcher. Without a cluster this node sends every delivery. In a cluster each
+ * delivery has an owner and backups (HookFailover.ts): the owner sends at once, a backup
+ * only in its own slot and only if the replicated state records no success by then; every
+ * validator that sends records the outcome with a RecordHookDelivery transaction.
  */
-export const webhookDispatcherLayer = (owns: (guid: string) => boolean) =>
+export const webhookDispatcherLayer = (cluster: DispatchCluster | undefined) =>
   Layer.scopedDiscard(
     Effect.gen(function* () {
       const apply = yield* Apply
       const meta = yield* Metadata
       const config = yield* NodeConfig
+      const ledger = yield* Ledger
       const base =
         config.publicUrl?.replace(/\/+$/, "") ??
         `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${config.httpPort}`
+      const timing: FailoverTiming = {
+        attempts: 3,
+        attemptTimeoutMs: config.webhookTimeoutMs ?? 10_000,
+        takeoverMs: config.webhookTakeoverMs ?? 60_000,
+      }
+      const n = cluster?.validators.length ?? 1
+      const me = cluster ? cluster.validators.indexOf(cluster.me) : 0
+      // The newest block applied here: a backup decides on state at least this recent.
+      let latestApplied = 0
       const blocks = yield* PubSub.subscribe(apply.appliedBlocks)
-      const outbox = yield* Queue.unbounded<Delivery>()
+      const owned = yield* Queue.unbounded<Pending>()
+
+      /** Waits until this node's state includes every block finalized before `t`. */
+      const stateAsOf = (t: number) =>
+        Effect.gen(function* () {
+          // Nothing can be newer than the clock: sleep until then, then watch for the block.
+          const wait = t - Date.now()
+          if (wait > 0) yield* Effect.sleep(`${wait} millis`)
+          while (latestApplied < t) yield* Effect.sleep("50 millis")
+        })
+
+      const send = (p: Pending) =>
+        Effect.gen(function* () {
+          const d = p.delivery
+          if (p.rank > 0) {
+            yield* stateAsOf(slotStart(timing, p.finalizedAt, p.rank))
+            if (yield* meta.hookDelivered(d.guid).pipe(Effect.orDie)) return
+          }
+          if (Date.now() > latestStart(timing, p.finalizedAt, p.rank, n)) return
+          const result = yield* deliver(meta, d, {
+            attempts: timing.attempts,
+            timeoutMs: timing.attemptTimeoutMs,
+            ...(cluster ? { node: cluster.me } : {}),
+          })
+          if (!cluster) return
+          // Recorded beside the next delivery: finality takes a moment.
+          yield* ledger
+            .submit(
+              RecordHookDelivery.make({
+                submitter: SYSTEM_USER,
+                idempotencyKey: `hook-record/${d.guid}/${cluster.me.slice(0, 16)}`,
+                guid: d.guid,
+                hookId: d.hook.id,
+                node: cluster.me,
+                statusCode: result.statusCode,
+                attempts: result.attempts,
+                event: d.event,
+                action: d.action ?? null,
+              }),
+            )
+            .pipe(
+              Effect.catchAll((e) =>
+                Effect.logWarning(`webhook delivery ${d.guid} not recorded: ${e.message}`),
+              ),
+              Effect.forkScoped,
+            )
+        }).pipe(Effect.catchAllCause((c) => Effect.logWarning("webhook delivery failed", c)))
+
       const handle = (block: Block, outcomes: ReadonlyArray<TxOutcome>) =>
         Effect.gen(function* () {
           for (const [i, tx] of block.txs.entries()) {
@@ -289,30 +408,36 @@ export const webhookDispatcherLayer = (owns: (guid: string) => boolean) =>
               for (const hook of hooks) {
                 if (hook.active !== 1 || !wants(hook, ev.event)) continue
                 const guid = deliveryId([block.height, i, k, hook.id])
-                if (!owns(guid)) continue
-                yield* Queue.offer(outbox, {
-                  guid,
-                  hook,
-                  event: ev.event,
-                  action: ev.action,
-                  body: JSON.stringify({ ...ev.payload, hook_id: hook.id }),
-                  redelivery: 0,
-                })
+                if (me < 0) continue // not a validator: validators deliver
+                const pending: Pending = {
+                  delivery: {
+                    guid,
+                    hook,
+                    event: ev.event,
+                    action: ev.action,
+                    body: JSON.stringify({ ...ev.payload, hook_id: hook.id }),
+                    redelivery: 0,
+                  },
+                  finalizedAt: block.timestamp,
+                  rank: rankOf(guid, n, me),
+                }
+                if (pending.rank === 0) yield* Queue.offer(owned, pending)
+                else yield* send(pending).pipe(Effect.forkScoped)
               }
             }
           }
         }).pipe(Effect.catchAllCause((c) => Effect.logWarning("webhook events were not built", c)))
-      // Building events follows block order; sending runs beside it, one delivery at a time
-      // per node so a slow receiver delays, never reorders.
+      // Building events follows block order. The deliveries this node owns are sent one at a
+      // time, so a slow receiver delays, never reorders, them; a backup's wait for its slot
+      // runs on its own.
       yield* Queue.take(blocks).pipe(
-        Effect.flatMap((b) => handle(b.block, b.outcomes)),
+        Effect.flatMap((b) => {
+          latestApplied = Math.max(latestApplied, b.block.timestamp)
+          return handle(b.block, b.outcomes)
+        }),
         Effect.forever,
         Effect.forkScoped,
       )
-      yield* Queue.take(outbox).pipe(
-        Effect.flatMap((d) => deliver(meta, d)),
-        Effect.forever,
-        Effect.forkScoped,
-      )
+      yield* Queue.take(owned).pipe(Effect.flatMap(send), Effect.forever, Effect.forkScoped)
     }),
   )

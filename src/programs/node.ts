@@ -87,19 +87,15 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
                 })
               }),
             ).pipe(Layer.provideMerge(Apply.Live), Layer.provideMerge(base))
-      // Webhooks: each delivery is sent by one validator, chosen from its id.
+      // Webhooks: each delivery is sent by one validator, chosen from its id, with failover.
       const dispatcher =
         cluster === undefined
-          ? webhookDispatcherLayer(() => true)
+          ? webhookDispatcherLayer(undefined)
           : Layer.unwrapEffect(
               Effect.gen(function* () {
                 const key = yield* loadNodeKey(cluster.keyFile)
                 const validators = readClusterFile(cluster.file).validators.map((v) => v.publicKey)
-                const me = validators.indexOf(key.publicKeyHex)
-                return webhookDispatcherLayer(
-                  (guid) =>
-                    me >= 0 && Number.parseInt(guid.slice(0, 8), 16) % validators.length === me,
-                )
+                return webhookDispatcherLayer({ validators, me: key.publicKeyHex })
               }),
             )
       const services = Layer.mergeAll(

@@ -21,7 +21,7 @@ import {
   verifyPushCert,
 } from "../domain/protocol/PushCert.ts"
 import { parsePublicKey, SshFormatError } from "../domain/SshSig.ts"
-import { passingContexts } from "../domain/Statuses.ts"
+import { passingChecks } from "../domain/Statuses.ts"
 import type * as T from "../domain/Transaction.ts"
 import type { Block, RefResult, Transaction, TxOutcome } from "../domain/Transaction.ts"
 import { Metrics } from "../layers/Metrics.ts"
@@ -29,6 +29,8 @@ import { Access } from "./Access.ts"
 import { makeCollaborationHandlers } from "./apply/Collaboration.ts"
 import { makeContentHandlers } from "./apply/Content.ts"
 import { makeHookHandlers } from "./apply/Hooks.ts"
+import { makeCheckHandlers } from "./apply/Checks.ts"
+import { makeTopicHandlers } from "./apply/Topics.ts"
 import { type Handled, makeKit, Reject } from "./apply/Kit.ts"
 import { makePullHandlers } from "./apply/Pulls.ts"
 import { rangeFacts } from "./git/Ancestry.ts"
@@ -666,7 +668,10 @@ const make = Effect.gen(function* () {
             passingContexts:
               kind === "delete"
                 ? new Set<string>()
-                : passingContexts(yield* meta.statusesOf(repo.id, change.new)),
+                : passingChecks(
+                    yield* meta.statusesOf(repo.id, change.new),
+                    yield* meta.checkRunsOf(repo.id, change.new),
+                  ),
             viaPullRequest: false,
           })
           if (refused) {
@@ -725,6 +730,8 @@ const make = Effect.gen(function* () {
     })
 
   const hooks = makeHookHandlers(meta, makeKit(meta, access))
+  const checks = makeCheckHandlers(meta, makeKit(meta, access), objects)
+  const topics = makeTopicHandlers(meta, makeKit(meta, access))
   const content = makeContentHandlers({
     meta,
     kit: makeKit(meta, access),
@@ -819,6 +826,12 @@ const make = Effect.gen(function* () {
         return hooks.setHook(tx, block, actor)
       case "UpdateRefs":
         return updateRefs(tx, block, actor)
+      case "RecordHookDelivery":
+        return hooks.recordHookDelivery(tx, block, actor)
+      case "SetCheckRun":
+        return checks.setCheckRun(tx, block, actor)
+      case "SetTopics":
+        return topics.setTopics(tx, block, actor)
     }
   }
 

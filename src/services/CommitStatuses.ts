@@ -78,7 +78,7 @@ const make = Effect.gen(function* () {
       return { repo, sha, latest, state: combinedState(latest) }
     })
 
-  return { create, list, combined }
+  return { create, list, combined, resolve }
 })
 
 export class CommitStatuses extends Context.Tag("guts/CommitStatuses")<

@@ -34,6 +34,10 @@ export interface NodeConfigShape {
   readonly readyMinPeers?: number | "quorum" | undefined
   /** In a cluster, `/health/ready` fails while more than this many blocks behind. */
   readonly readyMaxLag?: number | undefined
+  /** How long one webhook delivery attempt waits for the receiver. */
+  readonly webhookTimeoutMs?: number | undefined
+  /** In a cluster, when the next validator takes over an undelivered webhook (HookFailover.ts). */
+  readonly webhookTakeoverMs?: number | undefined
   /** Set to run as a validator of a cluster; unset: a single validator. */
   readonly cluster?:
     | {
@@ -72,6 +76,8 @@ export const defaultNodeConfig: NodeConfigShape = {
   registration: "admin",
   readyMinPeers: "quorum",
   readyMaxLag: 10,
+  webhookTimeoutMs: 10_000,
+  webhookTakeoverMs: 60_000,
 }
 
 export const nodeConfigLayer = (overrides: Partial<NodeConfigShape> = {}) =>

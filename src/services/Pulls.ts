@@ -13,7 +13,7 @@ import { mergeBases, readCommit } from "../domain/git/MergeBase.ts"
 import { mergeTrees } from "../domain/git/TreeMerge.ts"
 import { diffCommits, formatPatch, gitDiff } from "../domain/git/UnifiedDiff.ts"
 import { atLeast } from "../domain/Permissions.ts"
-import { passingContexts } from "../domain/Statuses.ts"
+import { passingChecks } from "../domain/Statuses.ts"
 import {
   CreateFork,
   CreatePull,
@@ -116,7 +116,10 @@ const make = Effect.gen(function* () {
       if (ruleText !== undefined) {
         const rule = JSON.parse(ruleText) as ProtectionRule
         if (rule.requiredStatusChecks) {
-          const passing = passingContexts(yield* meta.statusesOf(repo.id, head).pipe(Effect.orDie))
+          const passing = passingChecks(
+            yield* meta.statusesOf(repo.id, head).pipe(Effect.orDie),
+            yield* meta.checkRunsOf(repo.id, head).pipe(Effect.orDie),
+          )
           if (rule.requiredStatusChecks.contexts.some((c) => !passing.has(c)))
             return { mergeable: true, state: "blocked", conflicts: [] }
         }

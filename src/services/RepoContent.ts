@@ -268,7 +268,11 @@ export const languageOf = (path: string): string | undefined => {
   return dot > 0 ? LANGUAGES[name.slice(dot + 1)] : undefined
 }
 
+/** How many trees' language counts are kept (oldest dropped first). */
+const LANGUAGE_CACHE_TREES = 256
+
 const make = Effect.gen(function* () {
+  const languageCache = new Map<string, Array<[string, number]>>()
   const repos = yield* Repositories
   const objects = yield* ObjectStore
   const refs = yield* RefStore
@@ -1148,8 +1152,12 @@ const make = Effect.gen(function* () {
         const repo = yield* readable(owner, name, principal)
         const tip = yield* resolveCommit(repo, `refs/heads/${yield* headBranch(repo)}`)
         if (!tip) return { repo, languages: [] as Array<[string, number]> }
+        const root = (yield* commitAt(tip)).tree
+        // A tree's languages never change: computed once per tree id.
+        const cached = languageCache.get(root)
+        if (cached) return { repo, languages: cached }
         const files: Array<[string, ObjectId]> = []
-        const walk: Array<[string, ObjectId]> = [["", (yield* commitAt(tip)).tree]]
+        const walk: Array<[string, ObjectId]> = [["", root]]
         while (walk.length > 0) {
           const [dir, tree] = walk.pop()!
           for (const e of yield* treeAt(tree)) {
@@ -1168,6 +1176,9 @@ const make = Effect.gen(function* () {
         for (const [language, id] of counted)
           totals.set(language, (totals.get(language) ?? 0) + (sizes.get(id) ?? 0))
         const languages = [...totals].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+        languageCache.set(root, languages)
+        if (languageCache.size > LANGUAGE_CACHE_TREES)
+          languageCache.delete(languageCache.keys().next().value!)
         return { repo, languages }
       }),
 

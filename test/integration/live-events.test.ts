@@ -124,4 +124,66 @@ describe("/ws live events", () => {
     anon.close()
     await expect(connect(`${node.url}/ws`, "Bearer guts_bad")).rejects.toThrow(/401/)
   })
+
+  it("streams an organisation's readable repositories, including ones created later", async () => {
+    const olga = await makeUser(apiClient(node.url, node.token), "olga", ["repo", "admin:org"])
+    const O = apiClient(node.url, olga.token)
+    expect((await O("POST", "/user/orgs", { login: "crew" })).status).toBe(201)
+    expect((await O("POST", "/orgs/crew/repos", { name: "one" })).status).toBe(201)
+    expect((await O("POST", "/orgs/crew/repos", { name: "hidden", private: true })).status).toBe(
+      201,
+    )
+    const milo = await makeUser(apiClient(node.url, node.token), "milo", ["repo"])
+    const c = await connect(`${node.url}/ws`, `Bearer ${milo.token}`)
+    c.send({ type: "subscribe", organizations: ["crew", "nocrew"] })
+    await c.until("subscribed", (ms) => ms.some((m) => m.type === "subscribed"))
+    expect(c.messages.find((m) => m.type === "subscribed").organizations).toEqual(["crew"])
+    expect(c.messages.find((m) => m.type === "error").message).toMatch(/nocrew not found/)
+    await O("POST", "/repos/crew/hidden/issues", { title: "private to crew" })
+    await O("POST", "/repos/crew/one/issues", { title: "in one" })
+    expect((await O("POST", "/orgs/crew/repos", { name: "later" })).status).toBe(201)
+    await O("POST", "/repos/crew/later/issues", { title: "in later" })
+    await A("POST", "/repos/lena/live/issues", { title: "not the organisation's" })
+    await c.until("two events", (ms) => events(ms).length >= 2)
+    await O("POST", "/repos/crew/one/issues", { title: "last" })
+    await c.until("three events", (ms) => events(ms).length >= 3)
+    expect(events(c.messages).map((e) => `${e.repository}: ${e.payload.issue.title}`)).toEqual([
+      "crew/one: in one",
+      "crew/later: in later",
+      "crew/one: last",
+    ])
+    c.close()
+  })
+
+  it("streams a user's notifications: issues they opened or are mentioned in, where they can read", async () => {
+    const nora = await makeUser(apiClient(node.url, node.token), "nora", ["repo"])
+    const N = apiClient(node.url, nora.token)
+    const c = await connect(`${node.url}/ws`, `Bearer ${nora.token}`)
+    c.send({ type: "subscribe", notifications: true })
+    await c.until("subscribed", (ms) => ms.some((m) => m.type === "subscribed"))
+    expect(c.messages.find((m) => m.type === "subscribed").notifications).toBe(true)
+    await A("POST", "/repos/lena/live/issues", { title: "not about nora" })
+    await A("POST", "/repos/lena/secret/issues", { title: "hey @nora (private)" })
+    const own = await N("POST", "/repos/lena/live/issues", { title: "nora's own" })
+    expect(own.status).toBe(201)
+    const other = await A("POST", "/repos/lena/live/issues", { title: "quiet" })
+    await A("POST", `/repos/lena/live/issues/${other.body.number}/comments`, {
+      body: "what do you think, @Nora?",
+    })
+    await A("POST", "/repos/lena/live/issues", { title: "mail nora@example.test" })
+    await c.until("two notifications", (ms) => events(ms).length >= 2)
+    await A("POST", "/repos/lena/live/issues", { title: "last", body: "cc @nora" })
+    await c.until("three notifications", (ms) => events(ms).length >= 3)
+    expect(events(c.messages).map((e) => `${e.event}: ${e.payload.issue.title}`)).toEqual([
+      "issues: nora's own",
+      "issue_comment: quiet",
+      "issues: last",
+    ])
+    c.close()
+    const anon = await connect(`${node.url}/ws`)
+    anon.send({ type: "subscribe", notifications: true })
+    await anon.until("error", (ms) => ms.some((m) => m.type === "error"))
+    expect(anon.messages.find((m) => m.type === "error").message).toMatch(/need a token/)
+    anon.close()
+  })
 })

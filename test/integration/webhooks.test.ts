@@ -191,3 +191,52 @@ describe("repository webhooks", () => {
     expect((await A("GET", `/repos/hank/hooked/hooks/${hookId}`)).status).toBe(404)
   })
 })
+
+describe("organisation webhooks", () => {
+  it("receive the events of every repository of the organisation, and are managed at /orgs/{org}/hooks", async () => {
+    const owner = await makeUser(apiClient(node.url, node.token), "olive", ["repo", "admin:org"])
+    const O = apiClient(node.url, owner.token)
+    expect((await O("POST", "/user/orgs", { login: "hooks-org" })).status).toBe(201)
+    expect((await O("POST", "/orgs/hooks-org/repos", { name: "first" })).status).toBe(201)
+    const created = await O("POST", "/orgs/hooks-org/hooks", {
+      name: "web",
+      config: { url: receiverUrl, content_type: "json", secret: SECRET },
+      events: ["issues"],
+    })
+    expect(created.status, JSON.stringify(created.body)).toBe(201)
+    expect(created.body).toMatchObject({ type: "Organization", events: ["issues"] })
+    const id = created.body.id
+    expect((await O("GET", "/orgs/hooks-org/hooks")).body.map((h: { id: number }) => h.id)).toEqual(
+      [id],
+    )
+    // A repository created after the hook is covered too.
+    expect((await O("POST", "/orgs/hooks-org/repos", { name: "second" })).status).toBe(201)
+    await O("POST", "/repos/hooks-org/first/issues", { title: "org one" })
+    await O("POST", "/repos/hooks-org/second/issues", { title: "org two" })
+    // (Hook ids are reused after a deletion: the earlier tests' hook had this id too.)
+    const mine = () =>
+      received.filter(
+        (x) =>
+          x.body.hook_id === id &&
+          x.event === "issues" &&
+          x.body.repository.full_name.startsWith("hooks-org/"),
+      )
+    await waitFor("both org events", () => mine().length >= 2)
+    expect(mine().map((x) => `${x.body.repository.full_name}: ${x.body.issue.title}`)).toEqual([
+      "hooks-org/first: org one",
+      "hooks-org/second: org two",
+    ])
+    expect(mine().every((x) => x.signatureOk)).toBe(true)
+    expect(mine()[0]!.body.repository.owner.type).toBe("Organization")
+    const patched = await O("PATCH", `/orgs/hooks-org/hooks/${id}`, { events: ["push"] })
+    expect(patched.body.events).toEqual(["push"])
+    const orgPing = (x: Received) => x.event === "ping" && x.body.hook?.type === "Organization"
+    const pings = received.filter(orgPing).length
+    expect((await O("POST", `/orgs/hooks-org/hooks/${id}/pings`)).status).toBe(204)
+    await waitFor("a second ping", () => received.filter(orgPing).length > pings)
+    // Only the organisation's owners manage its hooks.
+    expect((await A("GET", "/orgs/hooks-org/hooks")).status).toBe(404)
+    expect((await O("DELETE", `/orgs/hooks-org/hooks/${id}`)).status).toBe(204)
+    expect((await O("GET", `/orgs/hooks-org/hooks/${id}`)).status).toBe(404)
+  })
+})

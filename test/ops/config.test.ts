@@ -110,6 +110,8 @@ describe("configuration precedence", () => {
       tracing: ["otlp", "off", "otlp"],
       otlpEndpoint: ["http://f:4318/v1/traces", "http://e:4318/v1/traces", "http://l/v1/traces"],
       serviceName: ["guts-f", "guts-e", "guts-l"],
+      webhookTimeoutMs: ["1", "2", "3"],
+      webhookTakeoverMs: ["5000", "6000", "7000"],
     }
     const testable = settingList.filter((s) => s.key !== "config" && s.key !== "cluster")
     const file = testable.map((s) => `${s.name}: "${samples[s.key][0]}"`).join("\n")
@@ -229,6 +231,8 @@ const invalid: Record<SettingKey, string> = {
   tracing: "jaeger",
   otlpEndpoint: "udp://collector:4317",
   serviceName: " ",
+  webhookTimeoutMs: "0",
+  webhookTakeoverMs: "soon",
 }
 
 const onlyProblem = (problems: ReadonlyArray<ConfigProblem>) => {

@@ -155,7 +155,11 @@ export const startCluster = async (
   const later = new Set(options.startLater ?? [])
   const first = nodes.map((_, i) => i).filter((i) => !later.has(i))
   for (const i of first) spawnNode(i)
-  await Promise.all(first.map(waitReady))
+  // A cluster that does not come up is stopped, not left running after the failed test.
+  await Promise.all(first.map(waitReady)).catch(async (e) => {
+    await Promise.all(nodes.map((_, i) => kill(i)))
+    throw e
+  })
   return {
     nodes,
     spareKeys,

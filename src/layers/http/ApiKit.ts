@@ -148,7 +148,10 @@ export const presentRepo = (ctx: HttpContext, repo: RepoRow, principal: Principa
     const meta = yield* Metadata
     const owner = yield* meta.userById(repo.owner_id).pipe(Effect.orDie)
     const level = principal ? yield* repos.levelOf(repo, principal) : undefined
-    return repoJson(yield* base(ctx), repo, level, owner?.type === "Organization")
+    return repoJson(yield* base(ctx), repo, level, owner?.type === "Organization", {
+      openIssues: yield* meta.openIssueCount(repo.id).pipe(Effect.orDie),
+      topics: yield* meta.topicsOf(repo.id).pipe(Effect.orDie),
+    })
   })
 
 /**

@@ -48,6 +48,8 @@ import { issueRoutes } from "./IssueRoutes.ts"
 import { pullRoutes } from "./PullRoutes.ts"
 import { contentRoutes } from "./ContentRoutes.ts"
 import { hookRoutes } from "./HookRoutes.ts"
+import { checkRunRoutes } from "./CheckRunRoutes.ts"
+import { topicRoutes } from "./TopicRoutes.ts"
 import { releaseRoutes } from "./ReleaseRoutes.ts"
 
 // --- handlers ---
@@ -94,12 +96,21 @@ const presentTeam = (ctx: HttpContext, org: UserRow, team: Parameters<typeof tea
     return teamJson(yield* base(ctx), org, team, parent)
   })
 
+/** How many public and private repositories an account owns (for its profile). */
+const repoCounts = (account: Pick<UserRow, "login">) =>
+  Effect.gen(function* () {
+    const meta = yield* Metadata
+    const rows = yield* meta.reposOf(account.login).pipe(Effect.orDie)
+    const publicRepos = rows.filter((r) => r.visibility === "public").length
+    return { publicRepos, privateRepos: rows.length - publicRepos }
+  })
+
 const routes: Array<Route<R>> = [
   // --- the authenticated user ---
   route("GET", "/user", (ctx) =>
     Effect.gen(function* () {
       const p = yield* requirePrincipal(ctx)
-      yield* send(ctx, 200, userFullJson(yield* base(ctx), p.user))
+      yield* send(ctx, 200, userFullJson(yield* base(ctx), p.user, yield* repoCounts(p.user), true))
     }),
   ),
   route("PATCH", "/user", (ctx) =>
@@ -118,7 +129,7 @@ const routes: Array<Route<R>> = [
         fields[k] = v as string | null
       }
       const user = yield* identity.updateProfile(p, fields)
-      yield* send(ctx, 200, userFullJson(yield* base(ctx), user))
+      yield* send(ctx, 200, userFullJson(yield* base(ctx), user, yield* repoCounts(user), true))
     }),
   ),
   route("GET", "/users/:login", (ctx) =>
@@ -129,7 +140,9 @@ const routes: Array<Route<R>> = [
       yield* send(
         ctx,
         200,
-        u.type === "Organization" ? { ...orgJson(b, u), ...accountJson(b, u) } : userFullJson(b, u),
+        u.type === "Organization"
+          ? { ...orgJson(b, u, yield* repoCounts(u)), ...accountJson(b, u) }
+          : userFullJson(b, u, yield* repoCounts(u)),
       )
     }),
   ),
@@ -280,7 +293,8 @@ const routes: Array<Route<R>> = [
   route("GET", "/orgs/:org", (ctx) =>
     Effect.gen(function* () {
       const identity = yield* Identity
-      yield* send(ctx, 200, orgJson(yield* base(ctx), yield* identity.org(ctx.params.org!)))
+      const org = yield* identity.org(ctx.params.org!)
+      yield* send(ctx, 200, orgJson(yield* base(ctx), org, yield* repoCounts(org)))
     }),
   ),
   route("GET", "/orgs/:org/members", (ctx) =>
@@ -841,7 +855,7 @@ const statusJson = (b: string, repo: RepoRow, s: StatusRow) => ({
   description: s.description,
   target_url: s.target_url,
   context: s.context,
-  avatar_url: "",
+  avatar_url: `${b}/avatars/${s.creator_login}`,
   created_at: new Date(s.created_at).toISOString().replace(/\.\d{3}Z$/, "Z"),
   updated_at: new Date(s.created_at).toISOString().replace(/\.\d{3}Z$/, "Z"),
   creator: accountJson(b, {
@@ -918,6 +932,8 @@ export const apiRoutes = (): Array<Route<R>> =>
   ["/api", "/api/v3"].flatMap((prefix) =>
     [
       ...routes,
+      ...checkRunRoutes,
+      ...topicRoutes,
       ...issueRoutes,
       ...pullRoutes,
       ...releaseRoutes,

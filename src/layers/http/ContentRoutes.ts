@@ -1,7 +1,7 @@
 /**
  * Read-only repository content under GitHub's REST paths and shapes: branches, tags,
  * commits (list, get, compare), the git data API (blobs, trees, commits, tags, refs),
- * contents and README, languages, topics, and `tarball`/`zipball` archives streamed as they
+ * contents and README, languages, and `tarball`/`zipball` archives streamed as they
  * are produced.
  *
  * Media types as GitHub answers them: `application/vnd.github.raw` gives a file's bytes,
@@ -145,12 +145,20 @@ const web = (b: string, repo: RepoRow) => `${b}/${repo.owner_login}/${repo.name}
 /** A signature header is present: GitHub cannot verify it here, but says it is there. */
 const verification = (headers: ReadonlyArray<Header>, raw?: Uint8Array) => {
   const signed = headers.find((h) => h.name === "gpgsig" || h.name === "gpgsig-sha256")
-  if (!signed) return { verified: false, reason: "unsigned", signature: null, payload: null }
+  if (!signed)
+    return {
+      verified: false,
+      reason: "unsigned",
+      signature: null,
+      payload: null,
+      verified_at: null,
+    }
   return {
     verified: false,
     reason: "unknown_signature_type",
     signature: textString(signed.value),
     payload: raw ? payloadOf(raw) : null,
+    verified_at: null,
   }
 }
 
@@ -257,8 +265,14 @@ const tagJson = (b: string, repo: RepoRow, id: ObjectId, tag: Tag) => ({
     url: `${api(b, repo)}/git/${tag.type}s/${tag.object}`,
   },
   verification: /-----BEGIN (PGP|SSH) SIGNATURE-----/.test(textString(tag.message))
-    ? { verified: false, reason: "unknown_signature_type", signature: null, payload: null }
-    : { verified: false, reason: "unsigned", signature: null, payload: null },
+    ? {
+        verified: false,
+        reason: "unknown_signature_type",
+        signature: null,
+        payload: null,
+        verified_at: null,
+      }
+    : { verified: false, reason: "unsigned", signature: null, payload: null, verified_at: null },
 })
 
 /** The URLs every content object carries. */
@@ -782,14 +796,7 @@ export const contentRoutes: Array<Route<Env>> = [
       yield* send(ctx, 200, Object.fromEntries(got.languages))
     }),
   ),
-  // Topics are not stored yet: every repository has none.
-  route("GET", `${P}/topics`, (ctx) =>
-    Effect.gen(function* () {
-      const content = yield* RepoContent
-      yield* content.readable(...own(ctx), yield* principalOf(ctx))
-      yield* send(ctx, 200, { names: [] })
-    }),
-  ),
+  // Topics: TopicRoutes.ts.
 ]
 
 /** `download_url`s: `/{owner}/{repo}/raw/{ref}/{path}` answers the file's bytes. */

@@ -1,13 +1,15 @@
 /**
  * Webhooks for repositories and organisations: GitHub's REST paths and shapes for hooks,
- * pings, the delivery log and redelivery. Hook changes are transactions; pings and
- * redeliveries are sent by the node that received the request.
+ * pings, the delivery log (this node's attempts with payloads, and the outcomes other
+ * validators recorded in replicated state) and redelivery. Hook changes are transactions;
+ * pings and redeliveries are sent by the node that received the request.
  */
 import { randomUUID } from "node:crypto"
 import { Effect } from "effect"
 import { type SetHook as SetHookTx, SetHook, type UserId } from "../../domain/Transaction.ts"
 import type { Principal } from "../../services/Auth.ts"
 import type { HookRow } from "../../services/CollabTables.ts"
+import type { DeliveryRow } from "../../services/Metadata.ts"
 import { NotFound, refusalOf } from "../../services/Errors.ts"
 import { Identity } from "../../services/Identity.ts"
 import { Ledger } from "../../services/Ledger.ts"
@@ -58,7 +60,20 @@ const targetOf = (ctx: HttpContext, p: Principal) =>
     }
   })
 
-const hookJson = (b: string, path: string, h: HookRow) => ({
+/** The hook's last answer, from this node's delivery log (GitHub's `last_response`). */
+const lastResponse = (last: DeliveryRow | undefined) =>
+  last === undefined
+    ? { code: null, status: "unused", message: null }
+    : {
+        code: last.status_code,
+        status: last.status === "OK" ? "active" : "failed",
+        message: last.status,
+      }
+
+/** A delivery's number (GitHub's `id`): the first 52 bits of its guid. */
+const deliveryNumber = (guid: string) => Number.parseInt(guid.replace(/-/g, "").slice(0, 13), 16)
+
+const hookJson = (b: string, path: string, h: HookRow, last?: DeliveryRow) => ({
   type: h.repo_id !== null ? "Repository" : "Organization",
   id: h.id,
   name: "web",
@@ -73,7 +88,9 @@ const hookJson = (b: string, path: string, h: HookRow) => ({
   updated_at: iso(h.updated_at),
   created_at: iso(h.created_at),
   url: `${b}/api${path}/hooks/${h.id}`,
+  test_url: `${b}/api${path}/hooks/${h.id}/tests`,
   ping_url: `${b}/api${path}/hooks/${h.id}/pings`,
+  last_response: lastResponse(last),
   deliveries_url: `${b}/api${path}/hooks/${h.id}/deliveries`,
 })
 
@@ -126,6 +143,59 @@ const hookOf = (ctx: HttpContext, p: Principal) =>
     return { t, hook }
   })
 
+const lastDelivery = (hook: HookRow) =>
+  Effect.flatMap(Metadata, (meta) =>
+    Effect.map(meta.deliveries(hook.id).pipe(Effect.orDie), (rows) => rows[0]),
+  )
+
+/**
+ * The hook's delivery log: what this node sent (with payloads), and what other validators
+ * recorded sending in replicated state (outcome only: their log holds the payload).
+ */
+const deliveryLog = (hook: HookRow) =>
+  Effect.gen(function* () {
+    const meta = yield* Metadata
+    const local = yield* meta.deliveries(hook.id).pipe(Effect.orDie)
+    const seen = new Set(local.map((d) => d.guid))
+    const remote = (yield* meta.hookRecordsOf(hook.id).pipe(Effect.orDie))
+      .filter((r) => !seen.has(r.guid))
+      .map((r): DeliveryRow & { remote?: true } => ({
+        guid: r.guid,
+        hook_id: r.hook_id,
+        event: r.event,
+        action: r.action,
+        payload: "null",
+        status:
+          r.status_code >= 200 && r.status_code < 300
+            ? "OK"
+            : r.status_code === 0
+              ? "failed to connect"
+              : `HTTP ${r.status_code}`,
+        status_code: r.status_code,
+        duration_ms: 0,
+        attempts: r.attempts,
+        redelivery: 0,
+        delivered_at: r.recorded_at,
+        response: null,
+        remote: true,
+      }))
+    const all: Array<DeliveryRow & { remote?: true }> = [...local, ...remote]
+    return all.sort((a, b) => b.delivered_at - a.delivered_at)
+  })
+
+/** A delivery of the hook by guid or by number (GitHub's `delivery_id`). */
+const deliveryOf = (hook: HookRow, key: string) =>
+  Effect.gen(function* () {
+    const meta = yield* Metadata
+    const local = /^\d+$/.test(key)
+      ? undefined
+      : yield* meta.delivery(hook.id, key).pipe(Effect.orDie)
+    if (local) return local as DeliveryRow & { remote?: true }
+    return (yield* deliveryLog(hook)).find((d) =>
+      /^\d+$/.test(key) ? deliveryNumber(d.guid) === Number(key) : d.guid === key,
+    )
+  })
+
 const pathOf = (ctx: HttpContext) =>
   ctx.params.repo !== undefined
     ? `/repos/${ctx.params.owner}/${ctx.params.repo}`
@@ -139,11 +209,9 @@ const routesFor = (prefix: string): Array<Route<R>> => [
       const t = yield* targetOf(ctx, p)
       const rows = yield* meta.hooksOf({ repoId: t.repoId, orgId: t.orgId }).pipe(Effect.orDie)
       const b = yield* base(ctx)
-      yield* send(
-        ctx,
-        200,
-        rows.map((h) => hookJson(b, pathOf(ctx), h)),
-      )
+      const out = []
+      for (const h of rows) out.push(hookJson(b, pathOf(ctx), h, yield* lastDelivery(h)))
+      yield* send(ctx, 200, out)
     }),
   ),
   route("POST", `${prefix}/hooks`, (ctx) =>
@@ -169,7 +237,11 @@ const routesFor = (prefix: string): Array<Route<R>> => [
     Effect.gen(function* () {
       const p = yield* requirePrincipal(ctx)
       const { hook } = yield* hookOf(ctx, p)
-      yield* send(ctx, 200, hookJson(yield* base(ctx), pathOf(ctx), hook))
+      yield* send(
+        ctx,
+        200,
+        hookJson(yield* base(ctx), pathOf(ctx), hook, yield* lastDelivery(hook)),
+      )
     }),
   ),
   route("PATCH", `${prefix}/hooks/:id`, (ctx) =>
@@ -180,7 +252,11 @@ const routesFor = (prefix: string): Array<Route<R>> => [
       const f = yield* hookFields(yield* jsonObject(ctx, "Hook"))
       yield* submitHook(p, { owner: t.owner, repo: t.repo, id: hook.id, ...f })
       const after = (yield* meta.hookById(hook.id).pipe(Effect.orDie))!
-      yield* send(ctx, 200, hookJson(yield* base(ctx), pathOf(ctx), after))
+      yield* send(
+        ctx,
+        200,
+        hookJson(yield* base(ctx), pathOf(ctx), after, yield* lastDelivery(after)),
+      )
     }),
   ),
   route("DELETE", `${prefix}/hooks/:id`, (ctx) =>
@@ -200,17 +276,38 @@ const routesFor = (prefix: string): Array<Route<R>> => [
       yield* noContent(ctx)
     }),
   ),
-  route("GET", `${prefix}/hooks/:id/deliveries`, (ctx) =>
+  // GitHub's test: the latest push again, if the hook takes pushes (else nothing is sent).
+  route("POST", `${prefix}/hooks/:id/tests`, (ctx) =>
     Effect.gen(function* () {
       const p = yield* requirePrincipal(ctx)
       const meta = yield* Metadata
       const { hook } = yield* hookOf(ctx, p)
-      const rows = yield* meta.deliveries(hook.id).pipe(Effect.orDie)
+      const events = JSON.parse(hook.events) as string[]
+      const push = (yield* meta.deliveries(hook.id).pipe(Effect.orDie)).find(
+        (d) => d.event === "push",
+      )
+      if (push && (events.includes("push") || events.includes("*")))
+        yield* deliver(meta, {
+          guid: push.guid,
+          hook,
+          event: push.event,
+          action: undefined,
+          body: push.payload,
+          redelivery: push.redelivery + 1,
+        }).pipe(Effect.forkDaemon)
+      yield* noContent(ctx)
+    }),
+  ),
+  route("GET", `${prefix}/hooks/:id/deliveries`, (ctx) =>
+    Effect.gen(function* () {
+      const p = yield* requirePrincipal(ctx)
+      const { hook } = yield* hookOf(ctx, p)
+      const rows = yield* deliveryLog(hook)
       yield* send(
         ctx,
         200,
         rows.map((d) => ({
-          id: d.guid,
+          id: deliveryNumber(d.guid),
           guid: d.guid,
           delivered_at: iso(d.delivered_at),
           redelivery: d.redelivery > 0,
@@ -228,25 +325,27 @@ const routesFor = (prefix: string): Array<Route<R>> => [
   route("GET", `${prefix}/hooks/:id/deliveries/:guid`, (ctx) =>
     Effect.gen(function* () {
       const p = yield* requirePrincipal(ctx)
-      const meta = yield* Metadata
       const { hook } = yield* hookOf(ctx, p)
-      const d = yield* meta.delivery(hook.id, ctx.params.guid!).pipe(Effect.orDie)
+      const d = yield* deliveryOf(hook, ctx.params.guid!)
       if (!d) return yield* new NotFound({ what: "delivery" })
       yield* send(ctx, 200, {
-        id: d.guid,
+        id: deliveryNumber(d.guid),
         guid: d.guid,
         delivered_at: iso(d.delivered_at),
         redelivery: d.redelivery > 0,
+        duration: d.duration_ms / 1000,
         status: d.status,
         status_code: d.status_code,
         event: d.event,
         action: d.action,
         attempts: d.attempts,
+        installation_id: null,
+        repository_id: hook.repo_id,
         request: {
           headers: { "X-GitHub-Event": d.event, "X-GitHub-Delivery": d.guid },
           payload: JSON.parse(d.payload),
         },
-        response: { payload: d.response },
+        response: { headers: null, payload: d.response },
       })
     }),
   ),
@@ -255,8 +354,13 @@ const routesFor = (prefix: string): Array<Route<R>> => [
       const p = yield* requirePrincipal(ctx)
       const meta = yield* Metadata
       const { hook } = yield* hookOf(ctx, p)
-      const d = yield* meta.delivery(hook.id, ctx.params.guid!).pipe(Effect.orDie)
+      const d = yield* deliveryOf(hook, ctx.params.guid!)
       if (!d) return yield* new NotFound({ what: "delivery" })
+      if (d.remote)
+        return yield* unprocessable(
+          `Delivery ${d.guid} was sent by another node of the cluster, whose log holds its payload: redeliver it through that node.`,
+          [{ resource: "HookDelivery", field: "id", code: "invalid" }],
+        )
       yield* deliver(meta, {
         guid: d.guid,
         hook,

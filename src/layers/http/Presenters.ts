@@ -26,19 +26,114 @@ const iso = (ms: number | null) =>
 
 const nodeId = (kind: string, id: number) => Buffer.from(`${kind}:${id}`).toString("base64")
 
+/** The link fields GitHub puts on every account (a "simple user"). */
+const accountLinks = (base: string, login: string) => {
+  const api = `${base}/api/users/${login}`
+  return {
+    avatar_url: `${base}/avatars/${login}`,
+    gravatar_id: "",
+    url: api,
+    html_url: `${base}/${login}`,
+    followers_url: `${api}/followers`,
+    following_url: `${api}/following{/other_user}`,
+    gists_url: `${api}/gists{/gist_id}`,
+    starred_url: `${api}/starred{/owner}{/repo}`,
+    subscriptions_url: `${api}/subscriptions`,
+    organizations_url: `${api}/orgs`,
+    repos_url: `${api}/repos`,
+    events_url: `${api}/events{/privacy}`,
+    received_events_url: `${api}/received_events`,
+  }
+}
+
 export const userJson = (base: string, user: Pick<UserRow, "id" | "login" | "site_admin">) => ({
   login: user.login,
   id: user.id,
   node_id: nodeId("User", user.id),
-  avatar_url: "",
-  url: `${base}/api/users/${user.login}`,
-  html_url: `${base}/${user.login}`,
-  repos_url: `${base}/api/users/${user.login}/repos`,
+  ...accountLinks(base, user.login),
   type: "User",
   site_admin: user.site_admin === 1,
 })
 
-export const repoJson = (base: string, repo: RepoRow, level?: Level, ownerIsOrg = false) => {
+/**
+ * The URL templates GitHub puts on every repository, and the counters of features Guts
+ * does not have (stars, watchers, wikis, pages, licences), which are honestly zero or off.
+ */
+const repoLinks = (base: string, full: string) => {
+  const api = `${base}/api/repos/${full}`
+  return {
+    forks_url: `${api}/forks`,
+    keys_url: `${api}/keys{/key_id}`,
+    collaborators_url: `${api}/collaborators{/collaborator}`,
+    teams_url: `${api}/teams`,
+    hooks_url: `${api}/hooks`,
+    issue_events_url: `${api}/issues/events{/number}`,
+    events_url: `${api}/events`,
+    assignees_url: `${api}/assignees{/user}`,
+    branches_url: `${api}/branches{/branch}`,
+    tags_url: `${api}/tags`,
+    blobs_url: `${api}/git/blobs{/sha}`,
+    git_tags_url: `${api}/git/tags{/sha}`,
+    git_refs_url: `${api}/git/refs{/sha}`,
+    trees_url: `${api}/git/trees{/sha}`,
+    statuses_url: `${api}/statuses/{sha}`,
+    languages_url: `${api}/languages`,
+    stargazers_url: `${api}/stargazers`,
+    contributors_url: `${api}/contributors`,
+    subscribers_url: `${api}/subscribers`,
+    subscription_url: `${api}/subscription`,
+    commits_url: `${api}/commits{/sha}`,
+    git_commits_url: `${api}/git/commits{/sha}`,
+    comments_url: `${api}/comments{/number}`,
+    issue_comment_url: `${api}/issues/comments{/number}`,
+    contents_url: `${api}/contents/{+path}`,
+    compare_url: `${api}/compare/{base}...{head}`,
+    merges_url: `${api}/merges`,
+    archive_url: `${api}/{archive_format}{/ref}`,
+    downloads_url: `${api}/downloads`,
+    issues_url: `${api}/issues{/number}`,
+    pulls_url: `${api}/pulls{/number}`,
+    milestones_url: `${api}/milestones{/number}`,
+    notifications_url: `${api}/notifications{?since,all,participating}`,
+    labels_url: `${api}/labels{/name}`,
+    releases_url: `${api}/releases{/id}`,
+    deployments_url: `${api}/deployments`,
+    ssh_url: `${base}/${full}.git`,
+    svn_url: `${base}/${full}`,
+    mirror_url: null,
+    homepage: null,
+    language: null,
+    license: null,
+    size: 0,
+    forks: 0,
+    forks_count: 0,
+    stargazers_count: 0,
+    watchers: 0,
+    watchers_count: 0,
+    subscribers_count: 0,
+    network_count: 0,
+    has_issues: true,
+    has_projects: false,
+    has_wiki: false,
+    has_pages: false,
+    has_downloads: true,
+    has_discussions: false,
+  }
+}
+
+/** What a repository's JSON shows that is not in its row. */
+export interface RepoExtras {
+  readonly openIssues: number
+  readonly topics: ReadonlyArray<string>
+}
+
+export const repoJson = (
+  base: string,
+  repo: RepoRow,
+  level?: Level,
+  ownerIsOrg = false,
+  extras: RepoExtras = { openIssues: 0, topics: [] },
+) => {
   const full = `${repo.owner_login}/${repo.name}`
   return {
     id: repo.id,
@@ -56,6 +151,7 @@ export const repoJson = (base: string, repo: RepoRow, level?: Level, ownerIsOrg 
     html_url: `${base}/${full}`,
     description: repo.description,
     fork: false,
+    ...repoLinks(base, full),
     url: `${base}/api/repos/${full}`,
     clone_url: `${base}/${full}.git`,
     git_url: `${base}/git/${full}`,
@@ -63,6 +159,9 @@ export const repoJson = (base: string, repo: RepoRow, level?: Level, ownerIsOrg 
     updated_at: iso(repo.updated_at),
     pushed_at: iso(repo.pushed_at),
     default_branch: repo.default_branch,
+    open_issues: extras.openIssues,
+    open_issues_count: extras.openIssues,
+    topics: extras.topics,
     archived: false,
     disabled: false,
     ...(level !== undefined ? { permissions: permissionsObject(level) } : {}),
@@ -78,36 +177,79 @@ export const accountJson = (
         login: user.login,
         id: user.id,
         node_id: nodeId("Organization", user.id),
-        avatar_url: "",
+        ...accountLinks(base, user.login),
         url: `${base}/api/orgs/${user.login}`,
-        html_url: `${base}/${user.login}`,
         repos_url: `${base}/api/orgs/${user.login}/repos`,
         type: "Organization",
         site_admin: false,
       }
     : userJson(base, user)
 
-export const userFullJson = (base: string, user: UserRow) => ({
+/** Repository counts of an account, for its profile. */
+export interface RepoCounts {
+  readonly publicRepos: number
+  readonly privateRepos: number
+}
+
+export const userFullJson = (
+  base: string,
+  user: UserRow,
+  counts: RepoCounts = { publicRepos: 0, privateRepos: 0 },
+  self = false,
+) => ({
   ...accountJson(base, user),
   name: user.name,
+  company: null,
+  blog: null,
+  location: null,
   email: user.email,
+  hireable: null,
   bio: user.bio,
+  public_repos: counts.publicRepos,
+  public_gists: 0,
+  followers: 0,
+  following: 0,
   created_at: iso(user.created_at),
   updated_at: iso(user.updated_at || user.created_at),
+  ...(self
+    ? {
+        private_gists: 0,
+        total_private_repos: counts.privateRepos,
+        owned_private_repos: counts.privateRepos,
+        disk_usage: 0,
+        collaborators: 0,
+        two_factor_authentication: false,
+      }
+    : {}),
 })
 
-export const orgJson = (base: string, org: UserRow) => ({
+export const orgJson = (base: string, org: UserRow, counts?: RepoCounts) => ({
   login: org.login,
   id: org.id,
   node_id: nodeId("Organization", org.id),
   url: `${base}/api/orgs/${org.login}`,
   repos_url: `${base}/api/orgs/${org.login}/repos`,
+  events_url: `${base}/api/orgs/${org.login}/events`,
+  hooks_url: `${base}/api/orgs/${org.login}/hooks`,
+  issues_url: `${base}/api/orgs/${org.login}/issues`,
   members_url: `${base}/api/orgs/${org.login}/members{/member}`,
-  avatar_url: "",
+  public_members_url: `${base}/api/orgs/${org.login}/public_members{/member}`,
+  avatar_url: `${base}/avatars/${org.login}`,
   description: org.bio,
-  name: org.name,
+  ...(org.name !== null ? { name: org.name } : {}),
   html_url: `${base}/${org.login}`,
   type: "Organization",
+  ...(counts
+    ? {
+        has_organization_projects: false,
+        has_repository_projects: false,
+        public_repos: counts.publicRepos,
+        public_gists: 0,
+        followers: 0,
+        following: 0,
+        archived_at: null,
+      }
+    : {}),
   created_at: iso(org.created_at),
   updated_at: iso(org.updated_at || org.created_at),
 })

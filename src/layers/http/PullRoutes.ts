@@ -77,6 +77,17 @@ const pullJson = (ctx: HttpContext, b: string, d: Details) =>
       updated_at: issue.updated_at,
       closed_at: issue.closed_at,
       merged_at: iso(d.pull.merged_at),
+      auto_merge: null,
+      _links: {
+        self: { href: url },
+        html: { href: `${b}/${repo.owner_login}/${repo.name}/pull/${d.pull.number}` },
+        issue: { href: issue.url },
+        comments: { href: issue.comments_url },
+        review_comments: { href: `${url}/comments` },
+        review_comment: { href: `${repoUrl}/pulls/comments{/number}` },
+        commits: { href: `${url}/commits` },
+        statuses: { href: `${repoUrl}/statuses/${d.headSha}` },
+      },
       merge_commit_sha: d.pull.merge_commit_sha,
       assignee: issue.assignee,
       assignees: issue.assignees,
@@ -136,6 +147,12 @@ const reviewJson = (b: string, repo: RepoRow, number: number, r: ReviewRow) => (
   submitted_at: iso(r.submitted_at),
   commit_id: r.commit_id,
   author_association: "NONE",
+  _links: {
+    html: {
+      href: `${b}/${repo.owner_login}/${repo.name}/pull/${number}#pullrequestreview-${r.id}`,
+    },
+    pull_request: { href: `${b}/api/repos/${repo.owner_login}/${repo.name}/pulls/${number}` },
+  },
 })
 
 const reviewCommentJson = (b: string, repo: RepoRow, number: number, c: ReviewCommentRow) => ({

@@ -42,6 +42,8 @@ const assetJson = (b: string, repo: RepoRow, release: ReleaseRow, a: AssetRow) =
   state: "uploaded",
   content_type: a.content_type,
   size: a.size,
+  // GitHub's digest is a SHA-256 of the bytes; assets are stored as git blobs (SHA-1).
+  digest: null,
   download_count: 0,
   created_at: iso(a.created_at),
   updated_at: iso(a.updated_at),
@@ -212,6 +214,7 @@ export const releaseRoutes: Array<Route<R | Releases | NodeConfig>> = [
       const bb = yield* base(ctx)
       yield* send(ctx, 201, {
         ref: r.ref,
+        node_id: Buffer.from(`Ref:${r.ref}`).toString("base64"),
         url: `${bb}/api/repos/${r.repo.owner_login}/${r.repo.name}/git/${r.ref}`,
         object: {
           type: "commit",
@@ -235,6 +238,7 @@ export const releaseRoutes: Array<Route<R | Releases | NodeConfig>> = [
       const bb = yield* base(ctx)
       yield* send(ctx, 200, {
         ref: r.ref,
+        node_id: Buffer.from(`Ref:${r.ref}`).toString("base64"),
         url: `${bb}/api/repos/${r.repo.owner_login}/${r.repo.name}/git/${r.ref}`,
         object: {
           type: "commit",

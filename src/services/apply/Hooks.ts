@@ -77,5 +77,28 @@ export const makeHookHandlers = (meta: MetadataShape, kit: Kit) => {
       return done({ id: hook.id })
     })
 
-  return { setHook }
+  /** Only a node (the system submitter) records what it delivered. */
+  const recordHookDelivery = (tx: T.RecordHookDelivery, block: Block, actor: UserRow) =>
+    Effect.gen(function* () {
+      if (actor.id !== 0)
+        return yield* reject("only a node records webhook deliveries", { code: "forbidden" })
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(tx.guid))
+        return yield* invalid("guid", "guid must be a delivery id")
+      if (!/^[0-9a-f]{64}$/.test(tx.node))
+        return yield* invalid("node", "node must be a public key (64 hex digits)")
+      yield* meta.insertHookRecord({
+        guid: tx.guid,
+        hook_id: tx.hookId,
+        node: tx.node,
+        status_code: tx.statusCode,
+        attempts: tx.attempts,
+        event: tx.event,
+        action: tx.action ?? null,
+        recorded_at: block.timestamp,
+        height: block.height,
+      })
+      return done({ guid: tx.guid })
+    })
+
+  return { setHook, recordHookDelivery }
 }

@@ -29,7 +29,7 @@ import { mergeTrees, type NewObject } from "../../domain/git/TreeMerge.ts"
 import { diffCommits } from "../../domain/git/UnifiedDiff.ts"
 import { repoNameProblem } from "../../domain/Names.ts"
 import { atLeast } from "../../domain/Permissions.ts"
-import { passingContexts } from "../../domain/Statuses.ts"
+import { passingChecks } from "../../domain/Statuses.ts"
 import type * as T from "../../domain/Transaction.ts"
 import type { Block } from "../../domain/Transaction.ts"
 import type { Access } from "../Access.ts"
@@ -490,7 +490,10 @@ export const makePullHandlers = (deps: {
             )
         }
         if (rule.requiredStatusChecks) {
-          const passing = passingContexts(yield* meta.statusesOf(repo.id, headSha))
+          const passing = passingChecks(
+            yield* meta.statusesOf(repo.id, headSha),
+            yield* meta.checkRunsOf(repo.id, headSha),
+          )
           const missing = rule.requiredStatusChecks.contexts.filter((c) => !passing.has(c))
           if (missing.length > 0)
             return yield* notMergeable(
