@@ -413,7 +413,7 @@ const jsStrings = [
   rule(String.raw`\`(?:[^\`\\]|\\[\s\S])*(?:\`|$)`, "str"),
 ]
 /** The longest regular expression literal we look for (bounds the work of a failed try). */
-const MAX_REGEX_LITERAL = 1000
+const MAX_REGEX_LITERAL = 256
 
 /**
  * The end of a regular expression literal starting at `pos` (a `/`), or -1: it must close
