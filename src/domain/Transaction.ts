@@ -484,6 +484,13 @@ export class SetHook extends Schema.TaggedClass<SetHook>()("SetHook", {
   delete: Schema.optional(Schema.Boolean),
 }) {}
 
+/** Sets (or replaces) a user's web sign-in password; `hash` is domain/Password.ts's string. */
+export class SetPassword extends Schema.TaggedClass<SetPassword>()("SetPassword", {
+  ...Envelope,
+  user: Schema.String,
+  hash: Schema.String,
+}) {}
+
 export const Transaction = Schema.Union(
   CreateUser,
   UpdateUser,
@@ -525,6 +532,7 @@ export const Transaction = Schema.Union(
   SetReleaseAsset,
   SetHook,
   UpdateRefs,
+  SetPassword,
 )
 export type Transaction = typeof Transaction.Type
 

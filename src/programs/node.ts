@@ -38,6 +38,7 @@ import type { Metadata } from "../services/Metadata.ts"
 import { ObjectStore } from "../services/ObjectStore.ts"
 import type { RefStore } from "../services/RefStore.ts"
 import { Repositories } from "../services/Repositories.ts"
+import { webRoutes } from "../layers/web/WebRoutes.ts"
 
 /** Refreshes `guts_storage_available_bytes` every 15 s. */
 const StorageGaugeLive = Layer.scopedDiscard(
@@ -133,6 +134,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
           | GitService
           | Metadata
           | RefStore
+          | Access
         >(
           [
             ...healthRoutes,
@@ -141,6 +143,8 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
             ...releaseDownloadRoutes,
             ...rawRoutes.map((r) => ({ ...r, handler: limited(r.handler) })),
             ...gitRoutes,
+            // The web interface last: every route above keeps priority over its patterns.
+            ...webRoutes(),
           ],
           {
             "/ws": liveSocket,

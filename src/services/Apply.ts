@@ -31,6 +31,7 @@ import { makeContentHandlers } from "./apply/Content.ts"
 import { makeHookHandlers } from "./apply/Hooks.ts"
 import { type Handled, makeKit, Reject } from "./apply/Kit.ts"
 import { makePullHandlers } from "./apply/Pulls.ts"
+import { makePasswordHandlers } from "./apply/Passwords.ts"
 import { rangeFacts } from "./git/Ancestry.ts"
 import { Metadata, type UserRow } from "./Metadata.ts"
 import { type ObjectCorrupt, ObjectStore, type StorageError } from "./ObjectStore.ts"
@@ -733,6 +734,8 @@ const make = Effect.gen(function* () {
     updateRefs,
   })
 
+  const passwords = makePasswordHandlers(meta, makeKit(meta, access))
+
   const handle = (
     tx: Transaction,
     block: Block,
@@ -819,6 +822,8 @@ const make = Effect.gen(function* () {
         return hooks.setHook(tx, block, actor)
       case "UpdateRefs":
         return updateRefs(tx, block, actor)
+      case "SetPassword":
+        return passwords.setPassword(tx, block, actor)
     }
   }
 

@@ -1,0 +1,222 @@
+/**
+ * The web interface without a browser: sign-in (token and password), CSRF refusals, inert
+ * user content (`<script>`, `javascript:` links, raw HTML in a README and a comment), private
+ * repositories invisible to outsiders (explore, search, user page, every URL a 404), and
+ * the accessibility basics every page keeps (landmarks, a label for every control).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { type Api, apiClient, makeUser } from "../support/Api.ts"
+import { type RunningNode, startNode } from "../support/TestNode.ts"
+import { signInWithToken, type WebClient, webClient } from "./WebClient.ts"
+
+let node: RunningNode
+let alice: Api
+let aliceWeb: WebClient
+let bobWeb: WebClient
+let anon: WebClient
+
+const EVIL = [
+  "# Hello",
+  "<script>alert('readme')</script>",
+  '<img src=x onerror="alert(1)">',
+  "[click me](javascript:alert(2))",
+  '<a href="javascript:alert(3)">raw link</a>',
+].join("\n")
+
+beforeAll(async () => {
+  node = await startNode({ storage: "memory" })
+  const admin = apiClient(node.url, node.token)
+  const a = await makeUser(admin, "alice", ["repo", "user", "read:org"])
+  const b = await makeUser(admin, "bob", ["repo", "user", "read:org"])
+  alice = apiClient(node.url, a.token)
+  expect((await alice("POST", "/user/repos", { name: "open", auto_init: false })).status).toBe(201)
+  expect(
+    (
+      await alice("POST", "/user/repos", {
+        name: "hidden-gem",
+        private: true,
+        description: "secret stuff",
+      })
+    ).status,
+  ).toBe(201)
+  for (const repo of ["open", "hidden-gem"]) {
+    const put = await alice("PUT", `/repos/alice/${repo}/contents/README.md`, {
+      message: "readme",
+      content: Buffer.from(EVIL).toString("base64"),
+      branch: "main",
+    })
+    expect(put.status).toBe(201)
+  }
+  aliceWeb = webClient(node.url)
+  bobWeb = webClient(node.url)
+  anon = webClient(node.url)
+  await signInWithToken(aliceWeb, a.token)
+  await signInWithToken(bobWeb, b.token)
+})
+afterAll(async () => {
+  await node?.close()
+})
+
+/** No executable HTML from user content: no script element with our payload, no js: URL, no handler. */
+const expectInert = (text: string) => {
+  expect(text).not.toMatch(/<script>alert/i)
+  expect(text).not.toMatch(/<img[^>]*onerror/i)
+  expect(text).not.toMatch(/href\s*=\s*["']?\s*javascript:/i)
+  // Only our own scripts, from our own origin.
+  for (const m of text.matchAll(/<script\b[^>]*>/gi)) expect(m[0]).toMatch(/src="\/-\/static\//)
+}
+
+describe("web interface", () => {
+  it("renders the repository home with the README inert and a strict CSP", async () => {
+    const page = await anon.get("/alice/open")
+    expect(page.status).toBe(200)
+    expect(page.text).toContain("README.md")
+    expect(page.text).toContain("Hello")
+    expectInert(page.text)
+    expect(page.headers.get("content-security-policy")).toContain("script-src 'self'")
+    const file = await anon.get("/alice/open/blob/main/README.md")
+    expect(file.status).toBe(200)
+    expect(file.text).toContain('id="L2"')
+    expectInert(file.text)
+  })
+
+  it("renders an issue comment with script and javascript: links inert", async () => {
+    const made = await aliceWeb.post("/alice/open/issues", {
+      title: "<b>bold</b> title",
+      body: EVIL,
+    })
+    expect(made.status).toBe(303)
+    const number = /\/issues\/(\d+)$/.exec(made.location ?? "")?.[1]
+    expect(number).toBeDefined()
+    const commented = await bobWeb.post(`/alice/open/issues/${number}/comment`, {
+      body: EVIL,
+      action: "comment",
+    })
+    expect(commented.status).toBe(303)
+    const page = await anon.get(`/alice/open/issues/${number}`)
+    expect(page.status).toBe(200)
+    expect(page.text).toContain("&lt;b&gt;bold&lt;/b&gt; title")
+    expect(page.text).toContain("bob")
+    expectInert(page.text)
+  })
+
+  it("refuses a POST without the CSRF token with a 403 page that says why, changing nothing", async () => {
+    const before = await alice("GET", "/repos/alice/open/issues?state=all")
+    const res = await aliceWeb.post("/alice/open/issues", { title: "forged" }, { csrf: false })
+    expect(res.status).toBe(403)
+    expect(res.text).toContain("CSRF")
+    const wrong = await aliceWeb.post("/alice/open/issues", {
+      title: "forged",
+      _csrf: "0".repeat(64),
+    })
+    expect(wrong.status).toBe(403)
+    // Another session's token does not work either.
+    const bobs = await bobWeb.csrf()
+    expect(
+      (await aliceWeb.post("/alice/open/issues", { title: "forged", _csrf: bobs })).status,
+    ).toBe(403)
+    const after = await alice("GET", "/repos/alice/open/issues?state=all")
+    expect(after.body.length).toBe(before.body.length)
+    // The sign-in form without its double-submit value is refused too.
+    const signin = await webClient(node.url).post("/-/signin", { token: "x" }, { csrf: false })
+    expect(signin.status).toBe(403)
+  })
+
+  it("never shows a private repository to outsiders", async () => {
+    for (const client of [anon, bobWeb]) {
+      for (const path of ["/", "/?q=hidden", "/?q=secret", "/alice"]) {
+        const page = await client.get(path)
+        expect(page.status).toBe(200)
+        expect(page.text).not.toContain("hidden-gem")
+        expect(page.text).not.toContain("secret stuff")
+      }
+      for (const path of [
+        "/alice/hidden-gem",
+        "/alice/hidden-gem/tree/main",
+        "/alice/hidden-gem/blob/main/README.md",
+        "/alice/hidden-gem/-/raw/main/README.md",
+        "/alice/hidden-gem/issues",
+        "/alice/hidden-gem/pulls",
+        "/alice/hidden-gem/commits",
+        "/alice/hidden-gem/settings",
+      ]) {
+        const page = await client.get(path)
+        expect(page.status, path).toBe(404)
+        expect(page.text).not.toContain("secret stuff")
+      }
+    }
+    // Its owner sees it everywhere.
+    expect((await aliceWeb.get("/?q=hidden")).text).toContain("hidden-gem")
+    expect((await aliceWeb.get("/alice/hidden-gem")).status).toBe(200)
+  })
+
+  it("signs in with a password set on the account page, and signing out revokes the session", async () => {
+    const set = await aliceWeb.post("/-/account/password", { password: "correct horse battery" })
+    expect(set.status).toBe(303)
+    const short = await aliceWeb.post("/-/account/password", { password: "short" })
+    expect(short.status).toBe(422)
+    const fresh = webClient(node.url)
+    const form = await fresh.get("/-/signin")
+    const nonce = /name="_signin" value="([0-9a-f]+)"/.exec(form.text)![1]!
+    const bad = await fresh.post(
+      "/-/signin",
+      { _signin: nonce, login: "alice", password: "wrong password" },
+      { csrf: false },
+    )
+    expect(bad.status).toBe(401)
+    expect(bad.text).toContain("Incorrect username or password")
+    const good = await fresh.post(
+      "/-/signin",
+      { _signin: nonce, login: "alice", password: "correct horse battery" },
+      { csrf: false },
+    )
+    expect(good.status).toBe(303)
+    const session = fresh.cookies.get("guts_session")!
+    expect((await fresh.get("/")).text).toContain('href="/alice"')
+    // The session is a real token: the API accepts it, until sign-out revokes it.
+    expect((await apiClient(node.url, session)("GET", "/user")).body.login).toBe("alice")
+    expect((await fresh.post("/-/signout", {})).status).toBe(303)
+    expect((await apiClient(node.url, session)("GET", "/user")).status).toBe(401)
+  })
+
+  it("gives every form control a label, and every page its landmarks", async () => {
+    const pages: Array<[WebClient, string]> = [
+      [anon, "/-/signin"],
+      [anon, "/"],
+      [aliceWeb, "/-/new"],
+      [aliceWeb, "/-/account"],
+      [aliceWeb, "/alice/open"],
+      [aliceWeb, "/alice/open/issues"],
+      [aliceWeb, "/alice/open/issues/new"],
+      [aliceWeb, "/alice/open/issues/1"],
+      [aliceWeb, "/alice/open/settings"],
+    ]
+    for (const [client, path] of pages) {
+      const { text, status } = await client.get(path)
+      expect(status, path).toBe(200)
+      for (const landmark of ["<header", "<nav", "<main", "<footer", 'class="skip"'])
+        expect(text, `${path} ${landmark}`).toContain(landmark)
+      const labelled = new Set([...text.matchAll(/<label[^>]*\bfor="([^"]+)"/g)].map((m) => m[1]))
+      for (const m of text.matchAll(/<(input|select|textarea)\b([^>]*)>/g)) {
+        const attrs = m[2]!
+        if (/type="hidden"/.test(attrs)) continue
+        const id = /\bid="([^"]+)"/.exec(attrs)?.[1]
+        expect(id && labelled.has(id), `${path}: ${m[0]} has no label`).toBe(true)
+      }
+    }
+  })
+
+  it("creates a repository from the web form", async () => {
+    const res = await aliceWeb.post("/-/new", {
+      name: "from-web",
+      description: "made in a browser",
+      visibility: "public",
+    })
+    expect(res.status).toBe(303)
+    expect(res.location).toBe("/alice/from-web")
+    const home = await aliceWeb.get("/alice/from-web")
+    expect(home.text).toContain("This repository is empty")
+    const dup = await aliceWeb.post("/-/new", { name: "from-web" })
+    expect(dup.status).toBe(422)
+  })
+})
