@@ -69,7 +69,15 @@ tr.thread td{white-space:normal;background:var(--panel);font-family:system-ui,sa
 .comment>.body{padding:.6em .8em;overflow-wrap:anywhere}
 .markdown pre,.plain{white-space:pre-wrap;overflow-wrap:anywhere;font:13px/1.45 ui-monospace,monospace}
 .markdown img{max-width:100%}
-details.line-comment summary{cursor:pointer;display:inline-block}
+.code-wrap{position:relative}
+details.line-comment{display:inline-block;vertical-align:top}
+table.code td.ln{white-space:nowrap}
+details.line-comment summary{cursor:pointer;display:inline-block;list-style:none;width:1.3em;text-align:center;border-radius:4px;background:var(--accent);color:var(--btnfg);font-weight:700;margin-right:.3em;opacity:.25}
+details.line-comment summary::-webkit-details-marker{display:none}
+tr:hover details.line-comment summary,details.line-comment summary:focus-visible,details.line-comment[open] summary{opacity:1}
+details.line-comment[open]>form{position:absolute;left:.5em;right:.5em;z-index:5;margin-top:1.6em;padding:.6em;background:var(--bg);border:1px solid var(--border);border-radius:6px;box-shadow:0 4px 16px rgba(0,0,0,.25);text-align:left;white-space:normal;font-family:system-ui,sans-serif}
+button:disabled{opacity:.5;cursor:not-allowed}
+.box>.head h2,.box>.head h3{margin:0;font-size:1.05em}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(14em,1fr));gap:1em}
 .stat{border:1px solid var(--border);border-radius:6px;padding:.8em}
 .stat .n{font-size:1.6em;font-weight:700}

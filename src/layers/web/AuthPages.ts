@@ -5,18 +5,14 @@
  * A password or a token is exchanged for a new session token (a real API token with the
  * note "web session" and a 14-day expiry) in an HttpOnly cookie; signing out revokes it.
  */
-import { randomUUID } from "node:crypto"
 import { Clock, Effect } from "effect"
-import { hashPassword, passwordProblem, verifyPassword } from "../../domain/Password.ts"
+import { passwordProblem, verifyPassword } from "../../domain/Password.ts"
 import { hasScope } from "../../domain/Permissions.ts"
-import { SetPassword, type UserId } from "../../domain/Transaction.ts"
 import { Auth, type Principal } from "../../services/Auth.ts"
 import { Identity } from "../../services/Identity.ts"
-import { Ledger } from "../../services/Ledger.ts"
 import { Metadata, type UserRow } from "../../services/Metadata.ts"
 import { NodeConfig } from "../../services/NodeConfig.ts"
 import { Repositories } from "../../services/Repositories.ts"
-import { submitTx } from "../../services/Submit.ts"
 import type { HttpContext } from "../http/HttpServer.ts"
 import { html } from "./Html.ts"
 import {
@@ -103,25 +99,6 @@ const passwordPrincipal = (user: UserRow): Principal => ({
   scopes: user.site_admin === 1 ? [...SESSION_SCOPES, "site_admin"] : SESSION_SCOPES,
   tokenId: 0,
 })
-
-const setPassword = (principal: Principal, login: string, password: string) =>
-  Effect.gen(function* () {
-    const problem = passwordProblem(password)
-    if (problem) return yield* fail(422, problem)
-    const ledger = yield* Ledger
-    const hash = yield* hashPassword(password)
-    yield* submitTx(
-      ledger,
-      SetPassword.make({
-        submitter: principal.user.id as UserId,
-        idempotencyKey: randomUUID(),
-        user: login,
-        hash,
-      }),
-      "User",
-      "password",
-    )
-  })
 
 export const authRoutes = [
   webRoute("GET", "/-/signin", (ctx, viewer) =>
@@ -235,7 +212,7 @@ export const authRoutes = [
       )
       const principal = passwordPrincipal(made.user)
       // Submitted as the node (the account has no session yet), like the sign-up token.
-      yield* setPassword({ ...principal, user: { ...made.user, id: 0 } }, made.user.login, password)
+      yield* identity.setPassword(undefined, made.user.login, password)
       yield* startSession(ctx, principal, principal.scopes)
       yield* redirect(ctx, `/${made.user.login}`)
     }),
@@ -270,7 +247,8 @@ ${ctx.url.searchParams.get("saved") ? html`<p class="flash" role="status">Passwo
           403,
           "This session's token lacks the user scope needed to set a password.",
         )
-      yield* setPassword(principal, principal.user.login, form.password ?? "")
+      const identity = yield* Identity
+      yield* identity.setPassword(principal, principal.user.login, form.password ?? "")
       yield* redirect(ctx, "/-/account?saved=1")
     }),
   ),

@@ -605,17 +605,20 @@ ${viewer ? commentForm(repo, number, viewer, `${b}/pull/${number}`, canClose && 
             const here = comments.filter(
               (c) => c.path === f.filename && c.line === line && c.side === side,
             )
-            const thread = here.length > 0 ? reviewThread(here) : undefined
-            const form = canComment
-              ? html`<details class="line-comment"><summary aria-label="Comment on ${f.filename} line ${line}${side === "LEFT" ? " (old)" : ""}">💬</summary>
+            return here.length > 0 ? reviewThread(here) : undefined
+          },
+          action: canComment
+            ? (side: "LEFT" | "RIGHT", line: number) => {
+                const id = `lc-${side}-${line}-${f.filename}`
+                const where = `${f.filename} ${side === "LEFT" ? "old " : ""}line ${line}`
+                return html`<details class="line-comment"><summary aria-label="Open a comment form for ${where}">+</summary>
 <form method="post" action="${b}/pull/${number}/line-comment">
 ${csrfField(viewer!)}<input type="hidden" name="path" value="${f.filename}"><input type="hidden" name="line" value="${line}"><input type="hidden" name="side" value="${side}"><input type="hidden" name="commit" value="${d.headSha}">
-<label for="lc-${side}-${line}-${f.filename}">Comment on line ${line}</label>
-<textarea id="lc-${side}-${line}-${f.filename}" name="body" required></textarea>
+<label for="${id}">Comment on ${where}</label>
+<textarea id="${id}" name="body" required></textarea>
 <button type="submit">Add comment</button></form></details>`
-              : undefined
-            return thread || form ? html`${thread ?? ""}${form ?? ""}` : undefined
-          },
+              }
+            : undefined,
         })
         yield* page(
           ctx,

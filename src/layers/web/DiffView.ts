@@ -37,6 +37,8 @@ export const parsePatch = (patch: string): DiffLine[] => {
 export interface LineHooks {
   /** Rendered under a line (review threads, a comment form); side RIGHT uses newNo. */
   readonly after?: (side: "LEFT" | "RIGHT", line: number) => Html | undefined
+  /** Put in a line's number cell (a comment button whose form opens over the diff). */
+  readonly action?: (side: "LEFT" | "RIGHT", line: number) => Html | undefined
 }
 
 const fileId = (f: FileDiff) => `diff-${Buffer.from(f.filename).toString("hex").slice(0, 40)}`
@@ -64,7 +66,8 @@ const unified = (lines: ReadonlyArray<DiffLine>, hooks: LineHooks) =>
         return html`<tr class="hunk"><td class="ln"></td><td class="ln"></td><td class="lc">${l.text}</td></tr>`
       const side = sideOf(l)
       const extra = side && hooks.after ? hooks.after(side[0], side[1]) : undefined
-      return html`<tr class="${l.kind}"><td class="ln">${l.oldNo ?? ""}</td><td class="ln">${l.newNo ?? ""}</td><td class="lc">${l.text}</td></tr>${
+      const act = side ? hooks.action?.(side[0], side[1]) : undefined
+      return html`<tr class="${l.kind}"><td class="ln">${side?.[0] === "LEFT" ? act : ""}${l.oldNo ?? ""}</td><td class="ln">${side?.[0] === "RIGHT" ? act : ""}${l.newNo ?? ""}</td><td class="lc">${l.text}</td></tr>${
         extra ? html`<tr class="thread"><td colspan="3">${extra}</td></tr>` : ""
       }`
     }),
@@ -85,7 +88,7 @@ const split = (lines: ReadonlyArray<DiffLine>, hooks: LineHooks) => {
     if (l.kind === "ctx") {
       const extra = hooks.after?.("RIGHT", l.newNo!)
       rows.push(
-        html`<tr class="ctx"><td class="ln">${l.oldNo}</td><td class="half">${l.text}</td><td class="ln">${l.newNo}</td><td class="half">${l.text}</td></tr>${
+        html`<tr class="ctx"><td class="ln">${l.oldNo}</td><td class="half">${l.text}</td><td class="ln">${hooks.action?.("RIGHT", l.newNo!)}${l.newNo}</td><td class="half">${l.text}</td></tr>${
           extra ? html`<tr class="thread"><td colspan="4">${extra}</td></tr>` : ""
         }`,
       )
@@ -105,7 +108,7 @@ const split = (lines: ReadonlyArray<DiffLine>, hooks: LineHooks) => {
         a ? hooks.after?.("RIGHT", a.newNo!) : undefined,
       ].filter((x): x is Html => x !== undefined)
       rows.push(
-        html`<tr><td class="ln">${d?.oldNo ?? ""}</td><td class="half${d ? " del" : ""}">${d?.text ?? ""}</td><td class="ln">${a?.newNo ?? ""}</td><td class="half${a ? " add" : ""}">${a?.text ?? ""}</td></tr>${
+        html`<tr><td class="ln">${d ? hooks.action?.("LEFT", d.oldNo!) : ""}${d?.oldNo ?? ""}</td><td class="half${d ? " del" : ""}">${d?.text ?? ""}</td><td class="ln">${a ? hooks.action?.("RIGHT", a.newNo!) : ""}${a?.newNo ?? ""}</td><td class="half${a ? " add" : ""}">${a?.text ?? ""}</td></tr>${
           extras.length > 0 ? html`<tr class="thread"><td colspan="4">${extras}</td></tr>` : ""
         }`,
       )
