@@ -71,7 +71,9 @@ describe("web interface", () => {
     const page = await anon.get("/alice/open")
     expect(page.status).toBe(200)
     expect(page.text).toContain("README.md")
-    expect(page.text).toContain("Hello")
+    // Rendered as markdown (a heading, a link's text), with everything executable gone.
+    expect(page.text).toMatch(/<h1[^>]*>Hello<\/h1>/)
+    expect(page.text).toContain("click me")
     expectInert(page.text)
     expect(page.headers.get("content-security-policy")).toContain("script-src 'self'")
     const file = await anon.get("/alice/open/blob/main/README.md")
