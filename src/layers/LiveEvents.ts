@@ -10,6 +10,8 @@
  *   ← {"type":"subscribed","repositories":[...],"height":130}
  *   ← {"type":"event","height":124,"event":"issues","action":"opened","repository":"o/r","payload":{...}}
  *   ← {"type":"error","message":"..."}
+ *   With `"blocks":true` in a subscribe message, also every applied block:
+ *   ← {"type":"block","height":131,"timestamp":1700000000000,"transactions":3}
  */
 import type * as http from "node:http"
 import type { Duplex } from "node:stream"
@@ -130,6 +132,24 @@ export const liveSocket = (req: http.IncomingMessage, socket: Duplex, _head: Buf
     })
     socket.on("close", () => Queue.unsafeOffer(inbox, "closed"))
     socket.on("error", () => Queue.unsafeOffer(inbox, "closed"))
+    // Block notices (height, time, transaction count) for those who asked (`"blocks":true`):
+    // what the cluster dashboard refreshes on. They name no repository.
+    let wantBlocks = false
+    const blocks = yield* PubSub.subscribe(apply.appliedBlocks)
+    yield* Queue.take(blocks).pipe(
+      Effect.flatMap(({ block }) =>
+        wantBlocks
+          ? send({
+              type: "block",
+              height: block.height,
+              timestamp: block.timestamp,
+              transactions: block.txs.length,
+            })
+          : Effect.void,
+      ),
+      Effect.forever,
+      Effect.forkScoped,
+    )
     const stream = yield* PubSub.subscribe(events.live)
     // Live events go out as they come, to whoever subscribed to their repository.
     yield* Queue.take(stream).pipe(
@@ -144,7 +164,7 @@ export const liveSocket = (req: http.IncomingMessage, socket: Duplex, _head: Buf
     for (;;) {
       const msg = yield* Queue.take(inbox)
       if (msg === "closed") break
-      let parsed: { type?: unknown; repositories?: unknown; since?: unknown }
+      let parsed: { type?: unknown; repositories?: unknown; since?: unknown; blocks?: unknown }
       try {
         parsed = JSON.parse(msg)
       } catch {
@@ -158,6 +178,7 @@ export const liveSocket = (req: http.IncomingMessage, socket: Duplex, _head: Buf
         })
         continue
       }
+      if (parsed.blocks === true) wantBlocks = true
       const names: string[] = []
       const ids = new Set<number>()
       for (const full of parsed.repositories) {

@@ -135,6 +135,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
           | Metadata
           | RefStore
           | Access
+          | Metrics
         >(
           [
             ...healthRoutes,

@@ -3,7 +3,8 @@
  * against a spawned `guts node`: sign in with a password, create a repository with the
  * web form, push to it with the real git binary, browse the tree, open a file, protect
  * the branch and add a collaborator in settings, open a pull request from a pushed branch,
- * comment on a diff line, approve as a second user, merge, and see the merged state.
+ * comment on a diff line, approve as a second user, merge, and see the merged state; then
+ * watch the consensus dashboard follow a new block live.
  * Every step asserts what the page shows; screenshots go to test-results/screenshots/.
  */
 import * as fs from "node:fs"
@@ -206,5 +207,35 @@ describe("the web interface in a browser", () => {
     await page.goto(`${node.url}/alice/demo/pulls?state=closed`)
     await visible(page.getByRole("link", { name: "Change value10" }))
     await shot("10-closed-pulls")
+
+    // The consensus dashboard renders on the server and follows new blocks over /ws.
+    await page.goto(`${node.url}/-/cluster`)
+    await hasText(page.locator("#live-status"), "Live")
+    const before = Number(await page.locator("#stat-height").textContent())
+    expect(before).toBeGreaterThan(0)
+    const api = apiClient(node.url, aliceToken)
+    expect((await api("POST", "/repos/alice/demo/issues", { title: "a new block" })).status).toBe(
+      201,
+    )
+    await expect
+      .poll(async () => Number(await page.locator("#stat-height").textContent()), {
+        timeout: 10_000,
+      })
+      .toBeGreaterThan(before)
+    await shot("11-cluster")
+
+    // At a phone's width (360 px) nothing makes the page scroll sideways.
+    await page.setViewportSize({ width: 360, height: 740 })
+    for (const path of [
+      "/alice/demo",
+      "/alice/demo/pull/1/files",
+      "/alice/demo/blob/main/src/values.ts",
+    ]) {
+      await page.goto(`${node.url}${path}`)
+      expect(await page.evaluate("document.documentElement.scrollWidth"), path).toBeLessThanOrEqual(
+        360,
+      )
+    }
+    await shot("12-narrow-file")
   }, 120_000)
 })

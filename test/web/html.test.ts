@@ -208,6 +208,22 @@ describe("web interface", () => {
     }
   })
 
+  it("renders the consensus dashboard from what the node knows", async () => {
+    const health = (await (await fetch(`${node.url}/health/ready`)).json()) as {
+      checks: { height: number }
+    }
+    const page = await anon.get("/-/cluster")
+    expect(page.status).toBe(200)
+    const shown = Number(/id="stat-height">(\d+)</.exec(page.text)?.[1])
+    expect(shown).toBeGreaterThanOrEqual(health.checks.height)
+    expect(page.text).toContain("single validator")
+    expect(page.text).toContain("Mempool")
+    expect(page.text).toContain('src="/-/static/cluster.js"')
+    const fragment = await anon.get("/-/cluster?fragment=1")
+    expect(fragment.text).toContain('id="stat-height"')
+    expect(fragment.text).not.toContain("<html")
+  })
+
   it("creates a repository from the web form", async () => {
     const res = await aliceWeb.post("/-/new", {
       name: "from-web",

@@ -119,8 +119,8 @@ export const CLUSTER_JS = `
   var status=document.getElementById('live-status');
   function connect(){
     var ws=new WebSocket(proto+'//'+location.host+'/ws');
-    ws.onopen=function(){ws.send(JSON.stringify({type:'subscribe',repositories:[],consensus:true})); if(status) status.textContent='live';};
-    ws.onmessage=function(){ refresh(); };
+    ws.onopen=function(){ws.send(JSON.stringify({type:'subscribe',repositories:[],blocks:true})); if(status) status.textContent='Live: refreshes on every block.';};
+    ws.onmessage=function(m){ try{ if(JSON.parse(m.data).type==='block') refresh(); }catch(e){} };
     ws.onclose=function(){ if(status) status.textContent='reconnecting…'; setTimeout(connect,3000); };
   }
   var pending=false;
@@ -132,6 +132,6 @@ export const CLUSTER_JS = `
       }).catch(function(){pending=false});
     },500);
   }
-  connect(); setInterval(refresh,5000);
+  connect(); setInterval(refresh,15000);
 })();
 `

@@ -6,6 +6,7 @@ import { Effect } from "effect"
 import type { Route } from "../http/HttpServer.ts"
 import { CLUSTER_JS, LINES_JS, STYLE_CSS } from "./Assets.ts"
 import { authRoutes } from "./AuthPages.ts"
+import { clusterRoutes } from "./ClusterPage.ts"
 import { collabRoutes } from "./CollabPages.ts"
 import { repoRoutes } from "./RepoPages.ts"
 import { settingsRoutes } from "./SettingsPages.ts"
@@ -42,6 +43,7 @@ const staticRoute: Route<never> = {
 export const webRoutes = () => [
   staticRoute,
   ...authRoutes,
+  ...clusterRoutes,
   ...settingsRoutes,
   ...collabRoutes,
   ...repoRoutes,
