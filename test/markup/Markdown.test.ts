@@ -147,6 +147,14 @@ describe("renderMarkdown", () => {
     expect(htmlProblems(md(input))).toEqual([])
   })
 
+  it("highlights fenced code in known languages and labels the language", () => {
+    const html = md("```ts\nconst x = 'a' // c\n```")
+    expect(html).toMatch(/^<pre><code class="language-ts">/)
+    expect(html).toContain('<span class="hl-kw">const</span>')
+    expect(html).toContain('<span class="hl-str">&#39;a&#39;</span>')
+    expect(htmlProblems(html)).toEqual([])
+  })
+
   it("drops an info string that cannot be a class name", () => {
     expect(md('```x" onclick="y\nz\n```')).toBe("<pre><code>z\n</code></pre>\n")
   })
