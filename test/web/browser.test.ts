@@ -204,6 +204,16 @@ describe("the web interface in a browser", () => {
     // The change is on main now.
     await page.goto(`${node.url}/alice/demo/blob/main/src/values.ts#L10`)
     await hasText(page.locator("#L10"), "value10 = 100")
+    // Blame: line 10 comes from the merge, line 1 from the first commit.
+    await page.getByRole("link", { name: "Blame" }).click()
+    await page.waitForURL(/\/blame\/main\/src\/values\.ts$/)
+    const first = await page.locator("#L1 td.blame a").textContent()
+    const tenth = await page.locator("#L10 td.blame a").textContent()
+    expect(first).toMatch(/^[0-9a-f]{7}$/)
+    expect(tenth).toMatch(/^[0-9a-f]{7}$/)
+    expect(tenth).not.toBe(first)
+    await hasText(page.locator("#L10"), "value10 = 100")
+    await shot("10a-blame")
     await page.goto(`${node.url}/alice/demo/pulls?state=closed`)
     await visible(page.getByRole("link", { name: "Change value10" }))
     await shot("10-closed-pulls")

@@ -76,6 +76,8 @@ details.line-comment summary{cursor:pointer;display:inline-block;list-style:none
 details.line-comment summary::-webkit-details-marker{display:none}
 tr:hover details.line-comment summary,details.line-comment summary:focus-visible,details.line-comment[open] summary{opacity:1}
 details.line-comment[open]>form{position:absolute;left:.5em;right:.5em;z-index:5;margin-top:1.6em;padding:.6em;background:var(--bg);border:1px solid var(--border);border-radius:6px;box-shadow:0 4px 16px rgba(0,0,0,.25);text-align:left;white-space:normal;font-family:system-ui,sans-serif}
+table.blame td.blame{width:1%;white-space:nowrap;font-family:system-ui,sans-serif;font-size:12px;max-width:16em;overflow:hidden;text-overflow:ellipsis;border-right:1px solid var(--border)}
+table.blame tr.range-start td{border-top:1px solid var(--border)}
 button:disabled{opacity:.5;cursor:not-allowed}
 .box>.head h2,.box>.head h3{margin:0;font-size:1.05em}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(14em,1fr));gap:1em}

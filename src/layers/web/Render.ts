@@ -13,7 +13,7 @@ export const markdown = (
   text: string,
   options: { linkBase?: string; imageBase?: string } = {},
 ): Html =>
-  html`<div class="markdown">${raw(renderMarkdown(text, { ...options, headingIdPrefix: "user-content-" }))}</div>`
+  html`<div class="markdown markdown-body">${raw(renderMarkdown(text, { ...options, headingIdPrefix: "user-content-" }))}</div>`
 
 /** Source lines as escaped (highlighted) HTML, one string per line. */
 export const codeLines = (code: string, path: string): ReadonlyArray<string> => {

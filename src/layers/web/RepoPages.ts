@@ -21,7 +21,10 @@ import { diffMode, diffModeLinks, diffView } from "./DiffView.ts"
 import { type Html, html, join, pathUrl, raw } from "./Html.ts"
 import { codeLines, isMarkdown, markdown } from "./Render.ts"
 import type { Viewer } from "./Session.ts"
-import { page, redirect, webRoute, when } from "./WebKit.ts"
+import { fail, page, redirect, webRoute, when } from "./WebKit.ts"
+import { blame } from "../../domain/git/Blame.ts"
+import { ObjectStore } from "../../services/ObjectStore.ts"
+import { storeLoader } from "../../services/apply/Pulls.ts"
 
 export type Tab = "code" | "issues" | "pulls" | "commits" | "releases" | "settings"
 
@@ -245,9 +248,7 @@ const blobPage = (
       html`${repoHeader(repo, level, "code")}
 ${switcher}
 ${breadcrumbs(repo, ref, path)}
-<section class="box" aria-label="${path}"><div class="head"><span>${size} bytes</span><span><a href="${rawHref}">Raw</a> · <a href="${b}/commits/${pathUrl(ref)}?path=${encodeURIComponent(path)}">History</a>${
-        blame ? "" : ""
-      }</span></div>
+<section class="box" aria-label="${path}"><div class="head"><span>${size} bytes</span><span><a href="${rawHref}">Raw</a> · <a href="${b}/commits/${pathUrl(ref)}?path=${encodeURIComponent(path)}">History</a> · <a href="${b}/blame/${pathUrl(ref)}/${pathUrl(path)}">Blame</a></span></div>
 ${body}</section>`,
       { scripts: ["lines.js"] },
     )
@@ -303,6 +304,62 @@ ${switcher}
         Math.ceil(got.ids.length / PER_PAGE),
       )}</span>${pageNo * PER_PAGE < got.ids.length ? html`<a href="${at(pageNo + 1)}" rel="next">Older</a>` : ""}</nav>
 <p><a href="${b}/compare">Compare branches</a></p>`,
+    )
+  })
+
+const blamePage = (ctx: HttpContext, viewer: Viewer | undefined) =>
+  Effect.gen(function* () {
+    const { repo, level } = yield* openRepo(ctx, viewer)
+    const principal = viewer?.principal
+    const { ref, path } = yield* splitRefPath(repo, ctx.params.rest ?? "", principal)
+    const content = yield* RepoContent
+    const objects = yield* ObjectStore
+    // The same access check as every read; then the walk over the shared object store.
+    const at = yield* content.resolve(repo.owner_login, repo.name, ref, principal)
+    const file = yield* content.contents(
+      repo.owner_login,
+      repo.name,
+      path,
+      at.sha,
+      false,
+      principal,
+    )
+    if (file.node.type !== "file" || file.node.content === undefined || isBinary(file.node.content))
+      return yield* fail(422, "Blame works on text files only.")
+    const result = yield* blame(storeLoader(objects), at.sha, path).pipe(
+      Effect.catchTag("BlamePathNotFound", (e) => fail(404, e.message)),
+      Effect.orDie,
+    )
+    const lines = codeLines(Buffer.from(file.node.content).toString("utf8"), path)
+    const b = repoBase(repo)
+    const rows: string[] = []
+    for (const r of result.ranges) {
+      const c = result.commits.get(r.commit)
+      const subject = c ? (textString(c.message).split("\n")[0] ?? "") : ""
+      const who = c ? textString(c.author.name) : ""
+      for (let k = 0; k < r.lineCount; k++) {
+        const n = r.startLine + k
+        const info =
+          k === 0
+            ? html`<a href="${b}/commit/${r.commit}" title="${subject}">${r.commit.slice(0, 7)}</a> <span class="muted">${who}${r.boundary ? " (boundary)" : ""}</span>`
+                .text
+            : ""
+        rows.push(
+          `<tr id="L${n}"${k === 0 ? ' class="range-start"' : ""}><td class="blame">${info}</td><td class="ln"><a href="#L${n}">${n}</a></td><td class="lc">${lines[n - 1] ?? ""}</td></tr>`,
+        )
+      }
+    }
+    yield* page(
+      ctx,
+      viewer,
+      `Blame ${path} · ${repo.owner_login}/${repo.name}`,
+      html`${repoHeader(repo, level, "code")}
+${breadcrumbs(repo, ref, path)}
+<section class="box" aria-label="Blame of ${path}"><div class="head"><span>Blame at <code>${at.sha.slice(0, 7)}</code>${
+        result.truncated ? " (history walk stopped early; older lines are marked boundary)" : ""
+      }</span><a href="${b}/blob/${pathUrl(ref)}/${pathUrl(path)}">View file</a></div>
+<div class="code-wrap"><table class="code blame" aria-label="Blame">${raw(rows.join("\n"))}</table></div></section>`,
+      { scripts: ["lines.js"] },
     )
   })
 
@@ -433,6 +490,7 @@ ${
       yield* blobPage(ctx, viewer, repo, level, ref, path)
     }),
   ),
+  webRoute("GET", "/:owner/:repo/blame/*rest", blamePage),
   webRoute("GET", "/:owner/:repo/-/raw/*rest", (ctx, viewer) =>
     Effect.gen(function* () {
       const content = yield* RepoContent

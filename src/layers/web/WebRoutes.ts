@@ -3,6 +3,7 @@
  * route (git, `/api`, `/health`, raw downloads keep priority), plus its static files.
  */
 import { Effect } from "effect"
+import { HIGHLIGHT_CSS, MARKDOWN_CSS } from "../../domain/markup/Css.ts"
 import type { Route } from "../http/HttpServer.ts"
 import { CLUSTER_JS, LINES_JS, STYLE_CSS } from "./Assets.ts"
 import { authRoutes } from "./AuthPages.ts"
@@ -12,7 +13,10 @@ import { repoRoutes } from "./RepoPages.ts"
 import { settingsRoutes } from "./SettingsPages.ts"
 
 const STATIC: Record<string, { type: string; body: string }> = {
-  "style.css": { type: "text/css; charset=utf-8", body: STYLE_CSS },
+  "style.css": {
+    type: "text/css; charset=utf-8",
+    body: `${STYLE_CSS}\n${HIGHLIGHT_CSS}\n${MARKDOWN_CSS}`,
+  },
   "lines.js": { type: "text/javascript; charset=utf-8", body: LINES_JS },
   "cluster.js": { type: "text/javascript; charset=utf-8", body: CLUSTER_JS },
 }
