@@ -208,7 +208,6 @@ const blobPage = (
   level: Level,
   ref: string,
   path: string,
-  blame = false,
 ) =>
   Effect.gen(function* () {
     const content = yield* RepoContent
@@ -229,15 +228,8 @@ const blobPage = (
       body = html`<p class="body">Binary file (${node.size} bytes). <a href="${rawHref}">Download</a>.</p>`
     else {
       const text = Buffer.from(node.content).toString("utf8")
-      const lines = codeLines(text, path)
-      const rows: string[] = []
-      for (let i = 0; i < lines.length; i++) {
-        const n = i + 1
-        rows.push(
-          `<tr id="L${n}"><td class="ln"><a href="#L${n}">${n}</a></td><td class="lc">${lines[i]}</td></tr>`,
-        )
-      }
-      body = html`${isMarkdown(path) && ctx.url.searchParams.get("plain") !== "1" ? html`<div class="body">${markdown(text)}</div>` : ""}<div class="code-wrap"><table class="code" aria-label="File contents">${raw(rows.join("\n"))}</table></div>`
+      const table = codeTable(node.sha, path, text)
+      body = html`${isMarkdown(path) && ctx.url.searchParams.get("plain") !== "1" ? html`<div class="body">${markdown(text)}</div>` : ""}<div class="code-wrap"><table class="code" aria-label="File contents">${table}</table></div>`
     }
     const switcher = yield* refSwitcher(repo, principal, ref, "tree", path)
     const size = node.type === "file" || node.type === "symlink" ? node.size : 0
@@ -253,6 +245,43 @@ ${body}</section>`,
       { scripts: ["lines.js"] },
     )
   })
+
+/**
+ * A file's numbered, highlighted rows. Blobs are immutable, so the rows are kept by blob id
+ * and language in a small LRU (bounded by total size): a file viewed again is not
+ * highlighted again.
+ */
+const CODE_CACHE_BYTES = 32 * 1024 * 1024
+const codeCache = new Map<string, Html>()
+let codeCacheBytes = 0
+const codeTable = (blob: string, path: string, text: string) => {
+  const key = `${blob}:${path.slice(path.lastIndexOf("/") + 1)}`
+  const hit = codeCache.get(key)
+  if (hit) {
+    codeCache.delete(key)
+    codeCache.set(key, hit)
+    return hit
+  }
+  const lines = codeLines(text, path)
+  const rows: string[] = []
+  for (let i = 0; i < lines.length; i++) {
+    const n = i + 1
+    rows.push(
+      `<tr id="L${n}"><td class="ln"><a href="#L${n}">${n}</a></td><td class="lc">${lines[i]}</td></tr>`,
+    )
+  }
+  const made = raw(rows.join("\n"))
+  if (made.text.length <= CODE_CACHE_BYTES / 4) {
+    codeCache.set(key, made)
+    codeCacheBytes += made.text.length
+    for (const [k, v] of codeCache) {
+      if (codeCacheBytes <= CODE_CACHE_BYTES) break
+      codeCache.delete(k)
+      codeCacheBytes -= v.text.length
+    }
+  }
+  return made
+}
 
 const commitRow = (
   repo: RepoRow,
