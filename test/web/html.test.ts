@@ -224,6 +224,44 @@ describe("web interface", () => {
     expect(fragment.text).not.toContain("<html")
   })
 
+  it("signs people up with a password where registration is open, and nowhere else", async () => {
+    expect((await anon.get("/-/signup")).status).toBe(403)
+    const open = await startNode({ storage: "memory", config: { registration: "open" } })
+    try {
+      const web = webClient(open.url)
+      const form = await web.get("/-/signup")
+      expect(form.status).toBe(200)
+      const nonce = /name="_signin" value="([0-9a-f]+)"/.exec(form.text)![1]!
+      // A bad password loses nothing: no account is created.
+      const short = await web.post(
+        "/-/signup",
+        { _signin: nonce, login: "carol", password: "short" },
+        { csrf: false },
+      )
+      expect(short.status).toBe(422)
+      expect((await apiClient(open.url)("GET", "/users/carol")).status).toBe(404)
+      const made = await web.post(
+        "/-/signup",
+        { _signin: nonce, login: "carol", password: "carol-password-1" },
+        { csrf: false },
+      )
+      expect(made.status).toBe(303)
+      expect(made.location).toBe("/carol")
+      expect((await web.get("/carol")).text).toContain('href="/-/account"')
+      // The password works from a fresh browser.
+      const other = webClient(open.url)
+      const n2 = /name="_signin" value="([0-9a-f]+)"/.exec((await other.get("/-/signin")).text)![1]!
+      const signed = await other.post(
+        "/-/signin",
+        { _signin: n2, login: "carol", password: "carol-password-1" },
+        { csrf: false },
+      )
+      expect(signed.status).toBe(303)
+    } finally {
+      await open.close()
+    }
+  })
+
   it("creates a repository from the web form", async () => {
     const res = await aliceWeb.post("/-/new", {
       name: "from-web",
