@@ -4,6 +4,7 @@
  * repositories invisible to outsiders (explore, search, user page, every URL a 404), and
  * the accessibility basics every page keeps (landmarks, a label for every control).
  */
+import * as http from "node:http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type Api, apiClient, makeUser } from "../support/Api.ts"
 import { type RunningNode, startNode } from "../support/TestNode.ts"
@@ -14,6 +15,7 @@ let alice: Api
 let aliceWeb: WebClient
 let bobWeb: WebClient
 let anon: WebClient
+let aliceToken: string
 
 const EVIL = [
   "# Hello",
@@ -29,6 +31,7 @@ beforeAll(async () => {
   const a = await makeUser(admin, "alice", ["repo", "user", "read:org"])
   const b = await makeUser(admin, "bob", ["repo", "user", "read:org"])
   alice = apiClient(node.url, a.token)
+  aliceToken = a.token
   expect((await alice("POST", "/user/repos", { name: "open", auto_init: false })).status).toBe(201)
   expect(
     (
@@ -259,6 +262,62 @@ describe("web interface", () => {
       expect(signed.status).toBe(303)
     } finally {
       await open.close()
+    }
+  })
+
+  it("shows releases with their assets, and webhooks with their delivery log", async () => {
+    const rel = await alice("POST", "/repos/alice/open/releases", {
+      tag_name: "v1.0.0",
+      name: "First release",
+      body: "It **works**",
+    })
+    expect(rel.status).toBe(201)
+    const up = await fetch(
+      `${node.url}/api/uploads/repos/alice/open/releases/${rel.body.id}/assets?name=tool.bin`,
+      {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${aliceToken}`,
+          "content-type": "application/octet-stream",
+        },
+        body: Buffer.from("binary bytes"),
+      },
+    )
+    expect(up.status).toBe(201)
+    const releases = await anon.get("/alice/open/releases")
+    expect(releases.text).toContain("First release")
+    expect(releases.text).toContain("<strong>works</strong>")
+    expect(releases.text).toContain('href="/alice/open/releases/download/v1.0.0/tool.bin"')
+
+    // A webhook added in settings receives an event, and its page lists the delivery.
+    const received: string[] = []
+    const sink = http.createServer((req, res) => {
+      received.push(String(req.headers["x-github-event"]))
+      res.writeHead(200)
+      res.end("ok")
+    })
+    await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r))
+    try {
+      const port = (sink.address() as { port: number }).port
+      const added = await aliceWeb.post("/alice/open/settings/hooks", {
+        url: `http://127.0.0.1:${port}/hook`,
+        events: "issues",
+      })
+      expect(added.status).toBe(303)
+      // Only admins see settings; bob gets a 404, not a hint.
+      expect((await bobWeb.get("/alice/open/settings")).status).toBe(404)
+      const settings = await aliceWeb.get("/alice/open/settings")
+      const hookPath = /href="(\/alice\/open\/settings\/hooks\/\d+)"/.exec(settings.text)?.[1]
+      expect(hookPath).toBeDefined()
+      expect((await aliceWeb.post("/alice/open/issues", { title: "ping the hook" })).status).toBe(
+        303,
+      )
+      await expect.poll(() => received.includes("issues"), { timeout: 10_000 }).toBe(true)
+      await expect
+        .poll(async () => (await aliceWeb.get(hookPath!)).text, { timeout: 10_000 })
+        .toContain("issues.opened")
+    } finally {
+      sink.close()
     }
   })
 
