@@ -28,8 +28,8 @@ const EVIL = [
 beforeAll(async () => {
   node = await startNode({ storage: "memory" })
   const admin = apiClient(node.url, node.token)
-  const a = await makeUser(admin, "alice", ["repo", "user", "read:org"])
-  const b = await makeUser(admin, "bob", ["repo", "user", "read:org"])
+  const a = await makeUser(admin, "alice", ["repo", "user", "admin:org"])
+  const b = await makeUser(admin, "bob", ["repo", "user", "admin:org"])
   alice = apiClient(node.url, a.token)
   aliceToken = a.token
   expect((await alice("POST", "/user/repos", { name: "open", auto_init: false })).status).toBe(201)
@@ -319,6 +319,29 @@ describe("web interface", () => {
     } finally {
       sink.close()
     }
+  })
+
+  it("lets an organisation owner create a team and add a member from the organisation page", async () => {
+    expect(
+      (await alice("POST", "/admin/organizations", { login: "acme", admin: "alice" })).status,
+    ).toBe(201)
+    const org = await aliceWeb.get("/acme")
+    expect(org.text).toContain("New team name")
+    expect((await bobWeb.get("/acme")).text).not.toContain("New team name")
+    const made = await aliceWeb.post("/acme/-/teams", { name: "Core Devs", privacy: "closed" })
+    expect(made.status).toBe(303)
+    expect(made.location).toBe("/acme/-/teams/core-devs")
+    expect((await alice("PUT", "/orgs/acme/memberships/bob", { role: "member" })).status).toBe(200)
+    const added = await aliceWeb.post("/acme/-/teams/core-devs/members", {
+      user: "bob",
+      role: "member",
+    })
+    expect(added.status).toBe(303)
+    const team = await bobWeb.get("/acme/-/teams/core-devs")
+    expect(team.status).toBe(200)
+    expect(team.text).toContain('href="/bob"')
+    // Bob is not an owner: his forged POST is refused by Identity, whatever the form says.
+    expect((await bobWeb.post("/acme/-/teams", { name: "Mine" })).status).toBe(403)
   })
 
   it("creates a repository from the web form", async () => {

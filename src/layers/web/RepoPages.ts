@@ -21,7 +21,7 @@ import { diffMode, diffModeLinks, diffView } from "./DiffView.ts"
 import { type Html, html, join, pathUrl, raw } from "./Html.ts"
 import { codeLines, isMarkdown, markdown } from "./Render.ts"
 import type { Viewer } from "./Session.ts"
-import { fail, page, redirect, webRoute, when } from "./WebKit.ts"
+import { csrfField, fail, page, redirect, webRoute, when } from "./WebKit.ts"
 import { blame } from "../../domain/git/Blame.ts"
 import { ObjectStore } from "../../services/ObjectStore.ts"
 import { storeLoader } from "../../services/apply/Pulls.ts"
@@ -452,6 +452,7 @@ export const repoRoutes = [
       const isOrg = who.type === "Organization"
       const orgs = isOrg ? [] : yield* identity.orgsOf(who.login)
       const teams = isOrg ? yield* identity.teams(who.login, viewer?.principal) : []
+      const owner = isOrg && (yield* identity.roleIn(who, viewer?.principal)) === "admin"
       yield* page(
         ctx,
         viewer,
@@ -472,11 +473,23 @@ ${orgs.length > 0 ? html`<p>Organisations: ${orgs.map((o, i) => html`${i > 0 ? "
               )
         }</ul></section>
 ${
-  isOrg && teams.length > 0
-    ? html`<section class="box" aria-labelledby="teams-h"><div class="head"><h2 id="teams-h">Teams</h2></div><ul class="rows">${teams.map(
-        (t) =>
-          html`<li><a href="/${who.login}/-/teams/${t.slug}">${t.name}</a><span class="muted">${t.description ?? ""}</span></li>`,
-      )}</ul></section>`
+  isOrg && (teams.length > 0 || owner)
+    ? html`<section class="box" aria-labelledby="teams-h"><div class="head"><h2 id="teams-h">Teams</h2></div><ul class="rows">${
+        teams.length === 0
+          ? html`<li>No teams yet.</li>`
+          : teams.map(
+              (t) =>
+                html`<li><a href="/${who.login}/-/teams/${t.slug}">${t.name}</a><span class="muted">${t.description ?? ""}</span></li>`,
+            )
+      }</ul>${
+        owner && viewer
+          ? html`<div class="body"><form method="post" action="/${who.login}/-/teams">${csrfField(viewer)}
+<label for="team-name">New team name</label><input id="team-name" name="name" required>
+<label for="team-desc">Description (optional)</label><input id="team-desc" name="description">
+<label for="team-privacy">Visibility</label><select id="team-privacy" name="privacy"><option value="closed">visible to members</option><option value="secret">secret</option></select>
+<p><button type="submit">Create team</button></p></form></div>`
+          : ""
+      }</section>`
     : ""
 }`,
       )

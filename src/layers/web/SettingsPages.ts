@@ -292,6 +292,20 @@ ${
       )
     }),
   ),
+  webRoute("POST", "/:owner/-/teams", (ctx, viewer) =>
+    Effect.gen(function* () {
+      const { form, principal } = yield* postForm(ctx, viewer)
+      const identity = yield* Identity
+      const name = (form.name ?? "").trim()
+      if (!name) return yield* fail(422, "Name the team.")
+      const made = yield* identity.createTeam(principal, ctx.params.owner!, {
+        name,
+        description: form.description || undefined,
+        privacy: form.privacy === "secret" ? "secret" : "closed",
+      })
+      yield* redirect(ctx, `/${made.org.login}/-/teams/${made.team.slug}`)
+    }),
+  ),
   webRoute("POST", "/:owner/-/teams/:slug/members", (ctx, viewer) =>
     Effect.gen(function* () {
       const { form, principal } = yield* postForm(ctx, viewer)
