@@ -224,6 +224,20 @@ describe("blame against git blame --first-parent", () => {
     expect(theirs.filter((l) => l.boundary).length).toBe(boundary.length)
   })
 
+  it("reads each commit and tree at most once", () => {
+    const reads = new Map<string, number>()
+    const counting: ObjectLoader = (id) => {
+      reads.set(id, (reads.get(id) ?? 0) + 1)
+      return load(id)
+    }
+    const ours = Effect.runSync(blame(counting, chain[0] as ObjectId, FILE))
+    const objects = objectsOf(repo)
+    for (const [id, n] of reads) {
+      if (objects.get(id)?.type !== "blob") expect(n, id).toBe(1)
+    }
+    expect(ours.commits.size).toBeGreaterThan(3)
+  })
+
   it("says clearly when the path is not a file", () => {
     const missing = Effect.runSync(Effect.either(blame(load, chain[0] as ObjectId, "nope.txt")))
     expect(

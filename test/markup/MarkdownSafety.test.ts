@@ -127,6 +127,7 @@ const ADVERSARIAL: Record<string, string> = {
   bareUrls: "(http://_".repeat(3_500),
   entities: "&#x".repeat(10_000),
   references: "[a]: /u\n".repeat(100) + "[a]".repeat(10_000),
+  nestedReferences: "[a]: /u\n\n" + "[a".repeat(8_000) + "]".repeat(8_000),
   lazyQuote: ">".repeat(20) + " a\n" + "b\n".repeat(5_000),
   fences: "```\n".repeat(8_000),
 }

@@ -83,33 +83,45 @@ export class BlamePathNotFound extends Data.TaggedError("BlamePathNotFound")<{
   }
 }
 
-/** The blob id and kind at `path` in a tree, or what blocks it. */
+type Found = { id: ObjectId; kind: "blob" } | { kind: "nothing" | "tree" | "symlink" | "gitlink" }
+
+/**
+ * The blob id and kind at `path` in a tree, or what blocks it. `cache` remembers answers
+ * by (depth, tree id): consecutive commits mostly share the trees along the path, so the
+ * walk reads each of them once.
+ */
 const lookup = <E>(
   load: ObjectLoader<E>,
   tree: ObjectId,
   segments: ReadonlyArray<Buffer>,
-): Effect.Effect<
-  { id: ObjectId; kind: "blob" } | { kind: "nothing" | "tree" | "symlink" | "gitlink" },
-  E | ObjectReadError
-> =>
+  cache: Map<string, Found>,
+): Effect.Effect<Found, E | ObjectReadError> =>
   Effect.gen(function* () {
+    const seen: string[] = []
+    const remember = (found: Found) => {
+      for (const key of seen) cache.set(key, found)
+      return found
+    }
     let current = tree
     for (let k = 0; k < segments.length; k++) {
+      const key = `${k}:${current}`
+      const known = cache.get(key)
+      if (known) return remember(known)
+      seen.push(key)
       const entries = yield* readTree(load, current)
       const segment = segments[k]!
       const entry = entries.find((e) => textBytes(e.name).equals(segment))
-      if (!entry) return { kind: "nothing" as const }
+      if (!entry) return remember({ kind: "nothing" })
       const kind = entryKind(entry.mode)
       const last = k === segments.length - 1
       if (!last) {
-        if (kind !== "tree") return { kind: "nothing" as const }
+        if (kind !== "tree") return remember({ kind: "nothing" })
         current = entry.id
         continue
       }
-      if (kind === "blob") return { id: entry.id, kind }
-      return { kind }
+      return remember(kind === "blob" ? { id: entry.id, kind } : { kind })
     }
-    return { kind: "tree" as const }
+    return { kind: "tree" }
   })
 
 interface Pending {
@@ -142,7 +154,8 @@ export const blame = <E>(
     let id = commit
     let info = yield* readCommit(load, id)
     commits.set(id, info)
-    const start = yield* lookup(load, info.tree, segments)
+    const trees = new Map<string, Found>()
+    const start = yield* lookup(load, info.tree, segments, trees)
     if (start.kind !== "blob")
       return yield* new BlamePathNotFound({ at: commit, path, found: start.kind })
     let blob = start.id
@@ -164,7 +177,8 @@ export const blame = <E>(
       }
       examined++
       const parent = info.parents[0]
-      const found = parent === undefined ? undefined : yield* parentFile(load, parent, segments)
+      const found =
+        parent === undefined ? undefined : yield* parentFile(load, parent, segments, trees)
       if (parent === undefined || found === undefined) {
         for (const p of pending) assign(p, id, false)
         break
@@ -203,10 +217,15 @@ export const blame = <E>(
   })
 
 /** The parent commit and its blob at the path, if it has the file there. */
-const parentFile = <E>(load: ObjectLoader<E>, parent: ObjectId, segments: ReadonlyArray<Buffer>) =>
+const parentFile = <E>(
+  load: ObjectLoader<E>,
+  parent: ObjectId,
+  segments: ReadonlyArray<Buffer>,
+  trees: Map<string, Found>,
+) =>
   Effect.gen(function* () {
     const commit = yield* readCommit(load, parent)
-    const file = yield* lookup(load, commit.tree, segments)
+    const file = yield* lookup(load, commit.tree, segments, trees)
     if (file.kind !== "blob") return undefined
     return { commit, blob: file.id }
   })

@@ -198,7 +198,23 @@ interface Rule {
   readonly when?: (previous: string) => boolean
   /** The one character every match starts with, when the pattern says so (a fast filter). */
   readonly first?: string
+  /** ASCII characters a match can start with, when given (a fast filter). */
+  readonly firstSet?: Uint8Array
 }
+
+const charSet = (chars: string): Uint8Array => {
+  const set = new Uint8Array(128)
+  for (let k = 0; k < chars.length; k++) set[chars.charCodeAt(k)] = 1
+  return set
+}
+const DIGITS = "0123456789"
+const LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+const NUMBER_START = charSet(DIGITS + ".")
+const WORD_START = charSet(LETTERS + "_$")
+const OPERATOR_START = charSet("-+*/%=&|^!<>?:~")
+
+/** `r` with a first-character filter. */
+const startingWith = (r: Rule, set: Uint8Array): Rule => ({ ...r, firstSet: set })
 
 /**
  * The character every match of `source` must start with, if it is evident: the pattern
@@ -282,6 +298,7 @@ const runRules = (
     const ch = code[pos]
     for (const r of rules) {
       if (r.first !== undefined && r.first !== ch) continue
+      if (r.firstSet !== undefined && (c >= 128 || r.firstSet[c] === 0)) continue
       if (r.lineStart && !atLineStart) continue
       if (r.when && !r.when(previous)) continue
       r.re.lastIndex = pos
@@ -364,9 +381,9 @@ const cLike = (
     rule(String.raw`\/\/[^\n]*`, "com"),
     rule(BLOCK_COMMENT, "com"),
     ...(extra.strings ?? [rule(DQ, "str"), rule(SQ, "str")]),
-    rule(NUMBER, "num"),
-    rule(extra.ident ?? String.raw`[A-Za-z_$][\w$]*`, classifyWord(sets)),
-    rule(OPERATOR, "op"),
+    startingWith(rule(NUMBER, "num"), NUMBER_START),
+    startingWith(rule(extra.ident ?? String.raw`[A-Za-z_$][\w$]*`, classifyWord(sets)), WORD_START),
+    startingWith(rule(OPERATOR, "op"), OPERATOR_START),
   ]
   return (code, emit) => runRules(code, rules, emit)
 }
@@ -541,9 +558,9 @@ const python: Tokenizer = (() => {
     rule(String.raw`#[^\n]*`, "com"),
     rule(PY_STRING, "str"),
     rule(String.raw`@[A-Za-z_][\w.]*`, "meta", true),
-    rule(NUMBER, "num"),
-    rule(String.raw`[A-Za-z_]\w*`, classify),
-    rule(OPERATOR, "op"),
+    startingWith(rule(NUMBER, "num"), NUMBER_START),
+    startingWith(rule(String.raw`[A-Za-z_]\w*`, classify), WORD_START),
+    startingWith(rule(OPERATOR, "op"), OPERATOR_START),
   ]
   return (code, emit) => runRules(code, rules, emit)
 })()

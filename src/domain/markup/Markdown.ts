@@ -1571,10 +1571,6 @@ class Renderer {
           const first = item.children[0]
           if (first && !(b.tight && first.kind === "paragraph")) out += "\n"
           out += this.blocks(item.children, b.tight)
-          const last = item.children[item.children.length - 1]
-          if (b.tight && last?.kind !== "paragraph" && last !== undefined) {
-            // block output already ends with a newline
-          }
           out += "</li>\n"
         }
         return `${out}</${tag}>\n`
