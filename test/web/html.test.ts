@@ -344,6 +344,35 @@ describe("web interface", () => {
     expect((await bobWeb.post("/acme/-/teams", { name: "Mine" })).status).toBe(403)
   })
 
+  it("lists commits, shows a commit's diff unified and split, and compares two commits", async () => {
+    const before = (await alice("GET", "/repos/alice/open/commits")).body[0].sha as string
+    const readme = await alice("GET", "/repos/alice/open/contents/README.md")
+    const put = await alice("PUT", "/repos/alice/open/contents/README.md", {
+      message: "Say goodbye <b>loudly</b>",
+      content: Buffer.from(`${EVIL}\nGoodbye\n`).toString("base64"),
+      sha: readme.body.sha,
+      branch: "main",
+    })
+    expect(put.status).toBe(200)
+    const after = put.body.commit.sha as string
+    const list = await anon.get("/alice/open/commits")
+    expect(list.text).toContain(`href="/alice/open/commit/${after}"`)
+    expect(list.text).toContain(`href="/alice/open/commit/${before}"`)
+    expect(list.text).toContain("Say goodbye &lt;b&gt;loudly&lt;/b&gt;")
+    const unified = await anon.get(`/alice/open/commit/${after}`)
+    expect(unified.status).toBe(200)
+    expect(unified.text).toMatch(
+      /<tr class="add"><td class="ln"><\/td><td class="ln">\d+<\/td><td class="lc">Goodbye<\/td>/,
+    )
+    expectInert(unified.text)
+    const split = await anon.get(`/alice/open/commit/${after}?diff=split`)
+    expect(split.text).toContain('class="half add">Goodbye<')
+    const compare = await anon.get(`/alice/open/compare/${before}...main`)
+    expect(compare.status).toBe(200)
+    expect(compare.text).toContain("1 commit ahead, 0 behind")
+    expect(compare.text).toContain("Goodbye")
+  })
+
   it("creates a repository from the web form", async () => {
     const res = await aliceWeb.post("/-/new", {
       name: "from-web",
