@@ -195,6 +195,11 @@ describe("web interface", () => {
       [aliceWeb, "/alice/open/issues/new"],
       [aliceWeb, "/alice/open/issues/1"],
       [aliceWeb, "/alice/open/settings"],
+      [aliceWeb, "/alice/open/pulls"],
+      [aliceWeb, "/alice/open/pulls/new"],
+      [aliceWeb, "/alice/open/commits"],
+      [aliceWeb, "/alice/open/blob/main/README.md"],
+      [anon, "/-/cluster"],
     ]
     for (const [client, path] of pages) {
       const { text, status } = await client.get(path)

@@ -135,7 +135,7 @@ const errorPage = (ctx: HttpContext, viewer: Viewer | undefined, status: number,
 <p class="flash error" role="alert">${message}</p>
 <p><a href="/">Back to the start page</a>${
         status === 401 || (status === 404 && !viewer)
-          ? html` · <a href="/-/signin">Sign in</a>`
+          ? html` · <a href="/-/signin?next=${encodeURIComponent(ctx.url.pathname + ctx.url.search)}">Sign in</a>`
           : ""
       }</p>`,
     }),
