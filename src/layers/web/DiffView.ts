@@ -117,6 +117,9 @@ const split = (lines: ReadonlyArray<DiffLine>, hooks: LineHooks) => {
   return join(rows)
 }
 
+/** Changed lines shown on one page, over all its files. */
+export const MAX_DIFF_LINES = 20_000
+
 /** Every file of a diff, with a summary list linking to each. */
 export const diffView = (
   files: ReadonlyArray<FileDiff>,
@@ -125,17 +128,23 @@ export const diffView = (
 ) => {
   const adds = files.reduce((n, f) => n + f.additions, 0)
   const dels = files.reduce((n, f) => n + f.deletions, 0)
+  // A page stays a page: past the budget, files are listed without their lines.
+  let budget = MAX_DIFF_LINES
   return html`<p>${files.length} file${files.length === 1 ? "" : "s"} changed, <span class="ok">+${adds}</span> <span class="bad">−${dels}</span></p>
 ${files.map((f) => {
+  const over = budget < f.changes
+  budget = Math.max(0, budget - f.changes)
   const body = f.binary
     ? html`<p class="body muted">Binary file not shown.</p>`
-    : f.patch === undefined || f.patch === ""
-      ? html`<p class="body muted">No content changes (${statusWord(f)}).</p>`
-      : html`<div class="code-wrap"><table class="code diff ${mode}">${
-          mode === "split"
-            ? split(parsePatch(f.patch), hooksFor(f))
-            : unified(parsePatch(f.patch), hooksFor(f))
-        }</table></div>`
+    : over && f.patch
+      ? html`<p class="body muted">This diff is too large to show here (${f.changes} changed lines on a page over ${MAX_DIFF_LINES}); fetch it with git or the REST API.</p>`
+      : f.patch === undefined || f.patch === ""
+        ? html`<p class="body muted">No content changes (${statusWord(f)}).</p>`
+        : html`<div class="code-wrap"><table class="code diff ${mode}">${
+            mode === "split"
+              ? split(parsePatch(f.patch), hooksFor(f))
+              : unified(parsePatch(f.patch), hooksFor(f))
+          }</table></div>`
   return html`<section class="box file-diff" id="${fileId(f)}" aria-label="${f.filename}">
 <div class="head"><h3 class="path">${f.filename}</h3><span class="muted">${statusWord(f)} · <span class="ok">+${f.additions}</span> <span class="bad">−${f.deletions}</span></span></div>
 ${body}
