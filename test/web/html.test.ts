@@ -4,8 +4,11 @@
  * repositories invisible to outsiders (explore, search, user page, every URL a 404), and
  * the accessibility basics every page keeps (landmarks, a label for every control).
  */
+import { randomUUID } from "node:crypto"
 import * as http from "node:http"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { SetPassword, SYSTEM_USER } from "../../src/domain/Transaction.ts"
+import { Ledger } from "../../src/services/Ledger.ts"
 import { type Api, apiClient, makeUser } from "../support/Api.ts"
 import { type RunningNode, startNode } from "../support/TestNode.ts"
 import { signInWithToken, type WebClient, webClient } from "./WebClient.ts"
@@ -182,6 +185,26 @@ describe("web interface", () => {
     expect((await apiClient(node.url, session)("GET", "/user")).body.login).toBe("alice")
     expect((await fresh.post("/-/signout", {})).status).toBe(303)
     expect((await apiClient(node.url, session)("GET", "/user")).status).toBe(401)
+  })
+
+  it("keeps passwords hashed: Apply refuses anything but a scrypt hash, REST refuses short ones", async () => {
+    const ledger = await node.run!(Ledger)
+    const outcome = await node.run!(
+      ledger.submit(
+        SetPassword.make({
+          submitter: SYSTEM_USER,
+          idempotencyKey: randomUUID(),
+          user: "alice",
+          hash: "hunter2 in plain text",
+        }),
+      ),
+    )
+    expect(outcome._tag).toBe("Rejected")
+    const admin = apiClient(node.url, node.token)
+    const short = await admin("POST", "/admin/users", { login: "dave", password: "abc" })
+    expect(short.status).toBe(422)
+    expect(JSON.stringify(short.body)).toContain("at least 8 characters")
+    expect((await admin("GET", "/users/dave")).status).toBe(404)
   })
 
   it("gives every form control a label, and every page its landmarks", async () => {
