@@ -339,6 +339,15 @@ describe("highlightLines", () => {
     }
   })
 
+  it("tells regular expression literals from division, and gives up on unclosed ones", () => {
+    const found = tokens(highlightLines("const re = /a[/]b\\/c/gi; x = a / b / c", "typescript"))
+    expect(found).toContainEqual(["str", "/a[/]b\\/c/gi"])
+    expect(found.filter(([c, t]) => c === "op" && t === "/")).toHaveLength(2)
+    // An unclosed class used to make the literal's pattern backtrack quadratically.
+    const lines = highlightLines("x = /[" + "a".repeat(50_000), "typescript")
+    expect(tokens(lines)).toContainEqual(["op", "/"])
+  })
+
   // Inputs that would make backtracking tokenizers quadratic. Time is not asserted (see
   // scripts/bench); each must finish, stay well-formed, and produce output linear in size.
   const ADVERSARIAL = [

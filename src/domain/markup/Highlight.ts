@@ -198,6 +198,8 @@ interface Rule {
   readonly when?: (previous: string) => boolean
   /** The one character every match starts with, when the pattern says so (a fast filter). */
   readonly first?: string
+  /** A hand-written matcher used instead of `re`: where the token ends, or -1. */
+  readonly scan?: (code: string, pos: number) => number
   /** ASCII characters a match can start with, when given (a fast filter). */
   readonly firstSet?: Uint8Array
 }
@@ -301,10 +303,15 @@ const runRules = (
       if (r.firstSet !== undefined && (c >= 128 || r.firstSet[c] === 0)) continue
       if (r.lineStart && !atLineStart) continue
       if (r.when && !r.when(previous)) continue
-      r.re.lastIndex = pos
-      // test(), not exec(): no match array to allocate; lastIndex is where the match ends.
-      if (!r.re.test(code) || r.re.lastIndex === pos) continue
-      const end = Math.min(to, r.re.lastIndex)
+      let matchEnd: number
+      if (r.scan) matchEnd = r.scan(code, pos)
+      else {
+        r.re.lastIndex = pos
+        // test(), not exec(): no match array to allocate; lastIndex is where the match ends.
+        matchEnd = r.re.test(code) ? r.re.lastIndex : -1
+      }
+      if (matchEnd <= pos) continue
+      const end = Math.min(to, matchEnd)
       const token = code.slice(pos, end)
       const cls =
         typeof r.cls === "function" ? r.cls(token, { previous, next: code[end] ?? "" }) : r.cls
@@ -405,19 +412,48 @@ const jsStrings = [
   rule(SQ, "str"),
   rule(String.raw`\`(?:[^\`\\]|\\[\s\S])*(?:\`|$)`, "str"),
 ]
+/** The longest regular expression literal we look for (bounds the work of a failed try). */
+const MAX_REGEX_LITERAL = 1000
+
+/**
+ * The end of a regular expression literal starting at `pos` (a `/`), or -1: it must close
+ * on the same line within `MAX_REGEX_LITERAL` characters. Written by hand because the
+ * regular expression for it backtracks quadratically on an unclosed `[` class.
+ */
+const scanRegexLiteral = (code: string, pos: number): number => {
+  const next = code[pos + 1]
+  if (next === "/" || next === "*") return -1
+  const limit = Math.min(code.length, pos + MAX_REGEX_LITERAL)
+  let inClass = false
+  for (let k = pos + 1; k < limit; k++) {
+    const c = code[k]
+    if (c === "\n") return -1
+    if (c === "\\") k++
+    else if (inClass) inClass = c !== "]"
+    else if (c === "[") inClass = true
+    else if (c === "/") {
+      if (k === pos + 1) return -1
+      let end = k + 1
+      while (end < code.length && code.charCodeAt(end) >= 97 && code.charCodeAt(end) <= 122) end++
+      return end
+    }
+  }
+  return -1
+}
+
 /** A `/` after these starts a regular expression literal, not a division. */
 const REGEX_CONTEXT =
   /(?:^|[-(,=:[!&|?{};+*%<>~^]|\b(?:return|typeof|case|do|else|in|of|new|delete|void|throw|yield|await))$/
-const jsBefore = [
+const jsBefore: Rule[] = [
   rule(String.raw`#![^\n]*`, "meta", true),
   rule(String.raw`@[A-Za-z_$][\w$.]*`, "meta"),
-  rule(
-    String.raw`\/(?![*/])(?:[^/\\\n[]|\\.|\[(?:[^\]\\\n]|\\.)*\]?)+\/[a-z]*`,
-    "str",
-    false,
-    "",
-    (previous) => REGEX_CONTEXT.test(previous),
-  ),
+  {
+    re: /\//y,
+    cls: "str",
+    first: "/",
+    when: (previous: string) => REGEX_CONTEXT.test(previous),
+    scan: (code: string, pos: number) => scanRegexLiteral(code, pos),
+  },
 ]
 
 const typescript = cLike(
