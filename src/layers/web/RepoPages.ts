@@ -123,7 +123,7 @@ const fileTable = (repo: RepoRow, ref: string, entries: ReadonlyArray<DirItem>) 
   return html`<div class="box"><table class="files" aria-label="Files">
 ${sorted.map(
   (e) =>
-    html`<tr><td>${e.type === "dir" ? "📁" : "📄"} <a href="${b}/${e.type === "dir" ? "tree" : "blob"}/${pathUrl(ref)}/${pathUrl(e.path)}">${e.name}</a></td><td class="muted hide-narrow">${
+    html`<tr><td><a href="${b}/${e.type === "dir" ? "tree" : "blob"}/${pathUrl(ref)}/${pathUrl(e.path)}">${e.name}</a>${e.type === "dir" ? html`<span class="muted" aria-label="directory">/</span>` : ""}</td><td class="muted hide-narrow">${
       e.type === "file" ? `${e.size} bytes` : e.type
     }</td></tr>`,
 )}
