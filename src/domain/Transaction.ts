@@ -542,6 +542,13 @@ export class SetTopics extends Schema.TaggedClass<SetTopics>()("SetTopics", {
   names: Schema.Array(Schema.String),
 }) {}
 
+/** Sets (or replaces) a user's web sign-in password; `hash` is domain/Password.ts's string. */
+export class SetPassword extends Schema.TaggedClass<SetPassword>()("SetPassword", {
+  ...Envelope,
+  user: Schema.String,
+  hash: Schema.String,
+}) {}
+
 export const Transaction = Schema.Union(
   CreateUser,
   UpdateUser,
@@ -586,6 +593,7 @@ export const Transaction = Schema.Union(
   RecordHookDelivery,
   SetCheckRun,
   SetTopics,
+  SetPassword,
 )
 export type Transaction = typeof Transaction.Type
 

@@ -15,6 +15,8 @@
  *      "height":130}
  *   ← {"type":"event","height":124,"event":"issues","action":"opened","repository":"o/r","payload":{...}}
  *   ← {"type":"error","message":"..."}
+ *   With `"blocks":true` in a subscribe message, also every applied block:
+ *   ← {"type":"block","height":131,"timestamp":1700000000000,"transactions":3}
  */
 import type * as http from "node:http"
 import type { Duplex } from "node:stream"
@@ -181,6 +183,24 @@ export const liveSocket = (req: http.IncomingMessage, socket: Duplex, _head: Buf
     })
     socket.on("close", () => Queue.unsafeOffer(inbox, "closed"))
     socket.on("error", () => Queue.unsafeOffer(inbox, "closed"))
+    // Block notices (height, time, transaction count) for those who asked (`"blocks":true`):
+    // what the cluster dashboard refreshes on. They name no repository.
+    let wantBlocks = false
+    const blocks = yield* PubSub.subscribe(apply.appliedBlocks)
+    yield* Queue.take(blocks).pipe(
+      Effect.flatMap(({ block }) =>
+        wantBlocks
+          ? send({
+              type: "block",
+              height: block.height,
+              timestamp: block.timestamp,
+              transactions: block.txs.length,
+            })
+          : Effect.void,
+      ),
+      Effect.forever,
+      Effect.forkScoped,
+    )
     const stream = yield* PubSub.subscribe(events.live)
     // Live events go out as they come, to whoever subscribed to them.
     yield* Queue.take(stream).pipe(
@@ -195,7 +215,7 @@ export const liveSocket = (req: http.IncomingMessage, socket: Duplex, _head: Buf
       Effect.forkScoped,
     )
     const usage =
-      'send {"type":"subscribe","repositories":["owner/name"],"organizations":["org"],"notifications":true}'
+      'send {"type":"subscribe","repositories":["owner/name"],"organizations":["org"],"notifications":true,"blocks":true} (any of them)'
     for (;;) {
       const msg = yield* Queue.take(inbox)
       if (msg === "closed") break
@@ -205,6 +225,7 @@ export const liveSocket = (req: http.IncomingMessage, socket: Duplex, _head: Buf
         organizations?: unknown
         notifications?: unknown
         since?: unknown
+        blocks?: unknown
       }
       try {
         parsed = JSON.parse(msg)
@@ -219,11 +240,15 @@ export const liveSocket = (req: http.IncomingMessage, socket: Duplex, _head: Buf
         parsed.type !== "subscribe" ||
         repoList === undefined ||
         orgList === undefined ||
-        (repoList.length === 0 && orgList.length === 0 && parsed.notifications !== true)
+        (repoList.length === 0 &&
+          orgList.length === 0 &&
+          parsed.notifications !== true &&
+          parsed.blocks !== true)
       ) {
         yield* send({ type: "error", message: usage })
         continue
       }
+      if (parsed.blocks === true) wantBlocks = true
       const names: string[] = []
       const ids = new Set<number>()
       for (const full of repoList) {

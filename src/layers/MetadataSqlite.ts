@@ -78,6 +78,8 @@ const SCHEMA = [
      id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, height INTEGER NOT NULL,
      actor_id INTEGER NOT NULL, actor_login TEXT NOT NULL, action TEXT NOT NULL,
      org_id INTEGER, repo_id INTEGER, repo TEXT, data TEXT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS passwords (
+     user_id INTEGER PRIMARY KEY, hash TEXT NOT NULL, updated_at INTEGER NOT NULL)`,
 ]
 
 /** Columns added after the first release, added to databases created before them. */
@@ -107,6 +109,7 @@ const REPLICATED = [
   ["branch_protection", "repo_id, branch"],
   ["audit_log", "id"],
   ["statuses", "id"],
+  ["passwords", "user_id"],
 ] as const
 
 const make = Effect.gen(function* () {
@@ -195,6 +198,15 @@ const make = Effect.gen(function* () {
     ...accessTables(sql),
     ...collabTables(sql),
     ...compatTables(sql),
+    passwordOf: (userId) =>
+      sql<{ hash: string }>`SELECT hash FROM passwords WHERE user_id = ${userId}`.pipe(
+        Effect.map((rows) => rows[0]?.hash),
+      ),
+    setPassword: (userId, hash, at) =>
+      sql`INSERT INTO passwords (user_id, hash, updated_at) VALUES (${userId}, ${hash}, ${at})
+        ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at`.pipe(
+        Effect.asVoid,
+      ),
   })
 })
 

@@ -42,6 +42,7 @@ import { adminRoutes } from "../layers/http/AdminRoutes.ts"
 import { tracingLayer } from "../layers/Tracing.ts"
 import type { StorageSnapshot } from "../layers/backup/StorageSnapshot.ts"
 import type { BlockStore } from "../services/BlockStore.ts"
+import { webRoutes } from "../layers/web/WebRoutes.ts"
 
 /** Refreshes `guts_storage_available_bytes` every 15 s. */
 const StorageGaugeLive = Layer.scopedDiscard(
@@ -135,6 +136,8 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
           | RefStore
           | StorageSnapshot
           | BlockStore
+          | Access
+          | Metrics
         >(
           [
             ...healthRoutes,
@@ -144,6 +147,8 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
             ...rawRoutes.map((r) => ({ ...r, handler: limited(r.handler) })),
             ...gitRoutes,
             ...adminRoutes,
+            // The web interface last: every route above keeps priority over its patterns.
+            ...webRoutes(),
           ],
           {
             "/ws": liveSocket,

@@ -33,6 +33,7 @@ import { makeCheckHandlers } from "./apply/Checks.ts"
 import { makeTopicHandlers } from "./apply/Topics.ts"
 import { type Handled, makeKit, Reject } from "./apply/Kit.ts"
 import { makePullHandlers } from "./apply/Pulls.ts"
+import { makePasswordHandlers } from "./apply/Passwords.ts"
 import { rangeFacts } from "./git/Ancestry.ts"
 import { Metadata, type UserRow } from "./Metadata.ts"
 import { type ObjectCorrupt, ObjectStore, type StorageError } from "./ObjectStore.ts"
@@ -740,6 +741,8 @@ const make = Effect.gen(function* () {
     updateRefs,
   })
 
+  const passwords = makePasswordHandlers(meta, makeKit(meta, access))
+
   const handle = (
     tx: Transaction,
     block: Block,
@@ -832,6 +835,8 @@ const make = Effect.gen(function* () {
         return checks.setCheckRun(tx, block, actor)
       case "SetTopics":
         return topics.setTopics(tx, block, actor)
+      case "SetPassword":
+        return passwords.setPassword(tx, block, actor)
     }
   }
 

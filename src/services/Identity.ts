@@ -18,6 +18,7 @@ import {
   RemoveSshKey,
   RevokeToken,
   SetOrgMembership,
+  SetPassword,
   SetTeamMembership,
   SetTeamRepository,
   SYSTEM_USER,
@@ -27,7 +28,8 @@ import {
 } from "../domain/Transaction.ts"
 import { Access } from "./Access.ts"
 import { hashToken, newToken, type Principal } from "./Auth.ts"
-import { Forbidden, NotFound } from "./Errors.ts"
+import { Forbidden, Invalid, NotFound } from "./Errors.ts"
+import { hashPassword, passwordProblem } from "../domain/Password.ts"
 import { Ledger } from "./Ledger.ts"
 import { submitTx } from "./Submit.ts"
 import { Metadata, type TeamRow, type UserRow } from "./Metadata.ts"
@@ -410,7 +412,29 @@ const make = Effect.gen(function* () {
       )
     })
 
+  // --- passwords (web sign-in) ---
+
+  /** Sets `login`'s password (hashed here with a fresh salt); self, or an administrator. */
+  const setPassword = (principal: Principal | undefined, login: string, password: string) =>
+    Effect.gen(function* () {
+      const problem = passwordProblem(password)
+      if (problem)
+        return yield* new Invalid({
+          reason: problem,
+          resource: "User",
+          field: "password",
+          code: "invalid",
+        })
+      const hash = yield* hashPassword(password)
+      yield* submit(
+        SetPassword.make({ ...envelope(principal), user: login, hash }),
+        "User",
+        "password",
+      )
+    })
+
   return {
+    setPassword,
     user,
     org,
     createUser,

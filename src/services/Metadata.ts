@@ -281,6 +281,9 @@ export interface MetadataShape extends CollabTables, CompatTables {
   readonly recordTx: (key: string, height: number, outcome: string) => Effect.Effect<void, SqlError>
   /** A digest of every replicated table, for comparing nodes' state. */
   readonly stateDigest: Effect.Effect<string, SqlError>
+  /** A user's password hash (`scrypt$...`, see domain/Password.ts), if they set one. */
+  readonly passwordOf: (userId: number) => Effect.Effect<string | undefined, SqlError>
+  readonly setPassword: (userId: number, hash: string, at: number) => Effect.Effect<void, SqlError>
 }
 
 export class Metadata extends Context.Tag("guts/Metadata")<Metadata, MetadataShape>() {}

@@ -9,6 +9,7 @@
 import { Effect } from "effect"
 import type { Grantable } from "../../domain/Permissions.ts"
 import { protectionJson } from "../../domain/BranchProtection.ts"
+import { passwordProblem } from "../../domain/Password.ts"
 import type { Principal } from "../../services/Auth.ts"
 import { CommitStatuses } from "../../services/CommitStatuses.ts"
 import { Identity } from "../../services/Identity.ts"
@@ -105,6 +106,18 @@ const repoCounts = (account: Pick<UserRow, "login">) =>
     return { publicRepos, privateRepos: rows.length - publicRepos }
   })
 
+/** An optional `password` on user creation (web sign-in), checked before anything is created. */
+const passwordField = (b: Record<string, unknown>) =>
+  Effect.gen(function* () {
+    const password = yield* field<string>(b, "User", "password", "string")
+    const problem = password === undefined ? undefined : passwordProblem(password)
+    if (problem)
+      return yield* unprocessable(`Invalid request. ${problem}.`, [
+        { resource: "User", field: "password", code: "invalid" },
+      ])
+    return password
+  })
+
 const routes: Array<Route<R>> = [
   // --- the authenticated user ---
   route("GET", "/user", (ctx) =>
@@ -154,7 +167,9 @@ const routes: Array<Route<R>> = [
       const login = yield* field<string>(b, "User", "login", "string", true)
       const email = yield* field<string>(b, "User", "email", "string")
       const name = yield* field<string>(b, "User", "name", "string")
+      const password = yield* passwordField(b)
       const made = yield* identity.createUser(p, { login: login!, email, name }, false)
+      if (password !== undefined) yield* identity.setPassword(p, made.user.login, password)
       yield* send(ctx, 201, userFullJson(yield* base(ctx), made.user))
     }),
   ),
@@ -167,11 +182,18 @@ const routes: Array<Route<R>> = [
       const login = yield* field<string>(b, "User", "login", "string", true)
       const email = yield* field<string>(b, "User", "email", "string")
       const name = yield* field<string>(b, "User", "name", "string")
+      const password = yield* passwordField(b)
       const made = yield* identity.createUser(
         p,
         { login: login!, email, name },
         config.registration === "open",
       )
+      if (password !== undefined)
+        yield* identity.setPassword(
+          p?.user.site_admin === 1 ? p : undefined,
+          made.user.login,
+          password,
+        )
       yield* send(ctx, 201, {
         ...userFullJson(yield* base(ctx), made.user),
         ...(made.token ? { token: made.token } : {}),
