@@ -11,11 +11,13 @@ import { serializeCommit, serializeTree } from "../../src/domain/git/GitObject.t
 import { type ObjectId, ZERO_ID } from "../../src/domain/git/ObjectId.ts"
 import {
   type Block,
+  CancelRun,
   ClaimJob,
   CompleteJob,
   CreateRepository,
   CreateRunnerToken,
   CreateUser,
+  DispatchWorkflow,
   RegisterRunner,
   RenewJobLease,
   SYSTEM_USER,
@@ -187,7 +189,20 @@ const world = Effect.gen(function* () {
       for (const r of [...rows].sort((a, b) => a.id - b.id)) latest.set(r.context, r.state)
       return Object.fromEntries(latest)
     })
-  return { block, applied, runner, push, runs, jobs, claim, complete, statuses, meta, repo }
+  return {
+    block,
+    applied,
+    runner,
+    push,
+    runs,
+    jobs,
+    claim,
+    complete,
+    statuses,
+    meta,
+    repo,
+    now: () => now,
+  }
 })
 
 const run = <A>(body: Effect.Effect<A, unknown, Apply | Metadata | ObjectStore>) =>
@@ -356,6 +371,111 @@ describe("CI runs in apply", () => {
         }>
         expect(problems[0]).toMatchObject({ path: ".guts/workflows/bad.yml", line: 6 })
         expect(problems[0]!.message).toContain("nowhere")
+      }),
+    ))
+
+  it("paths filters: a push that changes no matching path starts no run", () =>
+    run(
+      Effect.gen(function* () {
+        const w = yield* world
+        const wf = ".guts/workflows/ci.yml"
+        const text =
+          "on:\n  push:\n    paths: ['src/**']\njobs:\n  t:\n    runs-on: [linux]\n    steps:\n      - run: echo\n"
+        const first = yield* w.push({ [wf]: text, "README.md": "1", "src/a.txt": "a" })
+        expect((yield* w.runs()).length).toBe(1)
+        const second = yield* w.push({ [wf]: text, "README.md": "2", "src/a.txt": "a" }, first)
+        expect((yield* w.runs()).length).toBe(1)
+        yield* w.push({ [wf]: text, "README.md": "2", "src/a.txt": "b" }, second)
+        expect((yield* w.runs()).length).toBe(2)
+      }),
+    ))
+
+  it("cancelling a run ends its waiting jobs at once and tells the running job's runner", () =>
+    run(
+      Effect.gen(function* () {
+        const w = yield* world
+        const one = yield* w.runner("one")
+        yield* w.push({ ".guts/workflows/ci.yml": WORKFLOW })
+        const [r] = yield* w.runs()
+        const jobs = yield* w.jobs(r!.id)
+        yield* w.block([w.claim(one, jobs[0]!.id)])
+        const [cancelled] = yield* w.block([
+          CancelRun.make({ ...env(), owner: "ada", repo: "app", runId: r!.id }),
+        ])
+        expect(cancelled!._tag).toBe("Applied")
+        const after = yield* w.jobs(r!.id)
+        expect(after.map((j) => j.conclusion)).toEqual([
+          null,
+          "cancelled",
+          "cancelled",
+          "cancelled",
+        ])
+        const [beat] = yield* w.block([
+          RenewJobLease.make({
+            ...env(SYSTEM_USER),
+            runnerId: one,
+            jobId: jobs[0]!.id,
+            attempt: 1,
+          }),
+        ])
+        expect(w.applied(beat!)).toMatchObject({ cancelled: true })
+        yield* w.block([yield* w.complete(one, jobs[0]!.id, "failure")])
+        expect(yield* w.meta.ciRun(r!.id)).toMatchObject({
+          status: "completed",
+          conclusion: "cancelled",
+        })
+      }),
+    ))
+
+  it("a schedule fires when a block's time passes a matching minute", () =>
+    run(
+      Effect.gen(function* () {
+        const w = yield* world
+        yield* w.push({
+          ".guts/workflows/nightly.yml":
+            "name: Nightly\non:\n  schedule:\n    - cron: '*/5 * * * *'\njobs:\n  t:\n    runs-on: [linux]\n    steps:\n      - run: echo\n",
+        })
+        expect((yield* w.runs()).length).toBe(0)
+        // Blocks a second apart stay within one minute, then one block jumps past the
+        // next multiple of five minutes.
+        const toBoundary = 5 * 60_000 - (w.now() % (5 * 60_000))
+        yield* w.block([], toBoundary - 2000)
+        expect((yield* w.runs()).length).toBe(0)
+        yield* w.block([], 3000)
+        const runs = yield* w.runs()
+        expect(runs.map((r) => [r.workflow_name, r.event])).toEqual([["Nightly", "schedule"]])
+        yield* w.block([], 1000)
+        expect((yield* w.runs()).length).toBe(1)
+      }),
+    ))
+
+  it("workflow_dispatch takes declared inputs (defaults filled in) and refuses others", () =>
+    run(
+      Effect.gen(function* () {
+        const w = yield* world
+        yield* w.push({
+          ".guts/workflows/release.yml":
+            "name: Release\non:\n  workflow_dispatch:\n    inputs:\n      level:\n        type: choice\n        options: [patch, minor]\n        default: patch\njobs:\n  t:\n    runs-on: [linux]\n    steps:\n      - run: echo\n",
+        })
+        const dispatch = (inputs: Record<string, string>) =>
+          DispatchWorkflow.make({
+            ...env(),
+            owner: "ada",
+            repo: "app",
+            workflow: "release.yml",
+            ref: "main",
+            inputs,
+          })
+        const [ok, unknown, bad] = yield* w.block([
+          dispatch({}),
+          dispatch({ nope: "1" }),
+          dispatch({ level: "major" }),
+        ])
+        const { runId } = w.applied(ok!) as { runId: number }
+        expect(JSON.parse((yield* w.meta.ciRun(runId))!.trigger).inputs).toEqual({ level: "patch" })
+        expect(unknown).toMatchObject({ _tag: "Rejected", detail: { code: "invalid" } })
+        expect(bad).toMatchObject({ _tag: "Rejected" })
+        expect((bad as { reason: string }).reason).toContain("major")
       }),
     ))
 })

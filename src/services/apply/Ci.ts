@@ -42,7 +42,7 @@ import type * as T from "../../domain/Transaction.ts"
 import type { Block } from "../../domain/Transaction.ts"
 import type { CiJobRow, CiRunRow, CiStepState, ScopeKind } from "../CiTables.ts"
 import { type MetadataShape, type RepoRow, type UserRow, repoKey } from "../Metadata.ts"
-import type { ObjectStoreShape } from "../ObjectStore.ts"
+import type { ObjectCorrupt, ObjectStoreShape, StorageError } from "../ObjectStore.ts"
 import type { RefStoreShape } from "../RefStore.ts"
 import type { Kit } from "./Kit.ts"
 
@@ -188,6 +188,59 @@ export const makeCiHandlers = (deps: {
       return out
     })
 
+  /**
+   * Paths that differ between two commits' trees (for `paths:` filters), walking only the
+   * subtrees that differ; undefined when unknown (no old commit, or more than GitHub's 3000
+   * files — then no path filter applies).
+   */
+  const changedPaths = (oldSha: string | undefined, newSha: string) =>
+    Effect.gen(function* () {
+      if (!oldSha || oldSha === ZERO_ID || !isObjectId(oldSha)) return undefined
+      const treeOf = (sha: string) =>
+        Effect.map(readObject(sha as ObjectId), (o) => {
+          if (!o || o.type !== "commit") return undefined
+          const c = parseCommit(o.content)
+          return c instanceof ObjectParseError ? undefined : c.tree
+        })
+      const a = yield* treeOf(oldSha)
+      const b = yield* treeOf(newSha)
+      if (!a || !b) return undefined
+      const out: string[] = []
+      const entriesOf = (id: ObjectId | undefined) =>
+        Effect.map(id ? readObject(id) : Effect.succeed(undefined), (o) => {
+          const m = new Map<string, { mode: string; id: ObjectId }>()
+          if (!o || o.type !== "tree") return m
+          const es = parseTree(o.content)
+          if (!(es instanceof ObjectParseError))
+            for (const e of es) m.set(textString(e.name), { mode: e.mode, id: e.id })
+          return m
+        })
+      const walk = (
+        x: ObjectId | undefined,
+        y: ObjectId | undefined,
+        prefix: string,
+      ): Effect.Effect<boolean, StorageError | ObjectCorrupt> =>
+        Effect.gen(function* () {
+          const ex = yield* entriesOf(x)
+          const ey = yield* entriesOf(y)
+          for (const name of [...new Set([...ex.keys(), ...ey.keys()])].sort()) {
+            const l = ex.get(name)
+            const r = ey.get(name)
+            if (l && r && l.id === r.id && l.mode === r.mode) continue
+            const path = `${prefix}${name}`
+            const lt = l?.mode === "40000" ? l.id : undefined
+            const rt = r?.mode === "40000" ? r.id : undefined
+            if (lt || rt) {
+              if (!(yield* walk(lt, rt, `${path}/`))) return false
+              if ((l && !lt) || (r && !rt)) out.push(path)
+            } else out.push(path)
+            if (out.length > 3000) return false
+          }
+          return true
+        })
+      return (yield* walk(a, b, "")) ? out : undefined
+    })
+
   const parseFile = (f: { path: string; text: string }): ParsedWorkflow =>
     f.text === ""
       ? {
@@ -283,7 +336,8 @@ export const makeCiHandlers = (deps: {
         checkout_sha: trigger.event.sha,
         actor_id: actor.id,
         actor_login: actor.login,
-        trigger: JSON.stringify(trigger.event),
+        // The changed paths only decided whether to run; they are not kept.
+        trigger: JSON.stringify({ ...trigger.event, changedPaths: undefined }),
         pull_number: trigger.pullNumber ?? null,
         cancel_requested: 0,
         created_at: ts,
@@ -526,6 +580,7 @@ export const makeCiHandlers = (deps: {
             event: "push",
             ref: change.name,
             sha: change.new,
+            changedPaths: yield* changedPaths(change.old, change.new),
             actor: actor.login,
             repository: `${repo.owner_login}/${repo.name}`,
           },
@@ -561,6 +616,7 @@ export const makeCiHandlers = (deps: {
             sha: pull.head_sha,
             action,
             baseRef: `refs/heads/${pull.base_ref}`,
+            changedPaths: yield* changedPaths(pull.base_sha, pull.head_sha),
             actor: actor.login,
             repository: `${repo.owner_login}/${repo.name}`,
           },
