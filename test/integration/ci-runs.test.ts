@@ -7,9 +7,12 @@
  * statuses turn green, and branch protection requiring them refuses the merge until then.
  * The run, jobs, logs and artifacts read back through GitHub's Actions API.
  */
+import * as http from "node:http"
 import * as path from "node:path"
+import type { Duplex } from "node:stream"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { JobAssignment } from "../../src/domain/ci/RunnerProtocol.ts"
+import { encodeFrame, frameReader, OP } from "../../src/layers/http/WebSocket.ts"
 import { type Api, apiClient, makeUser } from "../support/Api.ts"
 import { authUrl, commitAll, git, initRepo, write } from "../support/Git.ts"
 import { type RunningNode, startNode, tempDir } from "../support/TestNode.ts"
@@ -62,6 +65,51 @@ const runnerClient = (token: string) => async (method: string, p: string, body?:
   return { status: res.status, body: json, bytes: Buffer.from(text) }
 }
 
+/** A /ws client subscribed to one repository, collecting its events. */
+const watch = (repository: string, token: string) =>
+  new Promise<{ events: any[]; close: () => void }>((resolve, reject) => {
+    const req = http.request(`${node.url}/ws`, {
+      headers: {
+        connection: "Upgrade",
+        upgrade: "websocket",
+        "sec-websocket-version": "13",
+        "sec-websocket-key": Buffer.from("0123456789abcdef").toString("base64"),
+        authorization: `Bearer ${token}`,
+      },
+    })
+    req.on("upgrade", (_res, socket: Duplex) => {
+      const events: any[] = []
+      const read = frameReader()
+      socket.on("data", (chunk: Buffer) => {
+        const frames = read(chunk)
+        if (frames === "too-large") return
+        for (const f of frames) {
+          if (f.opcode !== OP.text) continue
+          const m = JSON.parse(f.payload.toString("utf8"))
+          if (m.type === "subscribed") resolve({ events, close: () => socket.destroy() })
+          if (m.type === "event") events.push(m)
+        }
+      })
+      socket.write(
+        encodeFrame(
+          OP.text,
+          Buffer.from(JSON.stringify({ type: "subscribe", repositories: [repository] })),
+          true,
+        ),
+      )
+    })
+    req.on("error", reject)
+    req.end()
+  })
+
+const eventually = async (what: string, check: () => boolean) => {
+  const deadline = Date.now() + 10_000
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
 beforeAll(async () => {
   node = await startNode({ storage: "memory", config: { ciSecretsKey: "test-cluster-key" } })
   const admin = apiClient(node.url, node.token)
@@ -97,6 +145,7 @@ afterAll(async () => {
 
 describe("CI runs over the runner protocol", () => {
   it("runs a pull request's matrix and dependent job; statuses gate the merge", async () => {
+    const live = await watch("alice/app", node.token)
     const pr = await alice("POST", "/repos/alice/app/pulls", {
       title: "change",
       head: "topic",
@@ -166,6 +215,14 @@ describe("CI runs over the runner protocol", () => {
       expect(
         (await runner("POST", `/api/runners/jobs/${jid}/logs`, { seq: 5, text: "x" })).body,
       ).toEqual({ expected: 1 })
+      if (i === 0) {
+        // Pushed to /ws subscribers as it arrives.
+        await eventually("the log chunk on /ws", () =>
+          live.events.some((e) => e.event === "workflow_job" && e.action === "log"),
+        )
+        const chunk = live.events.find((e) => e.event === "workflow_job")
+        expect(chunk.payload).toMatchObject({ job_id: jid, seq: 0, step: 1, text: line })
+      }
       // Readable over the API while running.
       const liveLog = await fetch(`${node.url}/api/repos/alice/app/actions/jobs/${jid}/logs`, {
         headers: { authorization: `Bearer ${node.token}` },
@@ -234,6 +291,21 @@ describe("CI runs over the runner protocol", () => {
     expect(status.body.state).toBe("success")
     expect(status.body.statuses.map((s: { context: string }) => s.context).sort()).toEqual(CONTEXTS)
     expect((await merge()).status).toBe(200)
+
+    // workflow_run events: requested, in_progress, completed, in block order.
+    await eventually("the run's completion on /ws", () =>
+      live.events.some((e) => e.event === "workflow_run" && e.action === "completed"),
+    )
+    live.close()
+    expect(
+      live.events
+        .filter((e) => e.event === "workflow_run")
+        .map((e) => [e.action, e.payload.workflow_run.id]),
+    ).toEqual([
+      ["requested", run.id],
+      ["in_progress", run.id],
+      ["completed", run.id],
+    ])
 
     // The Actions API tells the same story.
     const after = await alice("GET", `/repos/alice/app/actions/runs/${run.id}`)
