@@ -824,7 +824,21 @@ const make = Effect.gen(function* () {
       case "UpdatePull":
         return pulls.updatePull(tx, block, actor)
       case "MergePull":
-        return pulls.mergePull(tx, block, actor)
+        return pulls.mergePull(tx, block, actor).pipe(
+          Effect.tap(() =>
+            Effect.gen(function* () {
+              const repo = yield* meta.repo(tx.owner, tx.repo)
+              if (repo)
+                yield* meta
+                  .atomically(ci.onMerged(repo, tx.number, actor, block))
+                  .pipe(
+                    Effect.catchAllCause((c) =>
+                      Effect.logError("CI: runs for a merge were not created", c),
+                    ),
+                  )
+            }),
+          ),
+        )
       case "CreateReview":
         return pulls.createReview(tx, block, actor)
       case "SubmitReview":

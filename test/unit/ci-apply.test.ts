@@ -15,9 +15,11 @@ import {
   ClaimJob,
   CompleteJob,
   CreateRepository,
+  CreatePull,
   CreateRunnerToken,
   CreateUser,
   DispatchWorkflow,
+  MergePull,
   RegisterRunner,
   RenewJobLease,
   SYSTEM_USER,
@@ -103,7 +105,12 @@ const world = Effect.gen(function* () {
       ([o]) => applied(o!).id as number,
     )
   /** A commit whose tree holds `files` (paths with slashes), pushed to main. */
-  const push = (files: Record<string, string>, parent?: ObjectId) =>
+  const push = (
+    files: Record<string, string>,
+    parent?: ObjectId,
+    branch = "main",
+    old?: ObjectId,
+  ) =>
     Effect.gen(function* () {
       const tree = (entries: Record<string, string>): Effect.Effect<ObjectId, unknown> =>
         Effect.gen(function* () {
@@ -145,7 +152,7 @@ const world = Effect.gen(function* () {
           owner: "ada",
           repo: "app",
           atomic: true,
-          changes: [{ name: "refs/heads/main", old: parent ?? ZERO_ID, new: commit }],
+          changes: [{ name: `refs/heads/${branch}`, old: old ?? parent ?? ZERO_ID, new: commit }],
         }),
       ])
       applied(o!)
@@ -476,6 +483,43 @@ describe("CI runs in apply", () => {
         expect(unknown).toMatchObject({ _tag: "Rejected", detail: { code: "invalid" } })
         expect(bad).toMatchObject({ _tag: "Rejected" })
         expect((bad as { reason: string }).reason).toContain("major")
+      }),
+    ))
+
+  it("merging a pull request is a push to its base branch", () =>
+    run(
+      Effect.gen(function* () {
+        const w = yield* world
+        const wf =
+          "name: Main\non:\n  push:\n    branches: [main]\njobs:\n  t:\n    runs-on: [linux]\n    steps:\n      - run: echo\n"
+        const base = yield* w.push({ ".guts/workflows/ci.yml": wf, "a.txt": "1" })
+        yield* w.push({ ".guts/workflows/ci.yml": wf, "a.txt": "2" }, base, "topic", ZERO_ID)
+        expect((yield* w.runs()).length).toBe(1)
+        const [pr] = yield* w.block([
+          CreatePull.make({
+            ...env(),
+            owner: "ada",
+            repo: "app",
+            title: "t",
+            head: "topic",
+            base: "main",
+          }),
+        ])
+        const [merged] = yield* w.block([
+          MergePull.make({
+            ...env(),
+            owner: "ada",
+            repo: "app",
+            number: (w.applied(pr!) as { number: number }).number,
+            method: "merge",
+          }),
+        ])
+        const { sha } = w.applied(merged!) as { sha: string }
+        const runs = yield* w.runs()
+        expect(runs.map((r) => [r.event, r.head_branch, r.head_sha])).toEqual([
+          ["push", "main", sha],
+          ["push", "main", base],
+        ])
       }),
     ))
 })

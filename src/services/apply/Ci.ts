@@ -629,6 +629,19 @@ export const makeCiHandlers = (deps: {
       )
     })
 
+  /** A merged pull request moved its base branch: that is a push to it. */
+  const onMerged = (repo: RepoRow, number: number, actor: UserRow, block: Block) =>
+    Effect.gen(function* () {
+      const pull = yield* meta.pullByNumber(repo.id, number)
+      if (!pull || pull.merged !== 1 || !pull.merge_commit_sha) return
+      yield* onPush(
+        repo,
+        { name: `refs/heads/${pull.base_ref}`, old: pull.base_sha, new: pull.merge_commit_sha },
+        actor,
+        block,
+      )
+    })
+
   const refreshSchedules = (repo: RepoRow, sha: string) =>
     Effect.gen(function* () {
       const rows: Array<{ path: string; cron: string }> = []
@@ -1189,6 +1202,7 @@ export const makeCiHandlers = (deps: {
     onBlock,
     onPush,
     onPull,
+    onMerged,
     dispatchWorkflow,
     cancelRun,
     rerunRun,
