@@ -344,6 +344,21 @@ describe("CI runs over the runner protocol", () => {
     const zipBytes = Buffer.from(await zip.arrayBuffer())
     expect(zipBytes.subarray(0, 2).toString()).toBe("PK")
     expect(zipBytes.includes(Buffer.from("out.txt"))).toBe(true)
+    // Rerun: a new attempt with fresh jobs; cancelling it ends the jobs nobody started.
+    expect((await alice("POST", `/repos/alice/app/actions/runs/${run.id}/rerun`)).status).toBe(201)
+    const again = await alice("GET", `/repos/alice/app/actions/runs/${run.id}`)
+    expect(again.body).toMatchObject({ run_attempt: 2, status: "queued", conclusion: null })
+    expect((await alice("POST", `/repos/alice/app/actions/runs/${run.id}/cancel`)).status).toBe(202)
+    const cancelled = await alice("GET", `/repos/alice/app/actions/runs/${run.id}`)
+    expect(cancelled.body).toMatchObject({ status: "completed", conclusion: "cancelled" })
+    expect((await alice("POST", `/repos/alice/app/actions/runs/${run.id}/cancel`)).status).toBe(409)
+    const firstAttempt = await alice(
+      "GET",
+      `/repos/alice/app/actions/runs/${run.id}/attempts/1/jobs`,
+    )
+    expect(
+      firstAttempt.body.jobs.every((j: { conclusion: string }) => j.conclusion === "success"),
+    ).toBe(true)
     const workflows = await alice("GET", "/repos/alice/app/actions/workflows")
     expect(workflows.body.workflows.map((w: { path: string }) => w.path)).toEqual([
       ".guts/workflows/ci.yml",
