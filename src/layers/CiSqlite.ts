@@ -204,6 +204,9 @@ export const ciTables = (sql: SqlClient.SqlClient): CiTables => {
     ciRunners: (kind, scopeId) =>
       sql<CiRunnerRow>`SELECT * FROM ci_runners WHERE scope_kind = ${kind} AND scope_id = ${scopeId} ORDER BY id`,
     ciDeleteRunner: (id) => sql`DELETE FROM ci_runners WHERE id = ${id}`.pipe(Effect.asVoid),
+    ciBusyRunners: sql<{
+      runner_id: number
+    }>`SELECT DISTINCT runner_id FROM ci_jobs WHERE status = 'in_progress' AND runner_id IS NOT NULL`,
 
     ciInsertRegistrationToken: (row) =>
       sql`INSERT INTO ci_registration_tokens (hash, scope_kind, scope_id, creator_id, created_at, expires_at)

@@ -34,6 +34,7 @@ import type { ObjectId } from "../domain/git/ObjectId.ts"
 import {
   AddArtifact,
   CancelRun,
+  RemoveRunner,
   ClaimJob,
   CompleteJob,
   CreateRunnerToken,
@@ -385,6 +386,48 @@ const make = Effect.gen(function* () {
         "owner",
       )
       return { token, expiresAt }
+    })
+
+  /** The scope (`owner`/`repo`, an organisation, or "" for the site) the caller administers. */
+  const adminScope = (p: Principal, owner: string, repoName: string | undefined) =>
+    Effect.gen(function* () {
+      if (repoName !== undefined) {
+        const { repo } = yield* repos.access(owner, repoName, p, "admin")
+        return { kind: "repo" as const, id: repo.id }
+      }
+      if (owner === "") {
+        if (p.user.site_admin !== 1)
+          return yield* new Forbidden({ reason: "only administrators manage site-wide runners" })
+        return { kind: "site" as const, id: 0 }
+      }
+      const org = yield* meta.userByLogin(owner).pipe(Effect.orDie)
+      if (org?.type !== "Organization") return yield* new NotFound({ what: owner })
+      const role =
+        p.user.site_admin === 1
+          ? "admin"
+          : yield* meta.orgRole(org.id, p.user.id).pipe(Effect.orDie)
+      if (role !== "admin")
+        return yield* new Forbidden({ reason: `you must be an owner of ${org.login}` })
+      return { kind: "org" as const, id: org.id }
+    })
+
+  /** Runners of a scope, with whether each holds a job now. */
+  const runners = (p: Principal, owner: string, repoName: string | undefined) =>
+    Effect.gen(function* () {
+      const scope = yield* adminScope(p, owner, repoName)
+      const rows = yield* meta.ciRunners(scope.kind, scope.id).pipe(Effect.orDie)
+      const busy = new Set((yield* meta.ciBusyRunners.pipe(Effect.orDie)).map((r) => r.runner_id))
+      return rows.map((r) => ({ runner: r, busy: busy.has(r.id) }))
+    })
+
+  const removeRunner = (p: Principal, owner: string, repoName: string | undefined, id: number) =>
+    Effect.gen(function* () {
+      yield* adminScope(p, owner, repoName)
+      yield* submit(
+        RemoveRunner.make({ ...by(p), owner, repo: repoName, runnerId: id }),
+        "Runner",
+        "id",
+      )
     })
 
   const register = (req: RegisterRunnerRequest) =>
@@ -788,6 +831,8 @@ const make = Effect.gen(function* () {
     setSecret,
     secrets,
     registrationToken,
+    runners,
+    removeRunner,
     register,
     runnerByToken,
     claim,

@@ -200,6 +200,8 @@ export interface CiTables {
   readonly ciRunnerByToken: (hash: string) => E<CiRunnerRow | undefined>
   readonly ciRunners: (kind: ScopeKind, scopeId: number) => E<ReadonlyArray<CiRunnerRow>>
   readonly ciDeleteRunner: (id: number) => E<void>
+  /** Runners holding an in-progress job. */
+  readonly ciBusyRunners: E<ReadonlyArray<{ readonly runner_id: number }>>
 
   readonly ciInsertRegistrationToken: (row: CiRegistrationTokenRow) => E<void>
   readonly ciRegistrationToken: (hash: string) => E<CiRegistrationTokenRow | undefined>

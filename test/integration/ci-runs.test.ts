@@ -359,6 +359,19 @@ describe("CI runs over the runner protocol", () => {
     expect(
       firstAttempt.body.jobs.every((j: { conclusion: string }) => j.conclusion === "success"),
     ).toBe(true)
+    // Runners: listed for the repository's admins; a removed runner's token stops working.
+    const listed = await alice("GET", "/repos/alice/app/actions/runners")
+    expect(
+      listed.body.runners.map((r: { id: number; name: string; busy: boolean }) => [
+        r.id,
+        r.name,
+        r.busy,
+      ]),
+    ).toEqual([[runnerInfo.id, "box", false]])
+    expect(
+      (await alice("DELETE", `/repos/alice/app/actions/runners/${runnerInfo.id}`)).status,
+    ).toBe(204)
+    expect((await runner("POST", "/api/runners/jobs/claim", {})).status).toBe(401)
     const workflows = await alice("GET", "/repos/alice/app/actions/workflows")
     expect(workflows.body.workflows.map((w: { path: string }) => w.path)).toEqual([
       ".guts/workflows/ci.yml",

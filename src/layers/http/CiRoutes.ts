@@ -129,6 +129,42 @@ const registrationTokenRoute = (
     }),
   )
 
+const runnerRoutesFor = (
+  prefix: string,
+  scope: (ctx: HttpContext) => [string, string | undefined],
+) => [
+  route("GET", `${prefix}/actions/runners`, (ctx) =>
+    Effect.gen(function* () {
+      const ci = yield* CiRuns
+      const p = yield* requirePrincipal(ctx)
+      const rows = yield* ci.runners(p, ...scope(ctx))
+      yield* send(ctx, 200, {
+        total_count: rows.length,
+        runners: rows.map(({ runner, busy }) => ({
+          id: runner.id,
+          name: runner.name,
+          os: "Linux",
+          busy,
+          labels: (JSON.parse(runner.labels) as string[]).map((name, i) => ({
+            id: i + 1,
+            name,
+            type: name === "self-hosted" ? "read-only" : "custom",
+          })),
+          version: runner.version,
+        })),
+      })
+    }),
+  ),
+  route("DELETE", `${prefix}/actions/runners/:runner_id`, (ctx) =>
+    Effect.gen(function* () {
+      const ci = yield* CiRuns
+      const p = yield* requirePrincipal(ctx)
+      yield* ci.removeRunner(p, ...scope(ctx), yield* intParam(ctx, "runner_id"))
+      yield* noContent(ctx)
+    }),
+  ),
+]
+
 /** Mounted under `/api` and `/api/v3` like the other REST routes. */
 export const ciRoutes: Array<Route<R | CiRuns>> = [
   route("GET", `${P}/actions/workflows`, (ctx) =>
@@ -326,6 +362,9 @@ export const ciRoutes: Array<Route<R | CiRuns>> = [
     undefined,
   ]),
   registrationTokenRoute("/admin/actions/runners/registration-token", () => ["", undefined]),
+  ...runnerRoutesFor(P, (ctx) => [ctx.params.owner!, ctx.params.repo!]),
+  ...runnerRoutesFor("/orgs/:org", (ctx) => [ctx.params.org!, undefined]),
+  ...runnerRoutesFor("/admin", () => ["", undefined]),
   ...secretRoutes(P, (ctx) => ctx.params.repo),
   ...secretRoutes("/orgs/:org", () => undefined),
 ]
