@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest"
 import {
   compileFilterPattern,
+  effectiveResult,
   expandMatrix,
   matchesPatterns,
   matchesTrigger,
@@ -65,6 +66,11 @@ describe("filter patterns (GitHub's cheat sheet)", () => {
     [["a\\*b"], "a*b", true],
     [["a\\*b"], "axb", false],
     [["release.1"], "releasex1", false],
+    [["é[a-z]+🚀"], "éabc🚀", true],
+    // Patterns that make a backtracking matcher take forever: answered in linear time.
+    [["*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b"], "a".repeat(300), false],
+    [["a+a+a+a+a+a+a+a+a+a+a+a+a+a+b"], "a".repeat(300), false],
+    [["**a**a**a**a**a**a**a**a**a**a**b"], "a/".repeat(150), false],
   ])("%j on %s → %s", (patterns, name, expected) => {
     expect(matchesPatterns(patterns, name)).toBe(expected)
   })
@@ -74,6 +80,8 @@ describe("filter patterns (GitHub's cheat sheet)", () => {
     ["!", "'!' must be followed by a pattern"],
     ["?x", "'?' at position 1 must follow a character"],
     ["a*+", "'+' at position 3 must follow a character"],
+    ["*?", "'?' at position 2 must follow a character"],
+    ["a+?", "'?' at position 3 must follow a character"],
     ["v[0-9", "'[' at position 2 is never closed"],
     ["v[]", "'[]' at position 2 is empty"],
     ["v[9-0]", "range '9-0' goes backwards"],
@@ -617,6 +625,40 @@ jobs:
         run({ "build (1)": "failure", "build (2)": "cancelled", "build (3)": "cancelled" }).skipped,
       ).toEqual(["after"])
     })
+  })
+
+  it("counts a failed continue-on-error job as a success for dependants, fail-fast and the run", () => {
+    const w2 = workflow(`on: push
+jobs:
+  flaky:
+    continue-on-error: true
+    runs-on: linux
+    strategy:
+      matrix:
+        n: [1, 2]
+    steps: [{ run: make }]
+  after:
+    needs: flaky
+    if: needs.flaky.result == 'success'
+    runs-on: linux
+    steps: [{ run: make }]
+`)
+    const p2 = planJobs(w2)
+    expect(p2[0]).toMatchObject({ continueOnError: true })
+    const d1 = nextDecisions(p2, new Map([["flaky (1)", "failure" as const]]), ctxFor())
+    expect(d1.cancelled).toEqual([])
+    expect(d1.ready.map((p) => p.key)).toEqual(["flaky (2)"])
+    const d2 = nextDecisions(
+      p2,
+      new Map([
+        ["flaky (1)", "failure" as const],
+        ["flaky (2)", "success" as const],
+      ]),
+      ctxFor(),
+    )
+    expect(d2.ready.map((p) => p.key)).toEqual(["after"])
+    expect(runConclusion([effectiveResult(p2[0]!, "failure"), "success"])).toBe("success")
+    expect(effectiveResult(p2[2]!, "failure")).toBe("failure")
   })
 
   it("concludes a run", () => {

@@ -210,6 +210,11 @@ const INVALID: ReadonlyArray<
 > = [
   ["a YAML syntax error", "on: push\njobs: [\n", [[3, 1, "YAML syntax error"]]],
   [
+    "an if: starting with ! (a YAML tag)",
+    "on: push\njobs:\n  a:\n    runs-on: linux\n    if: !cancelled()\n    steps: [{ run: make }]\n",
+    [[5, 9, "quote it, or write the condition as ${{ !… }}"]],
+  ],
+  [
     "a duplicate key",
     `on: push\non: pull_request\n${JOB}`,
     [[2, 1, "YAML syntax error: Map keys must be unique"]],
@@ -584,6 +589,53 @@ describe("parseWorkflow on damaged files", () => {
         )
       }
     }
+  })
+})
+
+describe("parseWorkflow on hostile files (every validator reads every pushed workflow)", () => {
+  const laughs = [`on: push\nx0: &a0 [${Array(10).fill('"lol"').join(",")}]`]
+  for (let i = 1; i < 10; i++)
+    laughs.push(
+      `x${i}: &a${i} [${Array(10)
+        .fill(`*a${i - 1}`)
+        .join(",")}]`,
+    )
+  it.each([
+    [
+      "an alias that contains itself",
+      "on: push\njobs:\n  a: &x\n    runs-on: linux\n    steps: [*x]\n",
+      [4, 5, "unknown key 'runs-on' in step 1 of job 'a'"],
+    ],
+    [
+      "exponential aliases",
+      `${laughs.join("\n")}\n${JOB}`,
+      [1, 1, "aliases (*name) expand too much"],
+    ],
+    [
+      "a matrix of a trillion jobs",
+      `on: push\njobs:\n  a:\n    runs-on: linux\n    strategy:\n      matrix:\n${Array.from({ length: 12 }, (_, i) => `        x${i}: [1,2,3,4,5,6,7,8,9,10]`).join("\n")}\n    steps: [{run: x}]\n`,
+      [7, 9, "the matrix axes make 1000000000000 combinations"],
+    ],
+    [
+      "an expression nested 1000 deep",
+      `on: push\njobs:\n  a:\n    runs-on: linux\n    steps:\n      - run: echo \${{ ${"(".repeat(1000)}1${")".repeat(1000)} }}\n`,
+      [6, 87, "nests more than 64 levels deep"],
+    ],
+    [
+      "an expression of 30000 characters",
+      `on: push\njobs:\n  a:\n    runs-on: linux\n    steps:\n      - run: echo \${{ '${"x".repeat(30000)}' }}\n`,
+      [6, 23, "at most 21000 are allowed"],
+    ],
+    [
+      "a file of a megabyte",
+      `on: push\n${JOB}#${"x".repeat(1024 * 1024)}\n`,
+      [1, 1, "at most 524288 are read"],
+    ],
+  ] as const)("refuses %s quickly", (_, text, [line, column, message]) => {
+    const got = problems(text)
+    expect(got[0]).toMatchObject({ line, column })
+    expect(got[0]!.message).toContain(message)
+    expect(got[0]!.message.length).toBeLessThan(400)
   })
 })
 

@@ -87,6 +87,11 @@ const FUNCTIONS: Readonly<Record<string, readonly [string, number, number]>> = {
   cancelled: ["cancelled", 0, 0],
 }
 
+/** GitHub's limit on the length of one expression. */
+export const MAX_EXPRESSION_LENGTH = 21_000
+/** How deeply parentheses, calls, indexes and `!` may nest. */
+export const MAX_NESTING = 64
+
 export const STATUS_FUNCTIONS = ["success", "failure", "always", "cancelled"] as const
 
 // ---------------------------------------------------------------------------------------
@@ -184,8 +189,19 @@ const lex = (src: string): Token[] => {
 
 /** Parses an expression (the text inside `${{ }}`); throws `ExpressionError` with its position. */
 export const parseExpression = (src: string): Expr => {
+  if (src.length > MAX_EXPRESSION_LENGTH)
+    throw new ExpressionError({
+      expression: src.slice(0, 60),
+      position: 0,
+      problem: `the expression has ${src.length} characters; at most ${MAX_EXPRESSION_LENGTH} are allowed`,
+    })
   const tokens = lex(src)
   let k = 0
+  let depth = 0
+  const nest = (pos: number) => {
+    if (++depth > MAX_NESTING)
+      throw fail(pos, `the expression nests more than ${MAX_NESTING} levels deep; simplify it`)
+  }
   const peek = () => tokens[k]!
   const fail = (pos: number, problem: string) =>
     new ExpressionError({ expression: src, position: pos, problem })
@@ -235,6 +251,7 @@ export const parseExpression = (src: string): Expr => {
                     .join(", ")}`,
             )
           const args: Expr[] = []
+          nest(t.pos)
           if (!isPunct(")")) {
             args.push(or())
             while (isPunct(",")) {
@@ -243,6 +260,7 @@ export const parseExpression = (src: string): Expr => {
             }
           }
           expect(")", `to close the call of ${fn[0]}(`)
+          depth--
           if (args.length < fn[1] || args.length > fn[2])
             throw fail(
               t.pos,
@@ -264,7 +282,9 @@ export const parseExpression = (src: string): Expr => {
       case "punct":
         if (t.value === "(") {
           k++
+          nest(t.pos)
           const inner = or()
+          depth--
           expect(")", "to close '('")
           return inner
         }
@@ -299,7 +319,9 @@ export const parseExpression = (src: string): Expr => {
           expect("]", "after '[*'")
           e = { _tag: "Star", object: e, pos: open }
         } else {
+          nest(open)
           const index = or()
+          depth--
           expect("]", "to close '['")
           e = { _tag: "Index", object: e, index, pos: open }
         }
@@ -311,7 +333,10 @@ export const parseExpression = (src: string): Expr => {
     const t = peek()
     if (t.kind === "punct" && t.value === "!") {
       k++
-      return { _tag: "Not", operand: unary(), pos: t.pos }
+      nest(t.pos)
+      const operand = unary()
+      depth--
+      return { _tag: "Not", operand, pos: t.pos }
     }
     return postfix()
   }
@@ -640,9 +665,24 @@ const format = (
   return out
 }
 
+/** Runs an evaluation, turning a stack overflow (from data nested absurdly deep) into an ExpressionError. */
+const guarded = <A>(expr: string, f: () => A): A => {
+  try {
+    return f()
+  } catch (err) {
+    if (err instanceof RangeError)
+      throw new ExpressionError({
+        expression: expr,
+        position: 0,
+        problem: `the expression could not be evaluated: ${err.message}`,
+      })
+    throw err
+  }
+}
+
 /** Evaluates with the status functions answered by `status` instead of `ctx.jobStatus`. */
 export const evaluateWith = (expr: string, ctx: ExprContext, status: StatusView): unknown =>
-  run(expr, parseExpression(expr), ctx, status)
+  guarded(expr, () => run(expr, parseExpression(expr), ctx, status))
 
 /** Evaluates an expression (the text inside `${{ }}`); throws `ExpressionError`. */
 export const evaluate = (expr: string, ctx: ExprContext): unknown =>
@@ -755,7 +795,9 @@ export const evaluateIfWith = (
   ctx: ExprContext,
   status: StatusView,
 ): boolean =>
-  isTruthy(run(cond === undefined ? "success()" : cond, parseCondition(cond), ctx, status))
+  guarded(cond ?? "success()", () =>
+    isTruthy(run(cond === undefined ? "success()" : cond, parseCondition(cond), ctx, status)),
+  )
 
 /** Whether a step's or job's `if:` lets it run. Throws `ExpressionError`. */
 export const evaluateIf = (cond: string | undefined, ctx: ExprContext): boolean =>

@@ -33,11 +33,36 @@ const coverage = (text: string, patterns: ReadonlyArray<string>): Uint8Array => 
 export const maskSecrets = (text: string, secrets: Iterable<string>): string => {
   const patterns = maskPatterns(secrets)
   if (patterns.length === 0) return text
-  const covered = coverage(text, patterns)
+  return render(text, coverage(text, patterns), 0, text.length, false)
+}
+
+/** Whether `text` from `at` to its end is the beginning of `p` (no copying; stops at the first difference). */
+const endIsPrefix = (text: string, at: number, p: string): boolean => {
+  for (let k = 0; at + k < text.length; k++)
+    if (text.charCodeAt(at + k) !== p.charCodeAt(k)) return false
+  return true
+}
+
+/** The masked form of `text[from, to)`, given which characters are covered. */
+const render = (
+  text: string,
+  covered: Uint8Array,
+  from: number,
+  to: number,
+  coveredBefore: boolean,
+): string => {
   let out = ""
-  for (let i = 0; i < text.length; i++) {
-    if (!covered[i]) out += text[i]
-    else if (i === 0 || !covered[i - 1]) out += MASK
+  let i = from
+  while (i < to) {
+    if (covered[i]) {
+      if (!(i === from ? coveredBefore : covered[i - 1])) out += MASK
+      i++
+      continue
+    }
+    let j = i
+    while (j < to && !covered[j]) j++
+    out += text.slice(i, j)
+    i = j
   }
   return out
 }
@@ -65,11 +90,19 @@ export const makeMasker = (secrets: Iterable<string>): Masker => {
 
   /** The length of the longest end of `text` that is a proper beginning of some pattern. */
   const partialTail = (text: string): number => {
-    for (let n = Math.min(longest - 1, text.length); n > 0; n--) {
-      const tail = text.slice(text.length - n)
-      if (patterns.some((p) => p.length > n && p.startsWith(tail))) return n
+    let best = 0
+    for (const p of patterns) {
+      // Candidate starts: the first character of p within its last length - 1 characters.
+      const from = Math.max(0, text.length - (p.length - 1))
+      for (let i = text.indexOf(p[0]!, from); i >= 0; i = text.indexOf(p[0]!, i + 1)) {
+        if (text.length - i <= best) break
+        if (endIsPrefix(text, i, p)) {
+          best = text.length - i
+          break
+        }
+      }
     }
-    return 0
+    return best
   }
 
   const emit = (final: boolean): string => {
@@ -84,11 +117,7 @@ export const makeMasker = (secrets: Iterable<string>): Masker => {
     let cut = final ? window.length : Math.max(base, window.length - partialTail(window))
     // A masked stretch running past the cut is masked whatever follows: emit all of it.
     while (cut < window.length && cut > base && covered[cut - 1] && covered[cut]) cut++
-    let out = ""
-    for (let i = base; i < cut; i++) {
-      if (!covered[i]) out += window[i]
-      else if (!(i === base ? lastCovered : covered[i - 1])) out += MASK
-    }
+    const out = render(window, covered, base, cut, lastCovered)
     if (cut > base) lastCovered = covered[cut - 1] === 1
     held = window.slice(cut)
     context = window.slice(Math.max(0, cut - (longest - 1)), cut)

@@ -44,76 +44,144 @@ export class FilterPatternError extends Data.TaggedError("FilterPatternError")<{
   }
 }
 
+/**
+ * One piece of a compiled pattern. `one` is a character test with a quantifier (`?` makes
+ * it optional, `+` repeatable); `star` is `*` (no `/`) or `**` (anything); `dirs` is `**\/`:
+ * nothing, or anything ending in `/`.
+ */
+type Piece =
+  | {
+      readonly kind: "one"
+      readonly test: (c: string) => boolean
+      readonly optional: boolean
+      readonly repeat: boolean
+    }
+  | { readonly kind: "star"; readonly slash: boolean }
+  | { readonly kind: "dirs" }
+
 export interface FilterPattern {
   readonly source: string
   readonly negated: boolean
-  readonly regex: RegExp
+  readonly pieces: ReadonlyArray<Piece>
 }
-
-const REGEX_SPECIAL = /[.*+?^${}()|[\]\\/-]/g
 
 /**
  * Compiles one of GitHub's filter patterns: `*` matches any characters except `/`, `**`
  * any characters (and `**\/` any number of directories, including none), `?` makes the
  * preceding character optional, `+` repeats it, `[…]` is one character from a set or
- * range, `\` escapes, and a leading `!` makes the pattern exclude.
+ * range, `\` escapes, and a leading `!` makes the pattern exclude. Throws
+ * `FilterPatternError` saying what is wrong.
  */
 export const compileFilterPattern = (pattern: string): FilterPattern => {
   const fail = (problem: string) => new FilterPatternError({ pattern, problem })
   const negated = pattern.startsWith("!")
-  const p = negated ? pattern.slice(1) : pattern
-  if (p === "") throw fail(negated ? "'!' must be followed by a pattern" : "the pattern is empty")
-  let re = ""
-  let atom = false
+  // By code point, so a character outside the BMP is one character, as in the name.
+  const p = [...(negated ? pattern.slice(1) : pattern)]
+  if (p.length === 0)
+    throw fail(negated ? "'!' must be followed by a pattern" : "the pattern is empty")
+  const pieces: Piece[] = []
+  const literal = (ch: string) => (c: string) => c === ch
   for (let i = 0; i < p.length; i++) {
     const c = p[i]!
     if (c === "\\") {
       if (i + 1 >= p.length) throw fail("it ends with '\\'; escape a character with \\ before it")
-      re += p[++i]!.replace(REGEX_SPECIAL, "\\$&")
-      atom = true
+      pieces.push({ kind: "one", test: literal(p[++i]!), optional: false, repeat: false })
     } else if (c === "*") {
       if (p[i + 1] === "*") {
         if (p[i + 2] === "/") {
-          re += "(?:.*/)?"
+          pieces.push({ kind: "dirs" })
           i += 2
         } else {
-          re += ".*"
+          pieces.push({ kind: "star", slash: true })
           i += 1
         }
-      } else re += "[^/]*"
-      atom = false
+      } else pieces.push({ kind: "star", slash: false })
     } else if (c === "?" || c === "+") {
-      if (!atom)
+      const last = pieces[pieces.length - 1]
+      if (last?.kind !== "one" || last.optional || last.repeat)
         throw fail(
           `'${c}' at position ${i + 1} must follow a character (it ${c === "?" ? "makes that character optional" : "repeats that character"}); escape it as \\${c} to match it literally`,
         )
-      re += c
-      atom = false
+      pieces[pieces.length - 1] = { ...last, optional: c === "?", repeat: c === "+" }
     } else if (c === "[") {
       const close = p.indexOf("]", i + 1)
       if (close < 0) throw fail(`'[' at position ${i + 1} is never closed with ']'`)
       const body = p.slice(i + 1, close)
-      if (body === "")
+      if (body.length === 0)
         throw fail(`'[]' at position ${i + 1} is empty; list characters or ranges like [a-z0-9]`)
-      let cls = ""
+      const singles = new Set<string>()
+      const ranges: Array<readonly [string, string]> = []
       for (let j = 0; j < body.length; j++) {
-        const ch = body[j]!
+        const from = body[j]!
         if (body[j + 1] === "-" && j + 2 < body.length) {
           const to = body[j + 2]!
-          if (to < ch) throw fail(`range '${ch}-${to}' goes backwards`)
-          cls += `${ch.replace(/[\\\]^-]/g, "\\$&")}-${to.replace(/[\\\]^-]/g, "\\$&")}`
+          if (to < from) throw fail(`range '${from}-${to}' goes backwards`)
+          ranges.push([from, to])
           j += 2
-        } else cls += ch.replace(/[\\\]^-]/g, "\\$&")
+        } else singles.add(from)
       }
-      re += `[${cls}]`
+      pieces.push({
+        kind: "one",
+        test: (ch) => singles.has(ch) || ranges.some(([a, b]) => ch >= a && ch <= b),
+        optional: false,
+        repeat: false,
+      })
       i = close
-      atom = true
-    } else {
-      re += c.replace(REGEX_SPECIAL, "\\$&")
-      atom = true
-    }
+    } else pieces.push({ kind: "one", test: literal(c), optional: false, repeat: false })
   }
-  return { source: pattern, negated, regex: new RegExp(`^${re}$`) }
+  return { source: pattern, negated, pieces }
+}
+
+/**
+ * Whether `name` matches the whole pattern. A simulation of the pattern's automaton: the
+ * set of places the match may be at, advanced one character at a time, so the cost is
+ * (length of name) × (length of pattern) whatever the input — no backtracking for a pushed
+ * branch name to exploit on every validator.
+ */
+export const matchesPattern = (pattern: FilterPattern, name: string): boolean => {
+  const pieces = pattern.pieces
+  const n = pieces.length
+  // State 2i: at piece i, nothing of it consumed; 2i + 1: inside piece i (a `+` or `dirs`
+  // that has consumed something). 2n: matched every piece.
+  let states = new Set<number>()
+  const add = (set: Set<number>, s: number) => {
+    if (set.has(s)) return
+    set.add(s)
+    if (s === 2 * n) return
+    const i = s >> 1
+    const inside = (s & 1) === 1
+    const piece = pieces[i]!
+    // Moves that consume nothing.
+    if (piece.kind === "star" || piece.kind === "dirs" ? !inside : piece.optional && !inside)
+      add(set, 2 * (i + 1))
+    if (piece.kind === "one" && piece.repeat && inside) add(set, 2 * (i + 1))
+  }
+  add(states, 0)
+  for (const c of name) {
+    const next = new Set<number>()
+    for (const s of states) {
+      if (s === 2 * n) continue
+      const i = s >> 1
+      const piece = pieces[i]!
+      switch (piece.kind) {
+        case "one":
+          if (!piece.test(c)) break
+          if (piece.repeat) add(next, 2 * i + 1)
+          else add(next, 2 * (i + 1))
+          break
+        case "star":
+          if (piece.slash || c !== "/") add(next, 2 * i)
+          break
+        case "dirs":
+          add(next, 2 * i + 1)
+          if (c === "/") add(next, 2 * (i + 1))
+          break
+      }
+    }
+    states = next
+    if (states.size === 0) return false
+  }
+  return states.has(2 * n)
 }
 
 /** Whether a name is selected by patterns applied in order: the last that matches decides. */
@@ -121,7 +189,7 @@ export const matchesPatterns = (patterns: ReadonlyArray<string>, name: string): 
   let selected = false
   for (const source of patterns) {
     const p = compileFilterPattern(source)
-    if (p.regex.test(name)) selected = !p.negated
+    if (matchesPattern(p, name)) selected = !p.negated
   }
   return selected
 }
@@ -282,6 +350,7 @@ export const planJobs = (
       jobId: job.id,
       needs: job.needs,
       ...(job.if !== undefined ? { if: job.if } : {}),
+      ...(job.continueOnError ? { continueOnError: true } : {}),
     }
     if (!job.matrix) {
       const ctx = emptyContext({}, base)
@@ -339,7 +408,14 @@ export const aggregateResult = (results: ReadonlyArray<JobResult>): JobResult =>
   return "success"
 }
 
-/** The conclusion of a run from its jobs' results. */
+/**
+ * A job instance's result as its dependants, fail-fast and the run's conclusion see it: a
+ * failure of a `continue-on-error` job counts as success (its own status still says failure).
+ */
+export const effectiveResult = (job: PlannedJob, result: JobResult): JobResult =>
+  result === "failure" && job.continueOnError ? "success" : result
+
+/** The conclusion of a run from its jobs' effective results (see `effectiveResult`). */
 export const runConclusion = (
   results: Iterable<JobResult>,
 ): "success" | "failure" | "cancelled" => {
@@ -386,7 +462,7 @@ export const nextDecisions = (
   const resultsOf = (jobId: string): JobResult[] =>
     (instances.get(jobId) ?? []).flatMap((p) => {
       const r = results.get(p.key)
-      return r === undefined ? [] : [r]
+      return r === undefined ? [] : [effectiveResult(p, r)]
     })
   const finished = (jobId: string) => (instances.get(jobId) ?? []).every((p) => results.has(p.key))
 

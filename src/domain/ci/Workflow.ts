@@ -136,6 +136,8 @@ export interface PlannedJob {
   readonly failFast?: boolean
   /** Matrix jobs: at most this many of the job's instances run at once. */
   readonly maxParallel?: number
+  /** A failure of this job counts as success for its dependants, fail-fast and the run (as on GitHub). */
+  readonly continueOnError?: boolean
 }
 
 export type JobResult = "success" | "failure" | "cancelled" | "skipped"

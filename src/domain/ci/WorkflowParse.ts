@@ -37,6 +37,10 @@ import type {
 } from "./Workflow.ts"
 
 export const DEFAULT_TIMEOUT_MINUTES = 360
+/** Larger files are refused before parsing: every validator reads every pushed workflow. */
+export const MAX_WORKFLOW_CHARS = 512 * 1024
+/** The YAML library's bound on alias expansion (its measure: uses × size of the aliased node). */
+const MAX_ALIAS_COUNT = 1000
 /** The longest timeout a job or step may ask for: one week. */
 export const MAX_TIMEOUT_MINUTES = 10080
 
@@ -99,6 +103,9 @@ const REFUSED: Readonly<Record<string, string>> = {
   with: "with: passes inputs to an action, and actions are not supported; use run: steps",
   secrets: "passing secrets to a reusable workflow is not supported; remove secrets:",
 }
+
+/** Axis products beyond this are refused before expanding (exclude could not bring them to 256). */
+const MAX_MATRIX_PRODUCT = 4096
 
 const ID = /^[A-Za-z_][A-Za-z0-9_-]*$/
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
@@ -315,8 +322,9 @@ const envMap = (r: Reader, e: Entry, where: string): Record<string, string> => {
 
 /** Reports every malformed `${{ }}` in string values, at the line and column of the error. */
 const checkExpressions = (r: Reader, node: YNode, isIf = false): void => {
-  const n = r.resolve(node)
-  if (n === null) return
+  // An alias repeats a node checked where its anchor is (and may even contain itself).
+  if (node === null || node === undefined || isAlias(node)) return
+  const n = node
   if (isMap(n)) {
     for (const pair of n.items) {
       const key = r.resolve(pair.key as YNode)
@@ -377,7 +385,7 @@ const checkExpressions = (r: Reader, node: YNode, isIf = false): void => {
       throw new ExpressionError({
         expression: whole,
         position: open + 3 + lead + err.position,
-        problem: `${err.problem} in \${{ ${expr} }}`,
+        problem: `${err.problem} in \${{ ${expr.length > 80 ? `${expr.slice(0, 79)}…` : expr} }}`,
       })
     }
   }
@@ -801,6 +809,14 @@ const parseMatrix = (
     r.problem(v, `job '${jobId}': the matrix has no axes; add axis: [values] or include:`)
     return undefined
   }
+  const product = axes.reduce((n, [, values]) => n * values.length, 1)
+  if (product > MAX_MATRIX_PRODUCT) {
+    r.problem(
+      v,
+      `job '${jobId}': the matrix axes make ${product} combinations; at most ${MAX_MATRIX_JOBS} jobs are allowed, so use fewer axes or values`,
+    )
+    return undefined
+  }
   const spec = { axes, include, exclude }
   const count = expandMatrix({ ...spec, failFast: true }).length
   if (count === 0)
@@ -1104,11 +1120,52 @@ const YAML_HINTS: Partial<Record<string, string>> = {
     "put a space after each colon and nested entries on their own indented lines",
   MISSING_CHAR: "a closing quote or bracket is missing",
   MULTIPLE_DOCS: "a workflow file holds one YAML document; remove the extra '---'",
+  RESOURCE_EXHAUSTION: "the YAML is nested too deeply or expands too much; flatten it",
+  TAG_RESOLVE_FAILED:
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the literal syntax
+    "YAML reads a value starting with ! as a tag: quote it, or write the condition as ${{ !… }}",
   BAD_ALIAS: "an alias (*name) must refer to an anchor (&name) defined earlier in the file",
 }
 
 /** Parses and validates a workflow file. Never throws. */
 export const parseWorkflow = (path: string, source: string): ParsedWorkflow => {
+  if (source.length > MAX_WORKFLOW_CHARS)
+    return {
+      _tag: "Invalid",
+      path,
+      name: path,
+      problems: [
+        {
+          path,
+          line: 1,
+          column: 1,
+          message: `the workflow file has ${source.length} characters; at most ${MAX_WORKFLOW_CHARS} are read, so split it into several workflows`,
+        },
+      ],
+    }
+  try {
+    return parseChecked(path, source)
+  } catch (err) {
+    // Validators must never fail on a file someone pushed: a pathological one (nesting
+    // deep enough to exhaust the stack) is refused like any other invalid workflow.
+    if (!(err instanceof RangeError)) throw err
+    return {
+      _tag: "Invalid",
+      path,
+      name: path,
+      problems: [
+        {
+          path,
+          line: 1,
+          column: 1,
+          message: "the workflow is nested too deeply to read; flatten its structure",
+        },
+      ],
+    }
+  }
+}
+
+const parseChecked = (path: string, source: string): ParsedWorkflow => {
   // The parser's own line counting skips newlines it meets while recovering from syntax
   // errors; counting them here keeps every position right.
   const lines = new LineCounter()
@@ -1123,13 +1180,26 @@ export const parseWorkflow = (path: string, source: string): ParsedWorkflow => {
     name,
     problems: [...r.problems].sort((a, b) => a.line - b.line || a.column - b.column),
   })
-  if (doc.errors.length > 0) {
+  // Warnings count too: an unresolved tag, say, silently turns `if: !cancelled()` into null.
+  const yamlProblems = [...doc.errors, ...doc.warnings]
+  if (yamlProblems.length > 0) {
     // Later syntax errors are mostly consequences of the first: report that one, well.
-    const err = doc.errors[0]!
-    const more = doc.errors.length - 1
+    const err = yamlProblems[0]!
+    const more = yamlProblems.length - 1
     r.problemAt(
       err.pos[0],
       `YAML syntax error: ${err.message.replace(/ at line \d+, column \d+[\s\S]*$/, "")}; ${YAML_HINTS[err.code] ?? "check the indentation, quotes, brackets and colons here and on the line before"}${more > 0 ? ` (${more} more YAML error${more === 1 ? "" : "s"} after this one may be caused by it)` : ""}`,
+    )
+    return invalid(path)
+  }
+  try {
+    // Expands every alias once, with the YAML library's guard against exponential expansion.
+    doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT })
+  } catch (err) {
+    if (!(err instanceof ReferenceError)) throw err
+    r.problemAt(
+      0,
+      "the workflow's aliases (*name) expand too much; repeat the YAML instead of nesting aliases of aliases",
     )
     return invalid(path)
   }
