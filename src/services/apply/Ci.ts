@@ -22,7 +22,14 @@
  */
 import { Effect } from "effect"
 import { cronMatches } from "../../domain/ci/Cron.ts"
-import { matchesTrigger, nextDecisions, planJobs, runConclusion } from "../../domain/ci/Plan.ts"
+import { resolveDispatchInputs } from "../../domain/ci/Dispatch.ts"
+import {
+  effectiveResult,
+  matchesTrigger,
+  nextDecisions,
+  planJobs,
+  runConclusion,
+} from "../../domain/ci/Plan.ts"
 import { ARTIFACT_NAME } from "../../domain/ci/RunnerProtocol.ts"
 import type {
   ExprContext,
@@ -490,10 +497,11 @@ export const makeCiHandlers = (deps: {
         const started = new Set<string>()
         for (const j of jobs) {
           if (j.status === "completed") {
+            const p = JSON.parse(j.planned) as PlannedJob
             const spec = workflow.jobs.find((s) => s.id === j.job_id)
-            const r = (j.conclusion ?? "failure") as JobResult
             // continue-on-error: a failed job does not fail what depends on it, nor the run.
-            results.set(j.key, r === "failure" && spec?.continueOnError ? "success" : r)
+            const withSpec = { ...p, continueOnError: p.continueOnError ?? spec?.continueOnError }
+            results.set(j.key, effectiveResult(withSpec, (j.conclusion ?? "failure") as JobResult))
           } else if (j.status === "queued" || j.status === "in_progress") started.add(j.key)
         }
         if (results.size === jobs.length) {
@@ -812,32 +820,10 @@ export const makeCiHandlers = (deps: {
         const id = yield* createRun(repo, parsed, trigger, actor, block)
         return done({ runId: id })
       }
-      const declared = parsed.workflow.on.workflowDispatch
-      if (!declared)
-        return yield* invalid("workflow", "Workflow does not have 'workflow_dispatch' trigger")
-      const inputs: Record<string, string> = {}
-      for (const key of Object.keys(tx.inputs))
-        if (!(key in declared.inputs))
-          return yield* invalid("inputs", `Unexpected inputs provided: ["${key}"]`)
-      for (const [key, spec] of Object.entries(declared.inputs)) {
-        const given = tx.inputs[key]
-        if (given === undefined) {
-          if (spec.required && spec.default === undefined)
-            return yield* invalid("inputs", `Required input '${key}' not provided`)
-          inputs[key] = spec.default ?? (spec.type === "boolean" ? "false" : "")
-          continue
-        }
-        if (spec.type === "choice" && spec.options && !spec.options.includes(given))
-          return yield* invalid(
-            "inputs",
-            `Provided value '${given}' for input '${key}' not in the list of allowed values`,
-          )
-        if (spec.type === "boolean" && given !== "true" && given !== "false")
-          return yield* invalid("inputs", `Input '${key}' must be true or false`)
-        if (spec.type === "number" && Number.isNaN(Number(given)))
-          return yield* invalid("inputs", `Input '${key}' must be a number`)
-        inputs[key] = given
-      }
+      const resolved = resolveDispatchInputs(parsed.workflow, tx.inputs)
+      if (resolved._tag === "Rejected")
+        return yield* invalid("inputs", resolved.problems.join("; "))
+      const inputs = resolved.inputs
       const id = yield* createRun(
         repo,
         parsed,
