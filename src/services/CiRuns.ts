@@ -70,6 +70,9 @@ import { submitTx } from "./Submit.ts"
 /** A running job's log on this node: at most this much is kept (the rest is cut, said so). */
 const MAX_LOG_BYTES = 64 * 1024 * 1024
 
+/** Stands for the chunks a restarted node had acknowledged and lost. */
+const LOST_BEFORE = "[the log before this point was lost: the node serving this runner restarted]\n"
+
 interface LiveLog {
   readonly attempt: number
   readonly chunks: string[]
@@ -668,6 +671,12 @@ const make = Effect.gen(function* () {
       if (!l || l.attempt !== j.attempt) {
         l = { attempt: j.attempt, chunks: [], bytes: 0, truncated: false }
         logs.set(jobId, l)
+        // This node restarted while the job ran: what it had acknowledged is gone. Say so in
+        // the log rather than ask the runner for chunks it has already let go.
+        if (chunk.seq > 0) {
+          l.chunks.push(LOST_BEFORE)
+          for (let i = 1; i < chunk.seq; i++) l.chunks.push("")
+        }
       }
       if (chunk.seq !== l.chunks.length) return { expected: l.chunks.length }
       const size = Buffer.byteLength(chunk.text)
@@ -786,7 +795,12 @@ const make = Effect.gen(function* () {
         }
       }
       const j = yield* held(runner, jobId)
-      const l = logs.get(jobId)
+      let l = logs.get(jobId)
+      if ((!l || l.attempt !== j.attempt) && req.logChunks > 0) {
+        // Restarted since the last chunk: the log is lost, and the log says so.
+        l = { attempt: j.attempt, chunks: [LOST_BEFORE], bytes: 0, truncated: false }
+        for (let i = 1; i < req.logChunks; i++) l.chunks.push("")
+      }
       const have = l && l.attempt === j.attempt ? l.chunks.length : 0
       if (req.logChunks > have)
         return yield* new Invalid({

@@ -395,6 +395,83 @@ describe("CI runs over the runner protocol", () => {
     const [annotation] = runs.body.workflow_runs[0].annotations
     expect(annotation.message).toMatch(/^\.github\/workflows\/bad\.yml:5: .*ghost/)
   }, 30_000)
+
+  it("a node restarted mid-job keeps the run and says in the log what it lost", async () => {
+    const dataDir = tempDir("ci-restart")
+    let n = await startNode({ dataDir })
+    try {
+      const admin = apiClient(n.url, n.token)
+      const c = await makeUser(admin, "carol")
+      const carol = apiClient(n.url, c.token)
+      expect((await carol("POST", "/user/repos", { name: "r" })).status).toBe(201)
+      const work = await initRepo(path.join(tempDir("ci-restart-w"), "w"))
+      write(
+        work,
+        ".guts/workflows/ci.yml",
+        "on: [push]\njobs:\n  t:\n    runs-on: [linux]\n    steps:\n      - run: echo\n",
+      )
+      await commitAll(work, "c", 3)
+      await git(work, ["push", "-q", authUrl(`${n.url}/carol/r.git`, c.token), "main"])
+      const reg = await carol("POST", "/repos/carol/r/actions/runners/registration-token")
+      const post = async (
+        url: string,
+        method: string,
+        p: string,
+        token: string | undefined,
+        body: unknown,
+      ) => {
+        const res = await fetch(`${url}${p}`, {
+          method,
+          headers: {
+            "content-type": "application/json",
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+          },
+          body: JSON.stringify(body),
+        })
+        return { status: res.status, body: (res.status === 204 ? undefined : await res.json()) as any }
+      }
+      const r = await post(n.url, "POST", "/api/runners", undefined, {
+        token: reg.body.token,
+        name: "x",
+        labels: ["linux"],
+      })
+      const token = r.body.token as string
+      const job = (await post(n.url, "POST", "/api/runners/jobs/claim", token, {}))
+        .body as JobAssignment
+      await post(n.url, "POST", `/api/runners/jobs/${job.jobId}/logs`, token, {
+        seq: 0,
+        text: "before\n",
+      })
+      await n.close()
+      n = await startNode({ dataDir })
+      expect(
+        (
+          await post(n.url, "POST", `/api/runners/jobs/${job.jobId}/logs`, token, {
+            seq: 1,
+            text: "after\n",
+          })
+        ).body,
+      ).toEqual({ expected: 2 })
+      expect(
+        (
+          await post(n.url, "POST", `/api/runners/jobs/${job.jobId}/complete`, token, {
+            conclusion: "success",
+            logChunks: 2,
+          })
+        ).status,
+      ).toBe(200)
+      const log = await fetch(`${n.url}/api/repos/carol/r/actions/jobs/${job.jobId}/logs`, {
+        headers: { authorization: `Bearer ${c.token}` },
+      })
+      expect(await log.text()).toBe(
+        "[the log before this point was lost: the node serving this runner restarted]\nafter\n",
+      )
+      const run = await apiClient(n.url, c.token)("GET", `/repos/carol/r/actions/runs/${job.runId}`)
+      expect(run.body).toMatchObject({ status: "completed", conclusion: "success" })
+    } finally {
+      await n.close()
+    }
+  }, 60_000)
 })
 
 /** A one-file tar archive (ustar), as `tar -c` writes it. */
