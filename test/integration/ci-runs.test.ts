@@ -428,7 +428,10 @@ describe("CI runs over the runner protocol", () => {
           },
           body: JSON.stringify(body),
         })
-        return { status: res.status, body: (res.status === 204 ? undefined : await res.json()) as any }
+        return {
+          status: res.status,
+          body: (res.status === 204 ? undefined : await res.json()) as any,
+        }
       }
       const r = await post(n.url, "POST", "/api/runners", undefined, {
         token: reg.body.token,

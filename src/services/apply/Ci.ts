@@ -205,7 +205,7 @@ export const makeCiHandlers = (deps: {
       if (!oldSha || oldSha === ZERO_ID || !isObjectId(oldSha)) return undefined
       const treeOf = (sha: string) =>
         Effect.map(readObject(sha as ObjectId), (o) => {
-          if (!o || o.type !== "commit") return undefined
+          if (o?.type !== "commit") return undefined
           const c = parseCommit(o.content)
           return c instanceof ObjectParseError ? undefined : c.tree
         })
@@ -216,7 +216,7 @@ export const makeCiHandlers = (deps: {
       const entriesOf = (id: ObjectId | undefined) =>
         Effect.map(id ? readObject(id) : Effect.succeed(undefined), (o) => {
           const m = new Map<string, { mode: string; id: ObjectId }>()
-          if (!o || o.type !== "tree") return m
+          if (o?.type !== "tree") return m
           const es = parseTree(o.content)
           if (!(es instanceof ObjectParseError))
             for (const e of es) m.set(textString(e.name), { mode: e.mode, id: e.id })
@@ -641,7 +641,7 @@ export const makeCiHandlers = (deps: {
   const onMerged = (repo: RepoRow, number: number, actor: UserRow, block: Block) =>
     Effect.gen(function* () {
       const pull = yield* meta.pullByNumber(repo.id, number)
-      if (!pull || pull.merged !== 1 || !pull.merge_commit_sha) return
+      if (pull?.merged !== 1 || !pull.merge_commit_sha) return
       yield* onPush(
         repo,
         { name: `refs/heads/${pull.base_ref}`, old: pull.base_sha, new: pull.merge_commit_sha },
