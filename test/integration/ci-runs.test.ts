@@ -173,6 +173,12 @@ describe("CI runs over the runner protocol", () => {
     expect(runnerInfo.labels).toEqual(["self-hosted", "linux"])
     const runner = runnerClient(runnerInfo.token)
     expect((await runnerClient("nope")("POST", "/api/runners/jobs/claim", {})).status).toBe(401)
+    const future = await fetch(`${node.url}/api/runners/jobs/claim`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${runnerInfo.token}`, "x-guts-runner-protocol": "2" },
+    })
+    expect(future.status).toBe(400)
+    expect(((await future.json()) as { message: string }).message).toMatch(/runner protocol 1/)
 
     const done: string[] = []
     for (let i = 0; i < 3; i++) {

@@ -11,6 +11,8 @@ import {
   HeartbeatRequest,
   LogChunk,
   RegisterRunnerRequest,
+  RUNNER_PROTOCOL_HEADER,
+  RUNNER_PROTOCOL_VERSION,
   StepReport,
 } from "../../domain/ci/RunnerProtocol.ts"
 import { CiRuns } from "../../services/CiRuns.ts"
@@ -60,14 +62,36 @@ export const ciRoute = (
   handler: (ctx: HttpContext) => Effect.Effect<void, unknown, R | CiRuns>,
 ): Route<R | CiRuns> => ({ name: `${method} ${path}`, method, path, handler })
 
+/** A runner speaking another protocol version is told so, before anything else happens. */
+const sameProtocol = (ctx: HttpContext) => {
+  const v = ctx.req.headers[RUNNER_PROTOCOL_HEADER]
+  return v === undefined || v === String(RUNNER_PROTOCOL_VERSION)
+    ? Effect.void
+    : Effect.fail(
+        new HttpError({
+          status: 400,
+          message: `this node speaks runner protocol ${RUNNER_PROTOCOL_VERSION}, the runner ${String(v)}; use a runner of this node's version`,
+        }),
+      )
+}
+
+const runnerRoute = (
+  method: string,
+  path: string,
+  handler: (ctx: HttpContext) => Effect.Effect<void, unknown, R | CiRuns>,
+) => ciRoute(method, path, (ctx) => Effect.zipRight(sameProtocol(ctx), handler(ctx)))
+
 const withRunner = (
   method: string,
   path: string,
   handler: (ctx: HttpContext, runner: CiRunnerRow) => Effect.Effect<void, unknown, R | CiRuns>,
-) => ciRoute(method, path, (ctx) => Effect.flatMap(runnerOf(ctx), (runner) => handler(ctx, runner)))
+) =>
+  runnerRoute(method, path, (ctx) =>
+    Effect.flatMap(runnerOf(ctx), (runner) => handler(ctx, runner)),
+  )
 
 export const runnerRoutes: Array<Route<R | CiRuns>> = [
-  ciRoute("POST", "/api/runners", (ctx) =>
+  runnerRoute("POST", "/api/runners", (ctx) =>
     Effect.gen(function* () {
       const ci = yield* CiRuns
       const req = yield* decode(RegisterRunnerRequest, ctx)
