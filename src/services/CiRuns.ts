@@ -161,18 +161,10 @@ const make = Effect.gen(function* () {
     value: string | undefined,
   ) =>
     Effect.gen(function* () {
-      let kind: "repo" | "org"
-      let scopeId: number
-      if (repoName !== undefined) {
-        const { repo } = yield* repos.access(owner, repoName, p, "admin")
-        kind = "repo"
-        scopeId = repo.id
-      } else {
-        const org = yield* meta.userByLogin(owner).pipe(Effect.orDie)
-        if (org?.type !== "Organization") return yield* new NotFound({ what: owner })
-        kind = "org"
-        scopeId = org.id
-      }
+      if (owner === "") return yield* new NotFound({ what: "the site has no secrets" })
+      const scope = yield* adminScope(p, owner, repoName)
+      const kind = scope.kind === "repo" ? "repo" : "org"
+      const scopeId = scope.id
       let sealed: string | undefined
       if (value !== undefined) {
         sealed = seal(secretAad(kind, scopeId, name), value)
@@ -186,7 +178,7 @@ const make = Effect.gen(function* () {
           })
       }
       return yield* submit<{ created: boolean }>(
-        SetSecret.make({ ...by(p), owner, repo: repoName, name, sealed }),
+        SetSecret.make({ ...by(p), owner: scope.owner, repo: scope.repo, name, sealed }),
         "Secret",
         "name",
       )
@@ -381,10 +373,15 @@ const make = Effect.gen(function* () {
   /** A registration token for a repository (`repo`), an organisation, or the site (`owner` ""). */
   const registrationToken = (p: Principal, owner: string, repoName: string | undefined) =>
     Effect.gen(function* () {
-      if (repoName !== undefined) yield* repos.access(owner, repoName, p, "admin")
+      const scope = yield* adminScope(p, owner, repoName)
       const token = `gutsreg_${randomBytes(20).toString("hex")}`
       const { expiresAt } = yield* submit<{ expiresAt: number }>(
-        CreateRunnerToken.make({ ...by(p), owner, repo: repoName, tokenHash: hashToken(token) }),
+        CreateRunnerToken.make({
+          ...by(p),
+          owner: scope.owner,
+          repo: scope.repo,
+          tokenHash: hashToken(token),
+        }),
         "RegistrationToken",
         "owner",
       )
@@ -396,12 +393,12 @@ const make = Effect.gen(function* () {
     Effect.gen(function* () {
       if (repoName !== undefined) {
         const { repo } = yield* repos.access(owner, repoName, p, "admin")
-        return { kind: "repo" as const, id: repo.id }
+        return { kind: "repo" as const, id: repo.id, owner: repo.owner_login, repo: repo.name }
       }
       if (owner === "") {
         if (p.user.site_admin !== 1)
           return yield* new Forbidden({ reason: "only administrators manage site-wide runners" })
-        return { kind: "site" as const, id: 0 }
+        return { kind: "site" as const, id: 0, owner: "", repo: undefined }
       }
       const org = yield* meta.userByLogin(owner).pipe(Effect.orDie)
       if (org?.type !== "Organization") return yield* new NotFound({ what: owner })
@@ -411,7 +408,7 @@ const make = Effect.gen(function* () {
           : yield* meta.orgRole(org.id, p.user.id).pipe(Effect.orDie)
       if (role !== "admin")
         return yield* new Forbidden({ reason: `you must be an owner of ${org.login}` })
-      return { kind: "org" as const, id: org.id }
+      return { kind: "org" as const, id: org.id, owner: org.login, repo: undefined }
     })
 
   /** Runners of a scope, with whether each holds a job now. */
@@ -425,9 +422,9 @@ const make = Effect.gen(function* () {
 
   const removeRunner = (p: Principal, owner: string, repoName: string | undefined, id: number) =>
     Effect.gen(function* () {
-      yield* adminScope(p, owner, repoName)
+      const scope = yield* adminScope(p, owner, repoName)
       yield* submit(
-        RemoveRunner.make({ ...by(p), owner, repo: repoName, runnerId: id }),
+        RemoveRunner.make({ ...by(p), owner: scope.owner, repo: scope.repo, runnerId: id }),
         "Runner",
         "id",
       )
