@@ -28,7 +28,14 @@ export const workflowRunEvents = (meta: MetadataShape, base: string, height: num
           action: e.action,
           workflow_run: {
             ...runJson(base, repo, run),
-            status: e.action === "requested" ? "queued" : run.status,
+            // As the run was when the event happened (the row may have moved on in the block).
+            status:
+              e.action === "requested"
+                ? "queued"
+                : e.action === "in_progress"
+                  ? "in_progress"
+                  : run.status,
+            conclusion: e.action === "completed" ? run.conclusion : null,
           },
           workflow: workflow ? workflowJson(base, repo, workflow) : null,
           repository: repoJson(base, repo),

@@ -395,11 +395,37 @@ describe("CI runs over the runner protocol", () => {
     const t = await makeUser(apiClient(node.url, node.token), "bob")
     const bob = apiClient(node.url, t.token)
     expect((await bob("POST", "/user/repos", { name: "bad" })).status).toBe(201)
+    // A webhook for workflow_run hears of the run.
+    const deliveries: Array<{ event: string; body: any }> = []
+    const receiver = http.createServer((req, res) => {
+      let text = ""
+      req.on("data", (c) => (text += c))
+      req.on("end", () => {
+        deliveries.push({ event: String(req.headers["x-github-event"]), body: JSON.parse(text) })
+        res.end("ok")
+      })
+    })
+    await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r))
+    const port = (receiver.address() as { port: number }).port
+    const hook = await bob("POST", "/repos/bob/bad/hooks", {
+      config: { url: `http://127.0.0.1:${port}/hook`, content_type: "json" },
+      events: ["workflow_run"],
+    })
+    expect(hook.status).toBe(201)
     await git(work, ["push", "-q", authUrl(`${node.url}/bob/bad.git`, t.token), "main"])
     const runs = await bob("GET", "/repos/bob/bad/actions/runs")
     expect(runs.body.workflow_runs[0]).toMatchObject({ status: "completed", conclusion: "failure" })
     const [annotation] = runs.body.workflow_runs[0].annotations
     expect(annotation.message).toMatch(/^\.github\/workflows\/bad\.yml:5: .*ghost/)
+    const runEvents = () => deliveries.filter((d) => d.event === "workflow_run")
+    await eventually("workflow_run deliveries", () => runEvents().length >= 2)
+    receiver.close()
+    expect(
+      runEvents().map((d) => [d.event, d.body.action, d.body.workflow_run.conclusion]),
+    ).toEqual([
+      ["workflow_run", "requested", null],
+      ["workflow_run", "completed", "failure"],
+    ])
   }, 30_000)
 
   it("a node restarted mid-job keeps the run and says in the log what it lost", async () => {
