@@ -603,6 +603,15 @@ export class SetSecret extends Schema.TaggedClass<SetSecret>()("SetSecret", {
   sealed: Schema.optional(Schema.String),
 }) {}
 
+/**
+ * Nothing but a block: a single validator makes blocks only for transactions, so when a
+ * job's lease has ended or a schedule is due on an idle node, the node submits this to get
+ * a block whose time the CI housekeeping can act on (see CiTicker).
+ */
+export class CiTick extends Schema.TaggedClass<CiTick>()("CiTick", {
+  ...Envelope,
+}) {}
+
 export const Transaction = Schema.Union(
   CreateUser,
   UpdateUser,
@@ -656,6 +665,7 @@ export const Transaction = Schema.Union(
   AddArtifact,
   CompleteJob,
   SetSecret,
+  CiTick,
 )
 export type Transaction = typeof Transaction.Type
 

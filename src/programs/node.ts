@@ -41,6 +41,7 @@ import { Repositories } from "../services/Repositories.ts"
 import { CiRuns } from "../services/CiRuns.ts"
 import { ciApiRoutes } from "../layers/http/CiRoutes.ts"
 import { runnerRoutes } from "../layers/http/RunnerRoutes.ts"
+import { ciTickerLayer } from "../layers/CiTicker.ts"
 
 /** Refreshes `guts_storage_available_bytes` every 15 s. */
 const StorageGaugeLive = Layer.scopedDiscard(
@@ -157,6 +158,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
         MetricsServerLive,
         StorageGaugeLive,
         dispatcher,
+        ciTickerLayer(),
       )
       return servers.pipe(Layer.provideMerge(BootstrapLive), Layer.provideMerge(withCi))
     }),

@@ -883,6 +883,8 @@ const make = Effect.gen(function* () {
         return ci.completeJob(tx, block, actor)
       case "SetSecret":
         return ci.setSecret(tx, block, actor)
+      case "CiTick":
+        return ci.tick(tx, block, actor)
     }
   }
 

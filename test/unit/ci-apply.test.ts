@@ -12,6 +12,7 @@ import { type ObjectId, ZERO_ID } from "../../src/domain/git/ObjectId.ts"
 import {
   type Block,
   CancelRun,
+  CiTick,
   ClaimJob,
   CompleteJob,
   CreateRepository,
@@ -32,7 +33,7 @@ import { metadataLayer } from "../../src/layers/MetadataSqlite.ts"
 import { Metrics } from "../../src/layers/Metrics.ts"
 import { storageLayer } from "../../src/layers/Storage.ts"
 import { Apply } from "../../src/services/Apply.ts"
-import { LEASE_MS } from "../../src/services/apply/Ci.ts"
+import { ciWorkDue, LEASE_MS } from "../../src/services/apply/Ci.ts"
 import { Metadata } from "../../src/services/Metadata.ts"
 import { ObjectStore } from "../../src/services/ObjectStore.ts"
 
@@ -287,8 +288,16 @@ describe("CI runs in apply", () => {
         expect(w.applied(renewed!)).toMatchObject({ cancelled: false })
         yield* w.block([], LEASE_MS - 1000)
         expect((yield* w.meta.ciJob(job!.id))!.status).toBe("in_progress")
-        // Silence past the lease: the next block requeues it.
-        yield* w.block([], 2000)
+        // Silence past the lease: an idle node learns a block is due (CiTicker), and the
+        // next block requeues the job.
+        expect(yield* ciWorkDue(w.meta, w.now())).toBe(false)
+        expect(yield* ciWorkDue(w.meta, w.now() + 2000)).toBe(true)
+        const [tick, userTick] = yield* w.block(
+          [CiTick.make({ ...env(SYSTEM_USER) }), CiTick.make({ ...env() })],
+          2000,
+        )
+        expect([tick!._tag, userTick!._tag]).toEqual(["Applied", "Rejected"])
+        expect(yield* ciWorkDue(w.meta, w.now())).toBe(false)
         expect(yield* w.meta.ciJob(job!.id)).toMatchObject({
           status: "queued",
           attempt: 2,
@@ -448,6 +457,8 @@ describe("CI runs in apply", () => {
         const toBoundary = 5 * 60_000 - (w.now() % (5 * 60_000))
         yield* w.block([], toBoundary - 2000)
         expect((yield* w.runs()).length).toBe(0)
+        expect(yield* ciWorkDue(w.meta, w.now())).toBe(false)
+        expect(yield* ciWorkDue(w.meta, w.now() + 3000)).toBe(true)
         yield* w.block([], 3000)
         const runs = yield* w.runs()
         expect(runs.map((r) => [r.workflow_name, r.event])).toEqual([["Nightly", "schedule"]])

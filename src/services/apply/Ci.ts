@@ -131,6 +131,34 @@ const statusState = (conclusion: string) =>
 const stepName = (s: { name?: string | undefined; run: string }) =>
   s.name ?? `Run ${s.run.trim().split("\n")[0]!.slice(0, 80)}`
 
+/**
+ * Whether a block at `now` would have CI work: a lease that has ended, or a schedule whose
+ * minute passed since the last block. An idle single validator asks this to decide when to
+ * make a block (CiTicker); the answer only triggers a block, apply decides what happens.
+ */
+export const ciWorkDue = (meta: MetadataShape, now: number) =>
+  Effect.gen(function* () {
+    if ((yield* meta.ciExpiredLeases(now)).length > 0) return true
+    const lastText = yield* meta.ciState("last_block_ts")
+    if (lastText === undefined) return false
+    const MINUTE = 60_000
+    const from = Math.max(
+      Math.floor(Number(lastText) / MINUTE) + 1,
+      Math.floor(now / MINUTE) - MAX_SCHEDULE_CATCHUP_MINUTES + 1,
+    )
+    const to = Math.floor(now / MINUTE)
+    if (to < from) return false
+    for (const s of yield* meta.ciSchedules)
+      for (let m = from; m <= to; m++) {
+        try {
+          if (cronMatches(s.cron, new Date(m * MINUTE))) return true
+        } catch {
+          break
+        }
+      }
+    return false
+  })
+
 export const makeCiHandlers = (deps: {
   meta: MetadataShape
   kit: Kit
@@ -1184,7 +1212,12 @@ export const makeCiHandlers = (deps: {
       return done({ created: !existed && tx.sealed !== undefined })
     })
 
+  /** The block it is in did the work (`onBlock`); only the node itself sends one. */
+  const tick = (_tx: T.CiTick, _block: Block, actor: UserRow) =>
+    Effect.as(needNode(actor), done({}))
+
   return {
+    tick,
     onBlock,
     onPush,
     onPull,
