@@ -558,11 +558,14 @@ export class ClaimJob extends Schema.TaggedClass<ClaimJob>()("ClaimJob", {
   attempt: Schema.Int,
   /** sha256 of the job's git token. */
   gitTokenHash: Schema.String,
+  /** The lease length the serving node asks for (bounded in apply); absent: the default. */
+  leaseMs: Schema.optional(Schema.Int),
 }) {}
 
 export class RenewJobLease extends Schema.TaggedClass<RenewJobLease>()("RenewJobLease", {
   ...Envelope,
   ...JobClaim,
+  leaseMs: Schema.optional(Schema.Int),
 }) {}
 
 export class ReportStep extends Schema.TaggedClass<ReportStep>()("ReportStep", {

@@ -7,13 +7,17 @@
 import { randomUUID } from "node:crypto"
 import { Clock, type Duration, Effect, Layer, Schedule } from "effect"
 import { CiTick, SYSTEM_USER } from "../domain/Transaction.ts"
-import { ciWorkDue } from "../services/apply/Ci.ts"
+import { ciWorkDue, leaseOf } from "../services/apply/Ci.ts"
 import { Ledger } from "../services/Ledger.ts"
 import { Metadata } from "../services/Metadata.ts"
+import { NodeConfig } from "../services/NodeConfig.ts"
 
-export const ciTickerLayer = (every: Duration.DurationInput = "5 seconds") =>
+export const ciTickerLayer = (every?: Duration.DurationInput) =>
   Layer.scopedDiscard(
     Effect.gen(function* () {
+      const config = yield* NodeConfig
+      // Often enough that a lost lease is noticed within half a lease, at most every 5 s.
+      const spacing = every ?? Math.min(5_000, leaseOf(config.ciLeaseMs) / 2)
       const meta = yield* Metadata
       const ledger = yield* Ledger
       const once = Effect.gen(function* () {
@@ -21,6 +25,6 @@ export const ciTickerLayer = (every: Duration.DurationInput = "5 seconds") =>
         if (!(yield* ciWorkDue(meta, now))) return
         yield* ledger.submit(CiTick.make({ submitter: SYSTEM_USER, idempotencyKey: randomUUID() }))
       }).pipe(Effect.catchAllCause((c) => Effect.logDebug("CI tick skipped", c)))
-      yield* once.pipe(Effect.repeat(Schedule.spaced(every)), Effect.forkScoped)
+      yield* once.pipe(Effect.repeat(Schedule.spaced(spacing)), Effect.forkScoped)
     }),
   )

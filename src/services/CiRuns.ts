@@ -49,13 +49,7 @@ import {
   type UserId,
 } from "../domain/Transaction.ts"
 import { LiveEvents } from "../layers/LiveEvents.ts"
-import {
-  githubContext,
-  HEARTBEAT_SECONDS,
-  LEASE_MS,
-  labelsMatch,
-  normaliseLabels,
-} from "./apply/Ci.ts"
+import { githubContext, labelsMatch, leaseOf, normaliseLabels } from "./apply/Ci.ts"
 import { hashToken, type Principal } from "./Auth.ts"
 import type { CiJobRow, CiRunnerRow, CiRunRow } from "./CiTables.ts"
 import { Conflict, Forbidden, Invalid, NotFound } from "./Errors.ts"
@@ -574,8 +568,9 @@ const make = Effect.gen(function* () {
         timeoutMinutes: spec.timeoutMinutes,
         continueOnError: spec.continueOnError,
         artifacts,
-        leaseSeconds: LEASE_MS / 1000,
-        heartbeatSeconds: HEARTBEAT_SECONDS,
+        leaseSeconds: leaseOf(config.ciLeaseMs) / 1000,
+        // Four chances to renew before the lease ends.
+        heartbeatSeconds: Math.max(0.5, leaseOf(config.ciLeaseMs) / 4000),
         leaseExpiresAt,
       }
       void runner
@@ -605,6 +600,7 @@ const make = Effect.gen(function* () {
             jobId: candidate.id,
             attempt: candidate.attempt,
             gitTokenHash: hashToken(gitToken),
+            leaseMs: config.ciLeaseMs,
           }),
         )
         if (outcome._tag === "Rejected") {
@@ -636,8 +632,8 @@ const make = Effect.gen(function* () {
   const held = (runner: CiRunnerRow, jobId: number) =>
     Effect.gen(function* () {
       const j = yield* meta.ciJob(jobId).pipe(Effect.orDie)
-      if (!j || j.runner_id !== runner.id) return yield* new NotFound({ what: `job ${jobId}` })
-      if (j.status !== "in_progress")
+      if (!j) return yield* new NotFound({ what: `job ${jobId}` })
+      if (j.status !== "in_progress" || j.runner_id !== runner.id)
         return yield* new Stale({ reason: `job ${jobId} is not held by this runner any more` })
       return j
     })
@@ -657,7 +653,13 @@ const make = Effect.gen(function* () {
     Effect.gen(function* () {
       const j = yield* held(runner, jobId)
       return yield* runnerTx<{ cancelled: boolean; leaseExpiresAt: number }>(
-        RenewJobLease.make({ ...node(), runnerId: runner.id, jobId, attempt: j.attempt }),
+        RenewJobLease.make({
+          ...node(),
+          runnerId: runner.id,
+          jobId,
+          attempt: j.attempt,
+          leaseMs: config.ciLeaseMs,
+        }),
       )
     })
 
@@ -783,9 +785,9 @@ const make = Effect.gen(function* () {
   const complete = (runner: CiRunnerRow, jobId: number, req: CompleteRequest) =>
     Effect.gen(function* () {
       const now = yield* meta.ciJob(jobId).pipe(Effect.orDie)
-      if (!now || now.runner_id !== runner.id) return yield* new NotFound({ what: `job ${jobId}` })
+      if (!now) return yield* new NotFound({ what: `job ${jobId}` })
       // A retried completion that already went through: the same answer again.
-      if (now.status === "completed" && now.log_blob) {
+      if (now.status === "completed" && now.runner_id === runner.id && now.log_blob) {
         return {
           conclusion: now.conclusion as JobResult,
           logDigest: sha256(yield* bytesOf(now.log_blob)),

@@ -507,6 +507,73 @@ describe("CI runs over the runner protocol", () => {
       await n.close()
     }
   }, 60_000)
+
+  it("a runner that goes silent loses its job to another runner, even on an idle node", async () => {
+    const n = await startNode({ storage: "memory", config: { ciLeaseMs: 2000 } })
+    try {
+      const d = await makeUser(apiClient(n.url, n.token), "dora")
+      const dora = apiClient(n.url, d.token)
+      expect((await dora("POST", "/user/repos", { name: "r" })).status).toBe(201)
+      const work = await initRepo(path.join(tempDir("ci-lease"), "w"))
+      write(
+        work,
+        ".guts/workflows/ci.yml",
+        "on: [push]\njobs:\n  t:\n    runs-on: [linux]\n    steps:\n      - run: echo\n",
+      )
+      await commitAll(work, "c", 4)
+      await git(work, ["push", "-q", authUrl(`${n.url}/dora/r.git`, d.token), "main"])
+      const call = async (p: string, token: string | undefined, body: unknown) => {
+        const res = await fetch(`${n.url}${p}`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+          },
+          body: JSON.stringify(body),
+        })
+        return {
+          status: res.status,
+          body: (res.status === 204 ? undefined : await res.json()) as any,
+        }
+      }
+      const register = async (name: string) => {
+        const reg = await dora("POST", "/repos/dora/r/actions/runners/registration-token")
+        return (
+          await call("/api/runners", undefined, { token: reg.body.token, name, labels: ["linux"] })
+        ).body.token as string
+      }
+      const a = await register("a")
+      const b = await register("b")
+      const first = (await call("/api/runners/jobs/claim", a, {})).body as JobAssignment
+      expect(first).toMatchObject({ attempt: 1, leaseSeconds: 2 })
+      expect((await call("/api/runners/jobs/claim", b, {})).status).toBe(204)
+      // a says nothing more; nobody else submits anything. b waits for the job.
+      const second = await call("/api/runners/jobs/claim", b, { waitSeconds: 15 })
+      expect(second.status).toBe(200)
+      expect(second.body).toMatchObject({ jobId: first.jobId, attempt: 2 })
+      expect((await call(`/api/runners/jobs/${first.jobId}/heartbeat`, a, {})).status).toBe(409)
+      expect(
+        (
+          await call(`/api/runners/jobs/${first.jobId}/complete`, a, {
+            conclusion: "success",
+            logChunks: 0,
+          })
+        ).status,
+      ).toBe(409)
+      expect(
+        (
+          await call(`/api/runners/jobs/${first.jobId}/complete`, b, {
+            conclusion: "success",
+            logChunks: 0,
+          })
+        ).status,
+      ).toBe(200)
+      const job = await dora("GET", `/repos/dora/r/actions/jobs/${first.jobId}`)
+      expect(job.body).toMatchObject({ conclusion: "success", runner_name: "b", attempt: 2 })
+    } finally {
+      await n.close()
+    }
+  }, 60_000)
 })
 
 /** A one-file tar archive (ustar), as `tar -c` writes it. */

@@ -56,6 +56,9 @@ import type { Kit } from "./Kit.ts"
 /** A job's lease: lost when no claim or heartbeat renewed it for this long (block time). */
 export const LEASE_MS = 60_000
 export const HEARTBEAT_SECONDS = 15
+/** The lease a node may ask for (`ciLeaseMs`), bounded so no node can pin a job forever. */
+export const leaseOf = (asked: number | undefined) =>
+  Math.min(10 * 60_000, Math.max(2_000, asked ?? LEASE_MS))
 export const REGISTRATION_TOKEN_TTL_MS = 60 * 60 * 1000
 /** A job whose runner was lost this many times fails instead of being requeued again. */
 export const MAX_JOB_ATTEMPTS = 5
@@ -1056,7 +1059,7 @@ export const makeCiHandlers = (deps: {
         })
       if (!/^[0-9a-f]{64}$/.test(tx.gitTokenHash)) return yield* reject("malformed token hash")
       const run = (yield* meta.ciRun(job.run_id))!
-      const leaseExpiresAt = block.timestamp + LEASE_MS
+      const leaseExpiresAt = block.timestamp + leaseOf(tx.leaseMs)
       yield* meta.ciUpdateJob(job.id, {
         status: "in_progress",
         runner_id: runner.id,
@@ -1093,7 +1096,7 @@ export const makeCiHandlers = (deps: {
   const renewJobLease = (tx: T.RenewJobLease, block: Block, actor: UserRow) =>
     Effect.gen(function* () {
       const { job, run } = yield* heldJob(tx, actor)
-      const leaseExpiresAt = block.timestamp + LEASE_MS
+      const leaseExpiresAt = block.timestamp + leaseOf(tx.leaseMs)
       yield* meta.ciUpdateJob(job.id, { lease_expires_at: leaseExpiresAt })
       return done({
         leaseExpiresAt,
