@@ -55,7 +55,6 @@ import type { Kit } from "./Kit.ts"
 
 /** A job's lease: lost when no claim or heartbeat renewed it for this long (block time). */
 export const LEASE_MS = 60_000
-export const HEARTBEAT_SECONDS = 15
 /** The lease a node may ask for (`ciLeaseMs`), bounded so no node can pin a job forever. */
 export const leaseOf = (asked: number | undefined) =>
   Math.min(10 * 60_000, Math.max(2_000, asked ?? LEASE_MS))
