@@ -211,6 +211,7 @@ describe("errors carry the expression and the position", () => {
     ["(true", 5, "expected ')' to close '('"],
     ["github.ref github.sha", 11, "after a complete expression"],
     ["github.", 7, "expected a property name after '.'"],
+    ["matrix.0", 7, "a property name cannot start with a digit; write [0]"],
     ["matrix[0", 8, "expected ']'"],
     ["12abc", 0, "is not a number"],
     ["github.ref #", 11, "unexpected character '#'"],

@@ -116,87 +116,109 @@ const pr = (
 const JOB = "jobs:\n  a:\n    runs-on: linux\n    steps: [{ run: make }]\n"
 
 describe("matchesTrigger", () => {
-  it.each([
-    ["on: push", push("refs/heads/any"), true],
-    ["on: push", push("refs/tags/v1"), true],
-    ["on: pull_request", push("refs/heads/main"), false],
-    ["on: [push, pull_request]", pr("opened", "main"), true],
-    ["on:\n  push:\n    branches: [main]", push("refs/heads/main"), true],
-    ["on:\n  push:\n    branches: [main]", push("refs/heads/dev"), false],
-    // only branch filters: tag pushes do not run
-    ["on:\n  push:\n    branches: [main]", push("refs/tags/v1"), false],
-    // only tag filters: branch pushes do not run
-    ["on:\n  push:\n    tags: ['v*']", push("refs/tags/v1.2"), true],
-    ["on:\n  push:\n    tags: ['v*']", push("refs/heads/main"), false],
-    ["on:\n  push:\n    tags-ignore: ['v*']", push("refs/tags/v1.2"), false],
-    ["on:\n  push:\n    tags-ignore: ['v*']", push("refs/tags/nightly"), true],
-    ["on:\n  push:\n    branches: [main]\n    tags: ['v*']", push("refs/tags/v2"), true],
-    [
-      "on:\n  push:\n    branches-ignore: ['dependabot/**']",
-      push("refs/heads/dependabot/npm/x"),
-      false,
-    ],
-    ["on:\n  push:\n    branches-ignore: ['dependabot/**']", push("refs/heads/main"), true],
-    [
-      "on:\n  push:\n    branches: ['releases/**', '!releases/**-alpha']",
-      push("refs/heads/releases/10-alpha"),
-      false,
-    ],
-    [
-      "on:\n  push:\n    branches: ['releases/**', '!releases/**-alpha']",
-      push("refs/heads/releases/10"),
-      true,
-    ],
-    [
-      "on:\n  push:\n    paths: ['src/**']",
-      push("refs/heads/main", ["src/a.ts", "README.md"]),
-      true,
-    ],
-    ["on:\n  push:\n    paths: ['src/**']", push("refs/heads/main", ["README.md"]), false],
-    ["on:\n  push:\n    paths: ['src/**']", push("refs/heads/main"), true],
-    ["on:\n  push:\n    paths: ['src/**']", push("refs/tags/v1", ["README.md"]), true],
-    ["on:\n  push:\n    paths-ignore: ['docs/**']", push("refs/heads/main", ["docs/a.md"]), false],
-    [
-      "on:\n  push:\n    paths-ignore: ['docs/**']",
-      push("refs/heads/main", ["docs/a.md", "x.ts"]),
-      true,
-    ],
-    [
-      "on:\n  push:\n    paths: ['**.md', '!docs/**']",
-      push("refs/heads/main", ["docs/a.md"]),
-      false,
-    ],
-    [
-      "on:\n  push:\n    branches: [main]\n    paths: ['src/**']",
-      push("refs/heads/dev", ["src/a"]),
-      false,
-    ],
-    ["on: pull_request", pr("opened", "main"), true],
-    ["on: pull_request", pr("synchronize", "main"), true],
-    ["on: pull_request", pr("reopened", "main"), true],
-    ["on: pull_request", pr("closed", "main"), false],
-    ["on: pull_request", pr("labeled", "main"), false],
-    ["on:\n  pull_request:\n    types: [closed]", pr("closed", "main"), true],
-    ["on:\n  pull_request:\n    types: [closed]", pr("opened", "main"), false],
-    // branch filters apply to the base branch
-    ["on:\n  pull_request:\n    branches: [main]", pr("opened", "main"), true],
-    ["on:\n  pull_request:\n    branches: [main]", pr("opened", "refs/heads/main"), true],
-    ["on:\n  pull_request:\n    branches: [main]", pr("opened", "dev"), false],
-    ["on:\n  pull_request:\n    branches-ignore: ['wip/*']", pr("opened", "wip/x"), false],
-    ["on:\n  pull_request:\n    paths: ['src/**']", pr("opened", "main", ["docs/x"]), false],
-    [
-      "on: workflow_dispatch",
-      { ...push("refs/heads/main"), event: "workflow_dispatch" as const },
-      true,
-    ],
-    ["on: push", { ...push("refs/heads/main"), event: "workflow_dispatch" as const }, false],
-    [
-      "on:\n  schedule:\n    - cron: '0 3 * * *'",
-      { ...push("refs/heads/main"), event: "schedule" as const },
-      true,
-    ],
-    ["on: push", { ...push("refs/heads/main"), event: "schedule" as const }, false],
-  ])("%s with %j → %s", (on, event, expected) => {
+  it.each(
+    (
+      [
+        ["on: push", push("refs/heads/any"), true],
+        ["on: push", push("refs/tags/v1"), true],
+        ["on: pull_request", push("refs/heads/main"), false],
+        ["on: [push, pull_request]", pr("opened", "main"), true],
+        ["on:\n  push:\n    branches: [main]", push("refs/heads/main"), true],
+        ["on:\n  push:\n    branches: [main]", push("refs/heads/dev"), false],
+        // only branch filters: tag pushes do not run
+        ["on:\n  push:\n    branches: [main]", push("refs/tags/v1"), false],
+        // only tag filters: branch pushes do not run
+        ["on:\n  push:\n    tags: ['v*']", push("refs/tags/v1.2"), true],
+        ["on:\n  push:\n    tags: ['v*']", push("refs/heads/main"), false],
+        ["on:\n  push:\n    tags-ignore: ['v*']", push("refs/tags/v1.2"), false],
+        ["on:\n  push:\n    tags-ignore: ['v*']", push("refs/tags/nightly"), true],
+        ["on:\n  push:\n    branches: [main]\n    tags: ['v*']", push("refs/tags/v2"), true],
+        [
+          "on:\n  push:\n    branches-ignore: ['dependabot/**']",
+          push("refs/heads/dependabot/npm/x"),
+          false,
+        ],
+        ["on:\n  push:\n    branches-ignore: ['dependabot/**']", push("refs/heads/main"), true],
+        [
+          "on:\n  push:\n    branches: ['releases/**', '!releases/**-alpha']",
+          push("refs/heads/releases/10-alpha"),
+          false,
+        ],
+        [
+          "on:\n  push:\n    branches: ['releases/**', '!releases/**-alpha']",
+          push("refs/heads/releases/10"),
+          true,
+        ],
+        [
+          "on:\n  push:\n    paths: ['src/**']",
+          push("refs/heads/main", ["src/a.ts", "README.md"]),
+          true,
+        ],
+        ["on:\n  push:\n    paths: ['src/**']", push("refs/heads/main", ["README.md"]), false],
+        ["on:\n  push:\n    paths: ['src/**']", push("refs/heads/main"), true],
+        ["on:\n  push:\n    paths: ['src/**']", push("refs/tags/v1", ["README.md"]), true],
+        [
+          "on:\n  push:\n    paths-ignore: ['docs/**']",
+          push("refs/heads/main", ["docs/a.md"]),
+          false,
+        ],
+        [
+          "on:\n  push:\n    paths-ignore: ['docs/**']",
+          push("refs/heads/main", ["docs/a.md", "x.ts"]),
+          true,
+        ],
+        [
+          "on:\n  push:\n    paths: ['**.md', '!docs/**']",
+          push("refs/heads/main", ["docs/a.md"]),
+          false,
+        ],
+        [
+          "on:\n  push:\n    branches: [main]\n    paths: ['src/**']",
+          push("refs/heads/dev", ["src/a"]),
+          false,
+        ],
+        ["on: pull_request", pr("opened", "main"), true],
+        ["on: pull_request", pr("synchronize", "main"), true],
+        ["on: pull_request", pr("reopened", "main"), true],
+        ["on: pull_request", pr("closed", "main"), false],
+        ["on: pull_request", pr("labeled", "main"), false],
+        ["on:\n  pull_request:\n    types: [closed]", pr("closed", "main"), true],
+        ["on:\n  pull_request:\n    types: [closed]", pr("opened", "main"), false],
+        // branch filters apply to the base branch
+        ["on:\n  pull_request:\n    branches: [main]", pr("opened", "main"), true],
+        ["on:\n  pull_request:\n    branches: [main]", pr("opened", "refs/heads/main"), true],
+        ["on:\n  pull_request:\n    branches: [main]", pr("opened", "dev"), false],
+        ["on:\n  pull_request:\n    branches-ignore: ['wip/*']", pr("opened", "wip/x"), false],
+        ["on:\n  pull_request:\n    paths: ['src/**']", pr("opened", "main", ["docs/x"]), false],
+        [
+          "on: workflow_dispatch",
+          { ...push("refs/heads/main"), event: "workflow_dispatch" as const },
+          true,
+        ],
+        ["on: push", { ...push("refs/heads/main"), event: "workflow_dispatch" as const }, false],
+        [
+          "on:\n  schedule:\n    - cron: '0 3 * * *'",
+          { ...push("refs/heads/main"), event: "schedule" as const },
+          true,
+        ],
+        ["on: push", { ...push("refs/heads/main"), event: "schedule" as const }, false],
+      ] as ReadonlyArray<readonly [string, TriggerEvent, boolean]>
+    ).map(([on, event, expected]) => {
+      const facts = [
+        event.event,
+        event.action,
+        event.baseRef ?? event.ref,
+        event.changedPaths?.join(","),
+      ]
+      return [
+        on.replace(/\n\s*/g, " "),
+        facts.filter((f) => f !== undefined).join(" "),
+        expected,
+        on,
+        event,
+      ] as const
+    }),
+  )("%s, on %s → %s", (_, __, expected, on, event) => {
     expect(matchesTrigger(workflow(`${on}\n${JOB}`), event)).toBe(expected)
   })
 })

@@ -153,7 +153,7 @@ const lex = (src: string): Token[] => {
     const signed = (c === "-" || c === "+") && !prevIsValue()
     const rest = src.slice(signed ? i + 1 : i)
     const num = NUMBER.exec(rest)
-    if (num && (signed || /[0-9.]/.test(c))) {
+    if (num && (signed || /[0-9]/.test(c) || (c === "." && !prevIsValue()))) {
       const text = num[0]
       const after = rest[text.length]
       if (after !== undefined && /[A-Za-z0-9_]/.test(after))
