@@ -11,6 +11,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer } from "effect"
 import { COLLAB_REPLICATED, COLLAB_SCHEMA, collabTables } from "./CollabSqlite.ts"
 import { COMPAT_REPLICATED, COMPAT_SCHEMA, compatTables } from "./CompatSqlite.ts"
+import { CI_REPLICATED, CI_SCHEMA, ciTables } from "./CiSqlite.ts"
 import {
   type AuditRow,
   type MemberRow,
@@ -114,7 +115,7 @@ const REPLICATED = [
 
 const make = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  for (const statement of [...SCHEMA, ...COLLAB_SCHEMA, ...COMPAT_SCHEMA])
+  for (const statement of [...SCHEMA, ...COLLAB_SCHEMA, ...COMPAT_SCHEMA, ...CI_SCHEMA])
     yield* sql.unsafe(statement)
   for (const [table, column, definition] of ADDED_COLUMNS) {
     const columns = yield* sql.unsafe<{ name: string }>(`PRAGMA table_info(${table})`)
@@ -182,7 +183,12 @@ const make = Effect.gen(function* () {
       ),
     stateDigest: Effect.gen(function* () {
       const hash = createHash("sha256")
-      for (const [table, order] of [...REPLICATED, ...COLLAB_REPLICATED, ...COMPAT_REPLICATED]) {
+      for (const [table, order] of [
+        ...REPLICATED,
+        ...COLLAB_REPLICATED,
+        ...COMPAT_REPLICATED,
+        ...CI_REPLICATED,
+      ]) {
         const rows = yield* sql.unsafe<Record<string, unknown>>(
           `SELECT * FROM ${table} ORDER BY ${order}`,
         )
@@ -207,6 +213,7 @@ const make = Effect.gen(function* () {
         ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at`.pipe(
         Effect.asVoid,
       ),
+    ...ciTables(sql),
   })
 })
 

@@ -31,6 +31,7 @@ import type { HookRow } from "../services/CollabTables.ts"
 import { Metadata, type MetadataShape, type RepoRow, type UserRow } from "../services/Metadata.ts"
 import { NodeConfig } from "../services/NodeConfig.ts"
 import { accountJson, repoJson } from "./http/Presenters.ts"
+import { workflowRunEvents } from "./CiEvents.ts"
 
 export interface HookEvent {
   readonly event: string
@@ -391,6 +392,44 @@ export const webhookDispatcherLayer = (cluster: DispatchCluster | undefined) =>
             )
         }).pipe(Effect.catchAllCause((c) => Effect.logWarning("webhook delivery failed", c)))
 
+      /** Queues (owner) or schedules (backup) the deliveries of one event to its hooks. */
+      const deliverEvent = (
+        block: Block,
+        ev: {
+          repo: { id: number; owner_id: number }
+          event: string
+          action?: string | undefined
+          payload: Record<string, unknown>
+        },
+        guidOf: (hookId: number) => string,
+      ) =>
+        Effect.gen(function* () {
+          if (me < 0) return // not a validator: validators deliver
+          const org = yield* meta.userById(ev.repo.owner_id)
+          const hooks = [
+            ...(yield* meta.hooksOf({ repoId: ev.repo.id })),
+            ...(org?.type === "Organization" ? yield* meta.hooksOf({ orgId: org.id }) : []),
+          ]
+          for (const hook of hooks) {
+            if (hook.active !== 1 || !wants(hook, ev.event)) continue
+            const guid = guidOf(hook.id)
+            const pending: Pending = {
+              delivery: {
+                guid,
+                hook,
+                event: ev.event,
+                action: ev.action,
+                body: JSON.stringify({ ...ev.payload, hook_id: hook.id }),
+                redelivery: 0,
+              },
+              finalizedAt: block.timestamp,
+              rank: rankOf(guid, n, me),
+            }
+            if (pending.rank === 0) yield* Queue.offer(owned, pending)
+            else yield* send(pending).pipe(Effect.forkScoped)
+          }
+        })
+
       const handle = (block: Block, outcomes: ReadonlyArray<TxOutcome>) =>
         Effect.gen(function* () {
           for (const [i, tx] of block.txs.entries()) {
@@ -399,33 +438,14 @@ export const webhookDispatcherLayer = (cluster: DispatchCluster | undefined) =>
             const sender = yield* meta.userById(tx.submitter)
             if (!sender) continue
             const events = yield* eventsOf(meta, base, tx, outcome, sender)
-            for (const [k, ev] of events.entries()) {
-              const org = yield* meta.userById(ev.repo.owner_id)
-              const hooks = [
-                ...(yield* meta.hooksOf({ repoId: ev.repo.id })),
-                ...(org?.type === "Organization" ? yield* meta.hooksOf({ orgId: org.id }) : []),
-              ]
-              for (const hook of hooks) {
-                if (hook.active !== 1 || !wants(hook, ev.event)) continue
-                const guid = deliveryId([block.height, i, k, hook.id])
-                if (me < 0) continue // not a validator: validators deliver
-                const pending: Pending = {
-                  delivery: {
-                    guid,
-                    hook,
-                    event: ev.event,
-                    action: ev.action,
-                    body: JSON.stringify({ ...ev.payload, hook_id: hook.id }),
-                    redelivery: 0,
-                  },
-                  finalizedAt: block.timestamp,
-                  rank: rankOf(guid, n, me),
-                }
-                if (pending.rank === 0) yield* Queue.offer(owned, pending)
-                else yield* send(pending).pipe(Effect.forkScoped)
-              }
-            }
+            for (const [k, ev] of events.entries())
+              yield* deliverEvent(block, ev, (hookId) => deliveryId([block.height, i, k, hookId]))
           }
+          // CI: workflow_run events of the runs this block changed.
+          for (const ev of yield* workflowRunEvents(meta, base, block.height))
+            yield* deliverEvent(block, ev, (hookId) =>
+              deliveryId([block.height, "workflow_run", ev.id, hookId]),
+            )
         }).pipe(Effect.catchAllCause((c) => Effect.logWarning("webhook events were not built", c)))
       // Building events follows block order. The deliveries this node owns are sent one at a
       // time, so a slow receiver delays, never reorders, them; a backup's wait for its slot

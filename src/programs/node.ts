@@ -43,6 +43,10 @@ import { tracingLayer } from "../layers/Tracing.ts"
 import type { StorageSnapshot } from "../layers/backup/StorageSnapshot.ts"
 import type { BlockStore } from "../services/BlockStore.ts"
 import { webRoutes } from "../layers/web/WebRoutes.ts"
+import { CiRuns } from "../services/CiRuns.ts"
+import { ciApiRoutes } from "../layers/http/CiRoutes.ts"
+import { runnerRoutes } from "../layers/http/RunnerRoutes.ts"
+import { ciTickerLayer } from "../layers/CiTicker.ts"
 
 /** Refreshes `guts_storage_available_bytes` every 15 s. */
 const StorageGaugeLive = Layer.scopedDiscard(
@@ -115,6 +119,8 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
         Layer.provideMerge(Access.Live),
         Layer.provideMerge(ledger),
       )
+      // CI's request side needs LiveEvents (a running job's log goes to /ws).
+      const withCi = CiRuns.Live.pipe(Layer.provideMerge(services))
       const servers = Layer.mergeAll(
         httpServerLayer<
           | ObjectStore
@@ -138,11 +144,14 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
           | BlockStore
           | Access
           | Metrics
+          | CiRuns
         >(
           [
             ...healthRoutes,
-            ...openApiRoutes(apiRoutes() as never),
+            ...openApiRoutes([...apiRoutes(), ...ciApiRoutes()] as never),
             ...apiRoutes(),
+            ...ciApiRoutes(),
+            ...runnerRoutes,
             ...releaseDownloadRoutes,
             ...rawRoutes.map((r) => ({ ...r, handler: limited(r.handler) })),
             ...gitRoutes,
@@ -157,10 +166,11 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
         MetricsServerLive,
         StorageGaugeLive,
         dispatcher,
+        ciTickerLayer(),
       )
       return servers.pipe(
         Layer.provideMerge(BootstrapLive),
-        Layer.provideMerge(services),
+        Layer.provideMerge(withCi),
         // Built first, so every layer's fibers (and the HTTP server's) trace through it.
         Layer.provide(tracingLayer(cfg.tracing)),
       )

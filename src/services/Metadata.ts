@@ -8,6 +8,7 @@
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import { Context, type Effect } from "effect"
+import type { CiTables } from "./CiTables.ts"
 import type { CollabTables } from "./CollabTables.ts"
 import type { CompatTables } from "./CompatTables.ts"
 
@@ -127,7 +128,7 @@ export interface RepoRow {
   readonly fork_of?: number | null
 }
 
-export interface MetadataShape extends CollabTables, CompatTables {
+export interface MetadataShape extends CollabTables, CompatTables, CiTables {
   readonly userByLogin: (login: string) => Effect.Effect<UserRow | undefined, SqlError>
   readonly userById: (id: number) => Effect.Effect<UserRow | undefined, SqlError>
   readonly countUsers: Effect.Effect<number, SqlError>

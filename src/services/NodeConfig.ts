@@ -38,6 +38,13 @@ export interface NodeConfigShape {
   readonly webhookTimeoutMs?: number | undefined
   /** In a cluster, when the next validator takes over an undelivered webhook (HookFailover.ts). */
   readonly webhookTakeoverMs?: number | undefined
+  /**
+   * The key CI secrets are encrypted under (any string; the same on every validator of a
+   * cluster). Unset: `GUTS_CI_SECRETS_KEY` from the environment; neither: secrets cannot be set.
+   */
+  readonly ciSecretsKey?: string | undefined
+  /** How long a CI job's lease lasts without a heartbeat (default 60 s; 2 s to 10 min). */
+  readonly ciLeaseMs?: number | undefined
   /** Set to run as a validator of a cluster; unset: a single validator. */
   readonly cluster?:
     | {
