@@ -77,7 +77,7 @@ describe("Executor", () => {
     const dir = path.join(root, "sub dir")
     fs.mkdirSync(dir, { recursive: true })
     process.env.GUTS_RUNNER_PRIVATE = "must-not-leak"
-    const s = step('pwd\necho "$GUTS_SHA|${GUTS_RUNNER_PRIVATE:-unset}"', {
+    const s = step('pwd\necho "$GUTS_SHA|$(printenv GUTS_RUNNER_PRIVATE || echo unset)"', {
       cwd: dir,
       env: { ...baseEnv, GUTS_SHA: "abc123" },
     })
