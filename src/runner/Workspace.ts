@@ -7,8 +7,8 @@
  * | directory   | variable                                  | what it holds                                   |
  * | ----------- | ----------------------------------------- | ----------------------------------------------- |
  * | `workspace` | `GITHUB_WORKSPACE`, `GUTS_WORKSPACE`      | the checkout; steps start here                  |
- * | `artifacts` | `GUTS_ARTIFACTS`                          | `<name>/…` is uploaded as artifact `<name>`     |
- * | `needs`     | `GUTS_NEEDS_ARTIFACTS`                    | `<name>/…`: artifacts of the jobs it `needs`    |
+ * | `artifacts` | `GUTS_ARTIFACTS`                          | `<name>` (dir or file) is uploaded as artifact  |
+ * | `needs`     | `GUTS_NEEDS_ARTIFACTS`, `GUTS_DOWNLOADS`  | `<name>`: artifacts of the jobs it `needs`      |
  * | `temp`      | `RUNNER_TEMP`, `TMPDIR`                   | step scripts and scratch files                  |
  * | `home`      | `HOME`                                    | an empty home, so no user config leaks in       |
  *
@@ -192,6 +192,10 @@ export interface ArtifactFile {
 
 export interface CollectedArtifact {
   readonly name: string
+  /** A directory is uploaded as a tar of its contents, a file as its bytes. */
+  readonly kind: "directory" | "file"
+  /** The directory or the file. */
+  readonly absolute: string
   readonly files: ReadonlyArray<ArtifactFile>
   readonly size: number
 }
@@ -203,57 +207,107 @@ export interface CollectedArtifacts {
 }
 
 /**
- * What a job left under `$GUTS_ARTIFACTS`: each directory `<name>` is one artifact of
- * its regular files (recursively). Loose files, bad names, symbolic links, and empty
- * directories are skipped with a warning.
+ * What a job left under `$GUTS_ARTIFACTS`: each directory `<name>` is one artifact of its
+ * regular files (recursively), each regular file `<name>` an artifact of that one file.
+ * Bad names, symbolic links, special files and empty directories are skipped with a warning.
  */
 export const collectArtifacts = (dirs: JobDirs): CollectedArtifacts => {
   const warnings: string[] = []
   const artifacts: CollectedArtifact[] = []
-  for (const entry of fs
-    .readdirSync(dirs.artifacts, { withFileTypes: true })
-    .sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    if (!entry.isDirectory()) {
-      warnings.push(
-        `$GUTS_ARTIFACTS/${entry.name} is not a directory: put files under $GUTS_ARTIFACTS/<artifact-name>/ to upload them`,
-      )
-      continue
-    }
+  const byName = (a: fs.Dirent, b: fs.Dirent) => (a.name < b.name ? -1 : 1)
+  for (const entry of fs.readdirSync(dirs.artifacts, { withFileTypes: true }).sort(byName)) {
+    const abs = path.join(dirs.artifacts, entry.name)
     if (!ARTIFACT_NAME.test(entry.name)) {
       warnings.push(
         `artifact name ${JSON.stringify(entry.name)} is not allowed: use letters, digits, '.', '_' and '-' (at most 100)`,
       )
       continue
     }
+    if (entry.isFile()) {
+      const size = fs.statSync(abs).size
+      artifacts.push({
+        name: entry.name,
+        kind: "file",
+        absolute: abs,
+        files: [{ path: entry.name, absolute: abs, size }],
+        size,
+      })
+      continue
+    }
+    if (!entry.isDirectory()) {
+      warnings.push(`$GUTS_ARTIFACTS/${entry.name} is not a regular file or directory: skipped`)
+      continue
+    }
     const files: ArtifactFile[] = []
     const walk = (dir: string, prefix: string) => {
-      for (const e of fs
-        .readdirSync(dir, { withFileTypes: true })
-        .sort((a, b) => (a.name < b.name ? -1 : 1))) {
-        const abs = path.join(dir, e.name)
+      for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort(byName)) {
+        const child = path.join(dir, e.name)
         const rel = prefix === "" ? e.name : `${prefix}/${e.name}`
         if (e.isSymbolicLink())
           warnings.push(`artifact ${entry.name}: skipped symbolic link ${rel}`)
-        else if (e.isDirectory()) walk(abs, rel)
-        else if (e.isFile()) files.push({ path: rel, absolute: abs, size: fs.statSync(abs).size })
+        else if (e.isDirectory()) walk(child, rel)
+        else if (e.isFile())
+          files.push({ path: rel, absolute: child, size: fs.statSync(child).size })
         else warnings.push(`artifact ${entry.name}: skipped ${rel}, which is not a regular file`)
       }
     }
-    walk(path.join(dirs.artifacts, entry.name), "")
+    walk(abs, "")
     if (files.length === 0) {
       warnings.push(`artifact ${entry.name} is empty and was not uploaded`)
       continue
     }
-    artifacts.push({ name: entry.name, files, size: files.reduce((n, f) => n + f.size, 0) })
+    artifacts.push({
+      name: entry.name,
+      kind: "directory",
+      absolute: abs,
+      files,
+      size: files.reduce((n, f) => n + f.size, 0),
+    })
   }
   return { artifacts, warnings }
 }
 
-/** The directory a needed job's artifact is unpacked into (`$GUTS_NEEDS_ARTIFACTS/<name>`). */
-export const neededArtifactDir = (dirs: JobDirs, name: string): string => {
+const run = (cmd: string, args: string[], cwd: string) =>
+  new Promise<void>((resolve, reject) => {
+    execFile(cmd, args, { cwd, maxBuffer: 4 * 1024 * 1024 }, (err, _out, stderr) =>
+      err ? reject(new Error(`${cmd} failed: ${`${stderr}`.trim() || err.message}`)) : resolve(),
+    )
+  })
+
+/**
+ * Packs a directory artifact as the protocol's `application/x-tar` (`tar -c -C dir .`) of
+ * exactly the files `collectArtifacts` listed (no symbolic links, no special files).
+ */
+export const packArtifact = async (dirs: JobDirs, artifact: CollectedArtifact): Promise<string> => {
+  if (artifact.kind === "file") return artifact.absolute
+  const list = path.join(dirs.temp, `artifact-${artifact.name}.list`)
+  const out = path.join(dirs.temp, `artifact-${artifact.name}.tar`)
+  fs.writeFileSync(list, `${artifact.files.map((f) => `./${f.path}`).join("\0")}\0`)
+  await run(
+    "tar",
+    ["-c", "-f", out, "--null", "--no-recursion", "--owner=0", "--group=0", "-T", list],
+    artifact.absolute,
+  )
+  return out
+}
+
+/**
+ * Puts a downloaded artifact where steps find it, `$GUTS_NEEDS_ARTIFACTS/<name>`: a tar is
+ * unpacked into that directory (GNU tar drops `..` and absolute member names; owners are
+ * not restored), anything else is saved as the file `<name>`.
+ */
+export const placeNeededArtifact = async (
+  dirs: JobDirs,
+  name: string,
+  contentType: string,
+  downloaded: string,
+): Promise<string> => {
   if (!ARTIFACT_NAME.test(name))
     throw new Error(`artifact name ${JSON.stringify(name)} is not allowed`)
-  const dir = path.join(dirs.needs, name)
-  fs.mkdirSync(dir, { recursive: true })
-  return dir
+  const dest = path.join(dirs.needs, name)
+  if (contentType.split(";")[0].trim() === "application/x-tar") {
+    fs.mkdirSync(dest, { recursive: true })
+    await run("tar", ["-x", "-f", downloaded, "--no-same-owner", "--no-same-permissions"], dest)
+  } else fs.renameSync(downloaded, dest)
+  return dest
 }

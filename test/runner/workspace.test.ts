@@ -11,7 +11,8 @@ import {
   checkout,
   collectArtifacts,
   createJobDirs,
-  neededArtifactDir,
+  packArtifact,
+  placeNeededArtifact,
   removeJobDirs,
   resolveWorkingDirectory,
 } from "../../src/runner/Workspace.ts"
@@ -93,28 +94,43 @@ describe("Workspace", () => {
     removeJobDirs(dirs)
   })
 
-  it("collects each $GUTS_ARTIFACTS/<name>/ directory as an artifact and explains what it skips", () => {
+  it("collects each $GUTS_ARTIFACTS/<name> as an artifact, packs and unpacks it, and explains what it skips", async () => {
     const dirs = createJobDirs(path.join(work, "runner"), "job-4")
     write(dirs.artifacts, "dist/app.js", "console.log(1)\n")
     write(dirs.artifacts, "dist/maps/app.js.map", "{}")
-    write(dirs.artifacts, "loose.txt", "x")
+    write(dirs.artifacts, "report.txt", "ok")
     write(dirs.artifacts, "bad name/f", "x")
     fs.mkdirSync(path.join(dirs.artifacts, "empty"))
     fs.symlinkSync("/etc/passwd", path.join(dirs.artifacts, "dist", "passwd"))
     const { artifacts, warnings } = collectArtifacts(dirs)
-    expect(artifacts.map((a) => [a.name, a.files.map((f) => f.path), a.size])).toEqual([
-      ["dist", ["app.js", "maps/app.js.map"], 17],
+    expect(artifacts.map((a) => [a.name, a.kind, a.files.map((f) => f.path), a.size])).toEqual([
+      ["dist", "directory", ["app.js", "maps/app.js.map"], 17],
+      ["report.txt", "file", ["report.txt"], 2],
     ])
-    expect(warnings).toHaveLength(4)
-    expect(warnings.join("\n")).toMatch(/loose\.txt is not a directory/)
+    expect(warnings).toHaveLength(3)
     expect(warnings.join("\n")).toMatch(/"bad name" is not allowed/)
     expect(warnings.join("\n")).toMatch(/empty is empty/)
     expect(warnings.join("\n")).toMatch(/symbolic link passwd/)
-    expect(neededArtifactDir(dirs, "dist")).toBe(path.join(dirs.needs, "dist"))
-    expect(() => neededArtifactDir(dirs, "../x")).toThrow(/not allowed/)
-    // A read-only tree a step left behind is still removed.
-    fs.chmodSync(path.join(dirs.artifacts, "dist", "maps"), 0o500)
+
+    // What one job uploads, a job that needs it finds under $GUTS_NEEDS_ARTIFACTS.
+    const next = createJobDirs(path.join(work, "runner"), "job-5")
+    const tar = await packArtifact(dirs, artifacts[0])
+    const copy = path.join(next.temp, "download")
+    fs.copyFileSync(tar, copy)
+    const placed = await placeNeededArtifact(next, "dist", "application/x-tar", copy)
+    expect(placed).toBe(path.join(next.needs, "dist"))
+    expect(fs.readFileSync(path.join(placed, "maps/app.js.map"), "utf8")).toBe("{}")
+    expect(fs.existsSync(path.join(placed, "passwd"))).toBe(false)
+    const file = await packArtifact(dirs, artifacts[1])
+    fs.copyFileSync(file, copy)
+    await placeNeededArtifact(next, "report.txt", "application/octet-stream", copy)
+    expect(fs.readFileSync(path.join(next.needs, "report.txt"), "utf8")).toBe("ok")
+    await expect(placeNeededArtifact(next, "..", "application/x-tar", copy)).rejects.toThrow(
+      /not allowed/,
+    )
+
     removeJobDirs(dirs)
+    removeJobDirs(next)
     expect(fs.existsSync(dirs.root)).toBe(false)
   })
 })
