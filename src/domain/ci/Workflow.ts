@@ -130,6 +130,12 @@ export interface PlannedJob {
   /** Job ids (not keys) this job waits for; every instance of each must have finished. */
   readonly needs: ReadonlyArray<string>
   readonly runsOn: ReadonlyArray<string>
+  /** The job's `if:` as written (absent: `success()`); the scheduler evaluates it. */
+  readonly if?: string
+  /** Matrix jobs: cancel the job's other instances when one fails (default true). */
+  readonly failFast?: boolean
+  /** Matrix jobs: at most this many of the job's instances run at once. */
+  readonly maxParallel?: number
 }
 
 export type JobResult = "success" | "failure" | "cancelled" | "skipped"
@@ -141,7 +147,10 @@ export interface ExprContext {
   readonly env: Readonly<Record<string, string>>
   readonly matrix: Readonly<Record<string, MatrixValue>>
   readonly needs: Readonly<
-    Record<string, { readonly result: JobResult; readonly outputs: Readonly<Record<string, string>> }>
+    Record<
+      string,
+      { readonly result: JobResult; readonly outputs: Readonly<Record<string, string>> }
+    >
   >
   readonly inputs: Readonly<Record<string, string>>
   readonly secrets: Readonly<Record<string, string>>
