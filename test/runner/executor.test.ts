@@ -1,8 +1,10 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: shell parameter expansions, not JS templates
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Fiber } from "effect"
 import { afterAll, describe, expect, it } from "vitest"
+import { makeMasker } from "../../src/domain/ci/Mask.ts"
 import {
   executeStep,
   type LogLine,
@@ -85,6 +87,23 @@ describe("Executor", () => {
     delete process.env.GUTS_RUNNER_PRIVATE
     expect(result.outcome).toEqual({ _tag: "Success" })
     expect(s.text()).toEqual([fs.realpathSync(dir), "abc123|unset"])
+  })
+
+  it("a secret printed whole, in pieces across writes, and on stderr reaches the log only as ***", async () => {
+    const secret = "hunter2-very-secret"
+    const s = step(
+      [
+        'echo "password: $PW"',
+        'printf "%s" "${PW:0:8}"; sleep 0.1; printf "%s\\n" "${PW:8}"',
+        'echo "$PW" >&2',
+        // A prefix alone is not the secret: shown as is once the line ends.
+        'echo "${PW:0:8}"',
+      ].join("\n"),
+      { env: { ...baseEnv, PW: secret }, masker: makeMasker([secret]) },
+    )
+    const result = await executeStep(s.run)
+    expect(result.outcome).toEqual({ _tag: "Success" })
+    expect(s.text()).toEqual(["password: ***", "***", "***", "hunter2-"])
   })
 
   it("a missing working directory fails the step with a message naming it", async () => {
