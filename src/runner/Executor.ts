@@ -5,7 +5,8 @@
  * - The script runs in a new session (`detached: true`), so the step's shell and every
  *   process it starts (unless one deliberately calls `setsid` itself) share one process
  *   group. Ending the step — normally, by timeout or by cancellation — signals that whole
- *   group: SIGTERM, then SIGKILL after a grace period. Nothing a step starts outlives it.
+ *   group: SIGTERM, then SIGKILL after a grace period. Nothing a step starts outlives it,
+ *   not even when the runner itself is killed (a watchdog in the group notices within 1 s).
  * - Resource limits are applied with `prlimit` (soft and hard, so the step cannot raise
  *   them) before the shell starts; see `ResourceLimits`.
  * - The step sees exactly the environment it is given: nothing of the runner's own
@@ -133,6 +134,8 @@ export interface StepRun {
   readonly onLine: (line: LogLine) => void
   /** Aborting cancels the step: its process group is stopped and the outcome is Cancelled. */
   readonly signal?: AbortSignal
+  /** Kill the step's group if this process dies (default true; see the watchdog below). */
+  readonly watchRunner?: boolean
 }
 
 /** Longest line delivered; longer output is cut into pieces of this size. */
@@ -298,11 +301,17 @@ export const executeStep = async (run: StepRun): Promise<StepResult> => {
   const command = argv.map((a) => a.replaceAll("{0}", scriptPath))
   // prlimit sets the limits and execs sh, which points stderr at stdout and execs the
   // shell: one pipe, so the order of stdout and stderr lines is what the step wrote.
+  // A watchdog in the step's group (its output detached from the pipe) kills the group
+  // when this process is gone: a runner killed with SIGKILL leaves no step running.
+  const watchdog =
+    run.watchRunner === false
+      ? ""
+      : `(trap - TERM; while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; kill -KILL 0) </dev/null >/dev/null 2>&1 & `
   const wrapped = [
     ...(limitArgs.length > 0 ? ["prlimit", ...limitArgs, "--"] : []),
     "sh",
     "-c",
-    'exec 2>&1; exec "$@"',
+    `${watchdog}exec 2>&1; exec "$@"`,
     "sh",
     ...command,
   ]

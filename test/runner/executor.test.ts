@@ -1,4 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: shell parameter expansions, not JS templates
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -135,6 +136,38 @@ describe("Executor", () => {
     const result = await executeStep(s.run)
     expect(result.outcome).toEqual({ _tag: "Success" })
     expect(processAlive(Number(fs.readFileSync(pidFile, "utf8")))).toBe(false)
+  })
+
+  it("a step outlives no runner: when the runner process is killed with SIGKILL, the step's group dies", async () => {
+    const pidFile = path.join(root, "orphan.pid")
+    const program = path.join(root, "runner-like.mjs")
+    // The compiled Executor (npx tsc -p tsconfig.build.json), so the child starts quickly.
+    const executor = path.resolve(import.meta.dirname, "../../dist/runner/Executor.js")
+    if (!fs.existsSync(executor))
+      throw new Error(`${executor} is missing: run npx tsc -p tsconfig.build.json`)
+    fs.writeFileSync(
+      program,
+      `import { executeStep } from ${JSON.stringify(executor)}
+await executeStep({
+  script: "echo $$ > ${pidFile}; sleep 60", cwd: ${JSON.stringify(root)}, env: { PATH: process.env.PATH },
+  tempDir: ${JSON.stringify(path.join(root, "temp"))}, scriptName: "orphan",
+  masker: { push: (s) => s, flush: () => "" }, onLine: () => {},
+})
+`,
+    )
+    const child = spawn(process.execPath, [program], {
+      cwd: path.resolve(import.meta.dirname, "../.."),
+      stdio: "ignore",
+    })
+    const deadline = Date.now() + 30_000
+    while (!fs.existsSync(pidFile) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50))
+    const pid = Number(fs.readFileSync(pidFile, "utf8"))
+    expect(processAlive(pid)).toBe(true)
+    child.kill("SIGKILL")
+    const gone = Date.now() + 5_000
+    while (processAlive(pid) && Date.now() < gone) await new Promise((r) => setTimeout(r, 100))
+    expect(processAlive(pid)).toBe(false)
   })
 
   it("aborting the signal cancels the step and stops its processes", async () => {
