@@ -263,6 +263,24 @@ describe("Runner", () => {
     expect(fs.readdirSync(path.join(workDir, "jobs"))).toEqual([])
   })
 
+  it("a job over its timeout-minutes has its step stopped, later steps skipped, and fails", async () => {
+    const job = assignment(
+      [step(1, "echo started; sleep 30"), step(2, "echo after", { if: "always()" })],
+      { timeoutMinutes: 0.02 },
+    )
+    node.queue.push(job)
+    const started = Date.now()
+    await runOnce(path.join(work, "r7"), { token: node.registrationToken })
+    expect(Date.now() - started).toBeLessThan(15_000)
+    expect(node.completed.get(job.jobId)?.conclusion).toBe("failure")
+    expect(reports(job.jobId)).toEqual([
+      "1:in_progress",
+      "1:completed:failure",
+      "2:completed:skipped",
+    ])
+    expect(node.logText(job.jobId)).toMatch(/timeout of 0.02 minutes/)
+  })
+
   it("a checkout that fails fails the job and skips its steps", async () => {
     const job = assignment([step(1, "echo never")], { sha: "1".repeat(40) })
     node.queue.push(job)
