@@ -309,7 +309,7 @@ export const runJob = async (r: JobRun): Promise<JobEnd> => {
 
   let jobStatus: "success" | "failure" | "cancelled" = "success"
   let dirs: JobDirs | undefined
-  /** The step's part: requests whose failure (other than a lost lease) fails the job. */
+  /** Sends a report; a lost lease or a cancellation stops the job, anything else fails it. */
   const report = async (what: () => Promise<unknown>) => {
     try {
       await what()
