@@ -484,6 +484,125 @@ export class SetHook extends Schema.TaggedClass<SetHook>()("SetHook", {
   delete: Schema.optional(Schema.Boolean),
 }) {}
 
+// --- CI (workflow runs, runners, secrets; see src/services/apply/Ci.ts) ---
+
+/** A registration token for runners of a repository (`repo` set), an organisation, or the site. */
+export class CreateRunnerToken extends Schema.TaggedClass<CreateRunnerToken>()(
+  "CreateRunnerToken",
+  {
+    ...Envelope,
+    /** The repository's owner or the organisation; "" for a site-wide token (administrators). */
+    owner: Schema.String,
+    repo: Schema.optional(Schema.String),
+    tokenHash: Schema.String,
+  },
+) {}
+
+/** A runner registers (submitted by the node that checked nothing but the body's shape). */
+export class RegisterRunner extends Schema.TaggedClass<RegisterRunner>()("RegisterRunner", {
+  ...Envelope,
+  registrationTokenHash: Schema.String,
+  runnerTokenHash: Schema.String,
+  name: Schema.String,
+  labels: Schema.Array(Schema.String),
+  version: Schema.optional(Schema.String),
+}) {}
+
+export class RemoveRunner extends Schema.TaggedClass<RemoveRunner>()("RemoveRunner", {
+  ...Envelope,
+  /** As in CreateRunnerToken: the runner's scope. */
+  owner: Schema.String,
+  repo: Schema.optional(Schema.String),
+  runnerId: Schema.Int,
+}) {}
+
+/** `workflow_dispatch`: a run of one workflow at a ref, with inputs. */
+export class DispatchWorkflow extends Schema.TaggedClass<DispatchWorkflow>()("DispatchWorkflow", {
+  ...Envelope,
+  owner: Schema.String,
+  repo: Schema.String,
+  /** The workflow's file name or path (`ci.yml`, `.guts/workflows/ci.yml`) or its id. */
+  workflow: Schema.String,
+  ref: Schema.String,
+  inputs: Schema.Record({ key: Schema.String, value: Schema.String }),
+}) {}
+
+export class CancelRun extends Schema.TaggedClass<CancelRun>()("CancelRun", {
+  ...Envelope,
+  owner: Schema.String,
+  repo: Schema.String,
+  runId: Schema.Int,
+}) {}
+
+export class RerunRun extends Schema.TaggedClass<RerunRun>()("RerunRun", {
+  ...Envelope,
+  owner: Schema.String,
+  repo: Schema.String,
+  runId: Schema.Int,
+  /** Only the failed and cancelled jobs (and those that need them). */
+  failedOnly: Schema.optional(Schema.Boolean),
+}) {}
+
+/** Runner-side transactions name the runner and the claim (`attempt`) they are about. */
+const JobClaim = {
+  runnerId: Schema.Int,
+  jobId: Schema.Int,
+  attempt: Schema.Int,
+}
+
+export class ClaimJob extends Schema.TaggedClass<ClaimJob>()("ClaimJob", {
+  ...Envelope,
+  runnerId: Schema.Int,
+  jobId: Schema.Int,
+  /** The job's attempt the node saw queued (a claim of an older attempt is refused). */
+  attempt: Schema.Int,
+  /** sha256 of the job's git token. */
+  gitTokenHash: Schema.String,
+}) {}
+
+export class RenewJobLease extends Schema.TaggedClass<RenewJobLease>()("RenewJobLease", {
+  ...Envelope,
+  ...JobClaim,
+}) {}
+
+export class ReportStep extends Schema.TaggedClass<ReportStep>()("ReportStep", {
+  ...Envelope,
+  ...JobClaim,
+  number: Schema.Int,
+  status: Schema.Literal("in_progress", "completed"),
+  conclusion: Schema.optional(Schema.Literal("success", "failure", "cancelled", "skipped")),
+}) {}
+
+export class AddArtifact extends Schema.TaggedClass<AddArtifact>()("AddArtifact", {
+  ...Envelope,
+  ...JobClaim,
+  name: Schema.String,
+  contentType: Schema.String,
+  /** The git blob holding the bytes (replicated before this transaction). */
+  blob: Schema.String,
+  digest: Schema.String,
+  size: Schema.Int,
+}) {}
+
+export class CompleteJob extends Schema.TaggedClass<CompleteJob>()("CompleteJob", {
+  ...Envelope,
+  ...JobClaim,
+  conclusion: Schema.Literal("success", "failure", "cancelled"),
+  outputs: Schema.Record({ key: Schema.String, value: Schema.String }),
+  /** The sealed log, a git blob replicated before this transaction. */
+  logBlob: Schema.String,
+  logSize: Schema.Int,
+}) {}
+
+/** A repository (`repo` set) or organisation secret, sealed at request time; absent `sealed` deletes. */
+export class SetSecret extends Schema.TaggedClass<SetSecret>()("SetSecret", {
+  ...Envelope,
+  owner: Schema.String,
+  repo: Schema.optional(Schema.String),
+  name: Schema.String,
+  sealed: Schema.optional(Schema.String),
+}) {}
+
 export const Transaction = Schema.Union(
   CreateUser,
   UpdateUser,
@@ -525,6 +644,18 @@ export const Transaction = Schema.Union(
   SetReleaseAsset,
   SetHook,
   UpdateRefs,
+  CreateRunnerToken,
+  RegisterRunner,
+  RemoveRunner,
+  DispatchWorkflow,
+  CancelRun,
+  RerunRun,
+  ClaimJob,
+  RenewJobLease,
+  ReportStep,
+  AddArtifact,
+  CompleteJob,
+  SetSecret,
 )
 export type Transaction = typeof Transaction.Type
 

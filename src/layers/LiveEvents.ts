@@ -21,6 +21,7 @@ import { NodeConfig } from "../services/NodeConfig.ts"
 import { Repositories } from "../services/Repositories.ts"
 import { encodeFrame, frameReader, handshake, OP } from "./http/WebSocket.ts"
 import { eventsOf } from "./WebhookDispatcher.ts"
+import { workflowRunEvents } from "./CiEvents.ts"
 
 export interface LiveEvent {
   /** Position in this node's stream (for handing over from replay to live without gaps). */
@@ -70,12 +71,45 @@ const make = Effect.gen(function* () {
             yield* PubSub.publish(live, e)
           }
         }
+        for (const ev of yield* workflowRunEvents(meta, base, block.height)) {
+          const e: LiveEvent = {
+            seq: ++seq,
+            height: block.height,
+            repoId: ev.repo.id,
+            repository: `${ev.repo.owner_login}/${ev.repo.name}`,
+            event: ev.event,
+            action: ev.action,
+            payload: ev.payload,
+          }
+          recent.push(e)
+          if (recent.length > BUFFER) recent.splice(0, recent.length - BUFFER)
+          yield* PubSub.publish(live, e)
+        }
       }).pipe(Effect.catchAllCause((c) => Effect.logWarning("live events were not built", c))),
     ),
     Effect.forever,
     Effect.forkScoped,
   )
-  return { live, recent: () => recent as ReadonlyArray<LiveEvent> }
+  /** A node-local event (a running job's log chunk): live subscribers only, never replayed. */
+  const publishLocal = (
+    repo: { id: number; owner_login: string; name: string },
+    event: string,
+    action: string | undefined,
+    payload: Record<string, unknown>,
+  ) =>
+    Effect.gen(function* () {
+      const height = yield* apply.appliedHeight.pipe(Effect.orElseSucceed(() => 0))
+      yield* PubSub.publish(live, {
+        seq: ++seq,
+        height,
+        repoId: repo.id,
+        repository: `${repo.owner_login}/${repo.name}`,
+        event,
+        action,
+        payload,
+      })
+    })
+  return { live, recent: () => recent as ReadonlyArray<LiveEvent>, publishLocal }
 })
 
 export class LiveEvents extends Context.Tag("guts/LiveEvents")<

@@ -10,6 +10,7 @@ import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Effect, Layer } from "effect"
 import { COLLAB_REPLICATED, COLLAB_SCHEMA, collabTables } from "./CollabSqlite.ts"
+import { CI_REPLICATED, CI_SCHEMA, ciTables } from "./CiSqlite.ts"
 import {
   type AuditRow,
   type MemberRow,
@@ -110,7 +111,7 @@ const REPLICATED = [
 
 const make = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  for (const statement of [...SCHEMA, ...COLLAB_SCHEMA]) yield* sql.unsafe(statement)
+  for (const statement of [...SCHEMA, ...COLLAB_SCHEMA, ...CI_SCHEMA]) yield* sql.unsafe(statement)
   for (const [table, column, definition] of ADDED_COLUMNS) {
     const columns = yield* sql.unsafe<{ name: string }>(`PRAGMA table_info(${table})`)
     if (!columns.some((c) => c.name === column))
@@ -177,7 +178,7 @@ const make = Effect.gen(function* () {
       ),
     stateDigest: Effect.gen(function* () {
       const hash = createHash("sha256")
-      for (const [table, order] of [...REPLICATED, ...COLLAB_REPLICATED]) {
+      for (const [table, order] of [...REPLICATED, ...COLLAB_REPLICATED, ...CI_REPLICATED]) {
         const rows = yield* sql.unsafe<Record<string, unknown>>(
           `SELECT * FROM ${table} ORDER BY ${order}`,
         )
@@ -192,6 +193,7 @@ const make = Effect.gen(function* () {
       ),
     ...accessTables(sql),
     ...collabTables(sql),
+    ...ciTables(sql),
   })
 })
 

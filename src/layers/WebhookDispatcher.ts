@@ -17,6 +17,7 @@ import type { HookRow } from "../services/CollabTables.ts"
 import { Metadata, type MetadataShape, type RepoRow, type UserRow } from "../services/Metadata.ts"
 import { NodeConfig } from "../services/NodeConfig.ts"
 import { accountJson, repoJson } from "./http/Presenters.ts"
+import { workflowRunEvents } from "./CiEvents.ts"
 
 export interface HookEvent {
   readonly event: string
@@ -299,6 +300,27 @@ export const webhookDispatcherLayer = (owns: (guid: string) => boolean) =>
                   redelivery: 0,
                 })
               }
+            }
+          }
+          // CI: workflow_run events of the runs this block changed.
+          for (const ev of yield* workflowRunEvents(meta, base, block.height)) {
+            const org = yield* meta.userById(ev.repo.owner_id)
+            const hooks = [
+              ...(yield* meta.hooksOf({ repoId: ev.repo.id })),
+              ...(org?.type === "Organization" ? yield* meta.hooksOf({ orgId: org.id }) : []),
+            ]
+            for (const hook of hooks) {
+              if (hook.active !== 1 || !wants(hook, ev.event)) continue
+              const guid = deliveryId([block.height, "workflow_run", ev.id, hook.id])
+              if (!owns(guid)) continue
+              yield* Queue.offer(outbox, {
+                guid,
+                hook,
+                event: ev.event,
+                action: ev.action,
+                body: JSON.stringify({ ...ev.payload, hook_id: hook.id }),
+                redelivery: 0,
+              })
             }
           }
         }).pipe(Effect.catchAllCause((c) => Effect.logWarning("webhook events were not built", c)))

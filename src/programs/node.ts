@@ -38,6 +38,9 @@ import type { Metadata } from "../services/Metadata.ts"
 import { ObjectStore } from "../services/ObjectStore.ts"
 import type { RefStore } from "../services/RefStore.ts"
 import { Repositories } from "../services/Repositories.ts"
+import { CiRuns } from "../services/CiRuns.ts"
+import { ciApiRoutes } from "../layers/http/CiRoutes.ts"
+import { runnerRoutes } from "../layers/http/RunnerRoutes.ts"
 
 /** Refreshes `guts_storage_available_bytes` every 15 s. */
 const StorageGaugeLive = Layer.scopedDiscard(
@@ -114,6 +117,8 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
         Layer.provideMerge(Access.Live),
         Layer.provideMerge(ledger),
       )
+      // CI's request side needs LiveEvents (a running job's log goes to /ws).
+      const withCi = CiRuns.Live.pipe(Layer.provideMerge(services))
       const servers = Layer.mergeAll(
         httpServerLayer<
           | ObjectStore
@@ -133,11 +138,14 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
           | GitService
           | Metadata
           | RefStore
+          | CiRuns
         >(
           [
             ...healthRoutes,
-            ...openApiRoutes(apiRoutes() as never),
+            ...openApiRoutes([...apiRoutes(), ...ciApiRoutes()] as never),
             ...apiRoutes(),
+            ...ciApiRoutes(),
+            ...runnerRoutes,
             ...releaseDownloadRoutes,
             ...rawRoutes.map((r) => ({ ...r, handler: limited(r.handler) })),
             ...gitRoutes,
@@ -150,7 +158,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
         StorageGaugeLive,
         dispatcher,
       )
-      return servers.pipe(Layer.provideMerge(BootstrapLive), Layer.provideMerge(services))
+      return servers.pipe(Layer.provideMerge(BootstrapLive), Layer.provideMerge(withCi))
     }),
   ).pipe(Layer.provideMerge(config))
 }

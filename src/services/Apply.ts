@@ -28,6 +28,7 @@ import { Metrics } from "../layers/Metrics.ts"
 import { Access } from "./Access.ts"
 import { makeCollaborationHandlers } from "./apply/Collaboration.ts"
 import { makeContentHandlers } from "./apply/Content.ts"
+import { makeCiHandlers } from "./apply/Ci.ts"
 import { makeHookHandlers } from "./apply/Hooks.ts"
 import { type Handled, makeKit, Reject } from "./apply/Kit.ts"
 import { makePullHandlers } from "./apply/Pulls.ts"
@@ -717,6 +718,14 @@ const make = Effect.gen(function* () {
         if (r.ok) {
           const change = tx.changes.find((c) => c.name === r.name)!
           yield* pulls.followPush(repo, change.name, change.new, actor, block, change.old)
+          // Workflow runs the push starts; a CI problem never refuses a push.
+          yield* meta
+            .atomically(ci.onPush(repo, change, actor, block))
+            .pipe(
+              Effect.catchAllCause((c) =>
+                Effect.logError("CI: runs for a push were not created", c),
+              ),
+            )
         }
       // Keep the order the client sent.
       const order = new Map(tx.changes.map((c, i) => [c.name, i]))
@@ -732,6 +741,8 @@ const make = Effect.gen(function* () {
     refs: () => refs,
     updateRefs,
   })
+
+  const ci = makeCiHandlers({ meta, kit: makeKit(meta, access), objects, refs: () => refs })
 
   const handle = (
     tx: Transaction,
@@ -794,11 +805,40 @@ const make = Effect.gen(function* () {
       case "SetReaction":
         return collab.setReaction(tx, block, actor)
       case "CreatePull":
-        return pulls.createPull(tx, block, actor)
+        return pulls.createPull(tx, block, actor).pipe(
+          Effect.tap((h) =>
+            Effect.gen(function* () {
+              const repo = yield* meta.repo(tx.owner, tx.repo)
+              const number = (h.detail as { number: number }).number
+              if (repo)
+                yield* meta
+                  .atomically(ci.onPull(repo, number, "opened", actor, block))
+                  .pipe(
+                    Effect.catchAllCause((c) =>
+                      Effect.logError("CI: runs for a pull request were not created", c),
+                    ),
+                  )
+            }),
+          ),
+        )
       case "UpdatePull":
         return pulls.updatePull(tx, block, actor)
       case "MergePull":
-        return pulls.mergePull(tx, block, actor)
+        return pulls.mergePull(tx, block, actor).pipe(
+          Effect.tap(() =>
+            Effect.gen(function* () {
+              const repo = yield* meta.repo(tx.owner, tx.repo)
+              if (repo)
+                yield* meta
+                  .atomically(ci.onMerged(repo, tx.number, actor, block))
+                  .pipe(
+                    Effect.catchAllCause((c) =>
+                      Effect.logError("CI: runs for a merge were not created", c),
+                    ),
+                  )
+            }),
+          ),
+        )
       case "CreateReview":
         return pulls.createReview(tx, block, actor)
       case "SubmitReview":
@@ -819,6 +859,30 @@ const make = Effect.gen(function* () {
         return hooks.setHook(tx, block, actor)
       case "UpdateRefs":
         return updateRefs(tx, block, actor)
+      case "CreateRunnerToken":
+        return ci.createRunnerToken(tx, block, actor)
+      case "RegisterRunner":
+        return ci.registerRunner(tx, block, actor)
+      case "RemoveRunner":
+        return ci.removeRunner(tx, block, actor)
+      case "DispatchWorkflow":
+        return ci.dispatchWorkflow(tx, block, actor)
+      case "CancelRun":
+        return ci.cancelRun(tx, block, actor)
+      case "RerunRun":
+        return ci.rerunRun(tx, block, actor)
+      case "ClaimJob":
+        return ci.claimJob(tx, block, actor)
+      case "RenewJobLease":
+        return ci.renewJobLease(tx, block, actor)
+      case "ReportStep":
+        return ci.reportStep(tx, block, actor)
+      case "AddArtifact":
+        return ci.addArtifact(tx, block, actor)
+      case "CompleteJob":
+        return ci.completeJob(tx, block, actor)
+      case "SetSecret":
+        return ci.setSecret(tx, block, actor)
     }
   }
 
@@ -887,12 +951,20 @@ const make = Effect.gen(function* () {
         .applyAtHeight(
           block.height,
           Effect.zipLeft(
-            Effect.forEach(block.txs, (tx) =>
-              Effect.flatMap(meta.txOutcome(tx.idempotencyKey), (seen) =>
-                seen !== undefined
-                  ? // Applied before (a retry, or a transaction two proposers both included).
-                    Effect.succeed(JSON.parse(seen) as TxOutcome)
-                  : applyOne(tx),
+            Effect.zipRight(
+              // Leases that ended and schedules that fired by this block's time, before its txs.
+              meta
+                .atomically(ci.onBlock(block))
+                .pipe(
+                  Effect.catchAllCause((c) => Effect.logError("CI: block housekeeping failed", c)),
+                ),
+              Effect.forEach(block.txs, (tx) =>
+                Effect.flatMap(meta.txOutcome(tx.idempotencyKey), (seen) =>
+                  seen !== undefined
+                    ? // Applied before (a retry, or a transaction two proposers both included).
+                      Effect.succeed(JSON.parse(seen) as TxOutcome)
+                    : applyOne(tx),
+                ),
               ),
             ),
             // Refs reach the disk before the metadata commits (see above for a crash between).

@@ -56,6 +56,8 @@ const make = Effect.gen(function* () {
           : ({ _tag: "Anonymous" } as Credentials)
       }
       const presented = hashToken(token)
+      // A CI job's git token: that repository, while the job's lease is held (CiRuns).
+      if (token.startsWith("gutsjob_")) return yield* jobCredentials(presented)
       const row = yield* meta.tokenByHash(presented).pipe(Effect.orDie)
       const now = yield* Clock.currentTimeMillis
       // The lookup is by hash; the comparison of the hashes themselves takes constant time.
@@ -79,6 +81,29 @@ const make = Effect.gen(function* () {
           scopes: row.scopes ? row.scopes.split(",") : [],
           tokenId: row.id,
           repositories,
+        },
+      } as Credentials
+    })
+  /**
+   * A job token acts as the run's actor, limited to the run's repository; on a public
+   * repository it reads only (no scope), on a private one it carries `repo` (GitHub's
+   * GITHUB_TOKEN can write too).
+   */
+  const jobCredentials = (hash: string) =>
+    Effect.gen(function* () {
+      const bad = { _tag: "BadCredentials", reason: "Bad credentials" } as Credentials
+      const job = yield* meta.ciJobByGitToken(hash).pipe(Effect.orDie)
+      const run = job ? yield* meta.ciRun(job.run_id).pipe(Effect.orDie) : undefined
+      const repo = run ? yield* meta.repoById(run.repo_id).pipe(Effect.orDie) : undefined
+      const user = run ? yield* meta.userById(run.actor_id).pipe(Effect.orDie) : undefined
+      if (!job || !repo || !user) return bad
+      return {
+        _tag: "Authenticated",
+        principal: {
+          user,
+          scopes: repo.visibility === "public" ? [] : ["repo"],
+          tokenId: -job.id,
+          repositories: new Set([`${repo.owner_login}/${repo.name}`.toLowerCase()]),
         },
       } as Credentials
     })

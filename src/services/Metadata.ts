@@ -8,6 +8,7 @@
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import { Context, type Effect } from "effect"
+import type { CiTables } from "./CiTables.ts"
 import type { CollabTables } from "./CollabTables.ts"
 
 export interface UserRow {
@@ -126,7 +127,7 @@ export interface RepoRow {
   readonly fork_of?: number | null
 }
 
-export interface MetadataShape extends CollabTables {
+export interface MetadataShape extends CollabTables, CiTables {
   readonly userByLogin: (login: string) => Effect.Effect<UserRow | undefined, SqlError>
   readonly userById: (id: number) => Effect.Effect<UserRow | undefined, SqlError>
   readonly countUsers: Effect.Effect<number, SqlError>

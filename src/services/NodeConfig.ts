@@ -34,6 +34,11 @@ export interface NodeConfigShape {
   readonly readyMinPeers?: number | "quorum" | undefined
   /** In a cluster, `/health/ready` fails while more than this many blocks behind. */
   readonly readyMaxLag?: number | undefined
+  /**
+   * The key CI secrets are encrypted under (any string; the same on every validator of a
+   * cluster). Unset: `GUTS_CI_SECRETS_KEY` from the environment; neither: secrets cannot be set.
+   */
+  readonly ciSecretsKey?: string | undefined
   /** Set to run as a validator of a cluster; unset: a single validator. */
   readonly cluster?:
     | {

@@ -341,6 +341,29 @@ jobs:
     expect(planned[4]).toMatchObject({ needs: ["build"], if: "always()", failFast: false })
   })
 
+  it("fills in only what is known when planning, leaving the rest for the runner", () => {
+    const w2 = workflow(`on: workflow_dispatch
+jobs:
+  deploy:
+    name: Deploy \${{ github.ref }} \${{ secrets.TOKEN }}
+    runs-on: ['\${{ inputs.os }}', big]
+    steps: [{ run: make }]
+`)
+    expect(planJobs(w2)[0]).toMatchObject({
+      name: "Deploy ${{ github.ref }} ${{ secrets.TOKEN }}",
+      runsOn: ["${{ inputs.os }}", "big"],
+    })
+    const base = {
+      inputs: { os: "mac" },
+      github: { ref: "refs/heads/main" },
+      secrets: { TOKEN: "x" },
+    }
+    expect(planJobs(w2, base)[0]).toMatchObject({
+      name: "Deploy ${{ github.ref }} ${{ secrets.TOKEN }}",
+      runsOn: ["mac", "big"],
+    })
+  })
+
   it("plans the same jobs every time (no hidden state)", () => {
     expect(planJobs(w)).toEqual(planJobs(w))
   })

@@ -528,3 +528,80 @@ describe("parseWorkflow: invalid workflows name the line, column and the fix", (
     expect(r.problems.every((p) => p.path === PATH)).toBe(true)
   })
 })
+
+/** mulberry32, so a failing case is reproducible from its seed. */
+const rng = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+describe("parseWorkflow on damaged files", () => {
+  it("never throws, and places every problem inside the file (300 seeded mutations)", () => {
+    const base = `on:\n  push:\n    branches: [main]\njobs:\n  build:\n    runs-on: linux\n    strategy:\n      matrix:\n        n: [1, 2]\n    steps:\n      - run: echo \${{ matrix.n }}\n  test:\n    needs: build\n    if: always()\n    runs-on: linux\n    steps:\n      - run: make\n`
+    const junk = [
+      "${{",
+      "}}",
+      ":",
+      "-",
+      " ",
+      "\n",
+      "[",
+      "]",
+      "{",
+      "'",
+      '"',
+      "&a",
+      "*a",
+      "|",
+      "\t",
+      "#",
+      "needs: test",
+      "if: ",
+      "include:",
+    ]
+    for (let seed = 0; seed < 300; seed++) {
+      const next = rng(seed)
+      let t = base
+      for (let i = 0, n = 1 + Math.floor(next() * 3); i < n; i++) {
+        const at = Math.floor(next() * t.length)
+        t =
+          next() < 0.4
+            ? t.slice(0, at) + t.slice(at + 1 + Math.floor(next() * 4))
+            : t.slice(0, at) + junk[Math.floor(next() * junk.length)] + t.slice(at)
+      }
+      const r = parseWorkflow(PATH, t)
+      if (r._tag === "Valid") continue
+      const lines = t.split("\n")
+      expect(r.problems.length, `seed ${seed}`).toBeGreaterThan(0)
+      for (const p of r.problems) {
+        expect(p.line, `seed ${seed}: ${p.message}`).toBeGreaterThanOrEqual(1)
+        expect(p.line, `seed ${seed}: ${p.message}`).toBeLessThanOrEqual(lines.length)
+        expect(p.column, `seed ${seed}: ${p.message}`).toBeGreaterThanOrEqual(1)
+        expect(p.column, `seed ${seed}: ${p.message}`).toBeLessThanOrEqual(
+          lines[p.line - 1]!.length + 1,
+        )
+      }
+    }
+  })
+})
+
+describe("docs/ci.md", () => {
+  it("its complete example parses and plans the jobs it describes", async () => {
+    const { readFile } = await import("node:fs/promises")
+    const { planJobs } = await import("../../src/domain/ci/Plan.ts")
+    const doc = await readFile(new URL("../../docs/ci.md", import.meta.url), "utf8")
+    const example = /## Complete example[\s\S]*?```yaml\n([\s\S]*?)```/.exec(doc)?.[1]
+    expect(example).toBeDefined()
+    const w = valid(example!)
+    expect(planJobs(w).map((p) => p.key)).toEqual([
+      "build (18)",
+      "build (20)",
+      "build (22)",
+      "test",
+      "report",
+    ])
+    expect(w.jobs.find((j) => j.id === "report")?.if).toBe("always()")
+  })
+})

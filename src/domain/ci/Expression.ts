@@ -351,6 +351,34 @@ export const usesStatusFunction = (e: Expr): boolean => {
   }
 }
 
+/** The contexts an expression reads (lower case), e.g. `matrix` and `github`. */
+export const contextsUsed = (e: Expr, into: Set<string> = new Set()): Set<string> => {
+  switch (e._tag) {
+    case "Context":
+      into.add(e.name)
+      break
+    case "Call":
+      for (const a of e.args) contextsUsed(a, into)
+      break
+    case "Binary":
+      contextsUsed(e.left, into)
+      contextsUsed(e.right, into)
+      break
+    case "Not":
+      contextsUsed(e.operand, into)
+      break
+    case "Property":
+    case "Star":
+      contextsUsed(e.object, into)
+      break
+    case "Index":
+      contextsUsed(e.object, into)
+      contextsUsed(e.index, into)
+      break
+  }
+  return into
+}
+
 // ---------------------------------------------------------------------------------------
 // Values and coercion
 

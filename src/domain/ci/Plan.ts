@@ -9,9 +9,12 @@
  */
 import { Data } from "effect"
 import {
+  contextsUsed,
   ExpressionError,
   evaluateIfWith,
+  findEmbedded,
   interpolate,
+  parseExpression,
   type StatusView,
   toStringValue,
 } from "./Expression.ts"
@@ -236,10 +239,16 @@ const emptyContext = (
   matrix,
 })
 
-/** Interpolates what can be known at plan time (the matrix, and `base`); leaves the text as written otherwise. */
-const planText = (text: string, ctx: ExprContext): string => {
+/**
+ * Interpolates what can be known at plan time: expressions that read only the matrix and
+ * the contexts in `known`. Any other text (or an expression that fails) stays as written,
+ * for the runner to interpolate when the job starts.
+ */
+const planText = (text: string, ctx: ExprContext, known: ReadonlySet<string>): string => {
   if (!text.includes("${{")) return text
   try {
+    for (const p of findEmbedded(text))
+      for (const c of contextsUsed(parseExpression(p.expression))) if (!known.has(c)) return text
     return interpolate(text, ctx)
   } catch (err) {
     if (err instanceof ExpressionError) return text
@@ -259,6 +268,8 @@ export const planJobs = (
   base?: Partial<ExprContext>,
 ): ReadonlyArray<PlannedJob> => {
   const out: PlannedJob[] = []
+  const known = new Set(["matrix", ...Object.keys(base ?? {})])
+  known.delete("secrets")
   const keys = new Set<string>()
   const unique = (key: string) => {
     let k = key
@@ -277,9 +288,9 @@ export const planJobs = (
       out.push({
         ...common,
         key: unique(job.id),
-        name: job.name !== undefined ? planText(job.name, ctx) : job.id,
+        name: job.name !== undefined ? planText(job.name, ctx, known) : job.id,
         matrix: {},
-        runsOn: job.runsOn.map((l) => planText(l, ctx)),
+        runsOn: job.runsOn.map((l) => planText(l, ctx, known)),
       })
       continue
     }
@@ -287,14 +298,14 @@ export const planJobs = (
       const ctx = emptyContext(combo, base)
       const values = Object.values(combo).map(toStringValue).join(", ")
       const name = job.name?.includes("${{")
-        ? planText(job.name, ctx)
+        ? planText(job.name, ctx, known)
         : `${job.name ?? job.id} (${values})`
       out.push({
         ...common,
         key: unique(`${job.id} (${values})`),
         name,
         matrix: combo,
-        runsOn: job.runsOn.map((l) => planText(l, ctx)),
+        runsOn: job.runsOn.map((l) => planText(l, ctx, known)),
         failFast: job.matrix.failFast,
         ...(job.matrix.maxParallel !== undefined ? { maxParallel: job.matrix.maxParallel } : {}),
       })

@@ -13,7 +13,7 @@
  *   401 unknown or removed runner token; 404 no such job (or not one of this runner's);
  *   409 a stale request (the job is not held by this runner any more: its lease expired and
  *   it was requeued, or it already completed) — the runner must stop working on that job
- *   and discard it, never retry; 410 the job was cancelled (see heartbeat); 413 body too
+ *   and discard it, never retry; 410 the job was cancelled (a runner should accept it; this node signals cancellation through the heartbeat's `cancelled`); 413 body too
  *   large; 422 a body that does not decode (the message names the field).
  *   Any 5xx or network error is transient: retry the same request with backoff (every
  *   endpoint is idempotent for a retried identical request — log chunks by sequence
@@ -301,7 +301,7 @@ export type StepReport = typeof StepReport.Type
  * Convention between the runner and workflows (docs/ci.md): each entry a job's steps leave
  * in `$GUTS_ARTIFACTS` (`<name>` file or directory) is uploaded as artifact `<name>` after
  * the last step; the assignment's `artifacts` are downloaded before the first step into
- * `$GUTS_DOWNLOADS/<name>` (a directory artifact unpacked there, a file saved as that name).
+ * `$GUTS_NEEDS_ARTIFACTS/<name>` (a directory artifact unpacked there, a file saved as that name).
  */
 export const ArtifactUploaded = Schema.Struct({
   id: Schema.Int,

@@ -1094,10 +1094,28 @@ const checkNeeds = (r: Reader, jobs: ReadonlyArray<ParsedJob>): void => {
 
 // ---------------------------------------------------------------------------------------
 
+const YAML_HINTS: Partial<Record<string, string>> = {
+  BAD_INDENT: "check the indentation: entries of one mapping or list line up under each other",
+  TAB_AS_INDENT: "indent with spaces; YAML does not allow tabs for indentation",
+  DUPLICATE_KEY: "a key may appear only once in a mapping; remove or merge the repeated one",
+  MULTILINE_IMPLICIT_KEY:
+    "a key and its colon must be on one line; look for a missing colon or quote",
+  BLOCK_AS_IMPLICIT_KEY:
+    "put a space after each colon and nested entries on their own indented lines",
+  MISSING_CHAR: "a closing quote or bracket is missing",
+  MULTIPLE_DOCS: "a workflow file holds one YAML document; remove the extra '---'",
+  BAD_ALIAS: "an alias (*name) must refer to an anchor (&name) defined earlier in the file",
+}
+
 /** Parses and validates a workflow file. Never throws. */
 export const parseWorkflow = (path: string, source: string): ParsedWorkflow => {
+  // The parser's own line counting skips newlines it meets while recovering from syntax
+  // errors; counting them here keeps every position right.
   const lines = new LineCounter()
-  const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+  lines.addNewLine(0)
+  for (let i = source.indexOf("\n"); i >= 0; i = source.indexOf("\n", i + 1))
+    lines.addNewLine(i + 1)
+  const doc = parseDocument(source, { prettyErrors: false, uniqueKeys: true })
   const r = new Reader(path, source, doc, lines)
   const invalid = (name: string): ParsedWorkflow => ({
     _tag: "Invalid",
@@ -1106,11 +1124,13 @@ export const parseWorkflow = (path: string, source: string): ParsedWorkflow => {
     problems: [...r.problems].sort((a, b) => a.line - b.line || a.column - b.column),
   })
   if (doc.errors.length > 0) {
-    for (const err of doc.errors)
-      r.problemAt(
-        err.pos[0],
-        `YAML syntax error: ${err.message.replace(/ at line \d+, column \d+[\s\S]*$/, "")}`,
-      )
+    // Later syntax errors are mostly consequences of the first: report that one, well.
+    const err = doc.errors[0]!
+    const more = doc.errors.length - 1
+    r.problemAt(
+      err.pos[0],
+      `YAML syntax error: ${err.message.replace(/ at line \d+, column \d+[\s\S]*$/, "")}; ${YAML_HINTS[err.code] ?? "check the indentation, quotes, brackets and colons here and on the line before"}${more > 0 ? ` (${more} more YAML error${more === 1 ? "" : "s"} after this one may be caused by it)` : ""}`,
+    )
     return invalid(path)
   }
   const root = r.resolve(doc.contents as YNode)
