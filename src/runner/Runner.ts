@@ -28,7 +28,7 @@ import { makeMasker } from "../domain/ci/Mask.ts"
 import type { AssignedStep, JobAssignment } from "../domain/ci/RunnerProtocol.ts"
 import type { ExprContext } from "../domain/ci/Workflow.ts"
 import { GUTS_VERSION } from "../domain/Version.ts"
-import { executeStep, type ResourceLimits, type StepOutcome } from "./Executor.ts"
+import { executeStep, prlimitArgs, type ResourceLimits, type StepOutcome } from "./Executor.ts"
 import { LogStream } from "./LogStream.ts"
 import {
   JobCancelled,
@@ -586,9 +586,18 @@ const runOneStep = async (
   }
 }
 
+const onPath = (program: string) =>
+  (process.env.PATH ?? "")
+    .split(":")
+    .some((dir) => dir !== "" && fs.existsSync(path.join(dir, program)))
+
 /** The loop. Resolves when `signal` is aborted (after the current job), or after one job with `once`. */
 export const runRunner = async (opts: RunnerOptions, signal: AbortSignal): Promise<void> => {
   const say = opts.say ?? ((m: string) => console.log(m))
+  if (prlimitArgs(opts.limits).length > 0 && !onPath("prlimit"))
+    throw new Error(
+      "resource limits need prlimit (util-linux) on the PATH: install it, or run without limits (--limits cpu=unlimited,nofile=unlimited)",
+    )
   fs.mkdirSync(opts.workDir, { recursive: true })
   // Job directories left by a runner that crashed or was killed: nothing runs in them now
   // (one runner per work directory).
