@@ -23,6 +23,7 @@ import { withLogging } from "../config/Logging.ts"
 import { GUTS_VERSION } from "../domain/Version.ts"
 import type { NodeConfigShape } from "../services/NodeConfig.ts"
 import { keygenCommand } from "./keygen.ts"
+import { runnerCommand } from "./runner.ts"
 import { statusCommand } from "./status.ts"
 import { adminCommand } from "./admin.ts"
 
@@ -82,7 +83,7 @@ const node = Command.make("node", { settings: settingOptions, checkConfig }, (op
 
 const guts = Command.make("guts").pipe(
   Command.withDescription("Guts: a code forge replicated by Byzantine-fault-tolerant consensus"),
-  Command.withSubcommands([node, statusCommand, keygenCommand, adminCommand]),
+  Command.withSubcommands([node, statusCommand, keygenCommand, adminCommand, runnerCommand]),
 )
 
 const cli = Command.run(guts, { name: "guts", version: GUTS_VERSION })
