@@ -13,6 +13,7 @@ const groupTitles: Record<SettingGroup, string> = {
   health: "Health",
   logging: "Logging",
   tracing: "Tracing",
+  ci: "CI",
 }
 
 const cell = (text: string) => text.replace(/\|/g, "\\|")

@@ -15,6 +15,7 @@
  * - the configuration file is read through `readFile`; a cluster file, when set, is
  *   checked at start too (readClusterFile), so a bad one fails before anything opens.
  */
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { Data, Either, Schema } from "effect"
 import { readClusterFile } from "../layers/chain/ClusterNode.ts"
@@ -248,6 +249,24 @@ export const resolveConfig = (
     }
   }
 
+  if (resolved.ciSecretsKeyFile !== undefined) {
+    const s = settingByKey("ciSecretsKeyFile")
+    const source = sourceOf("ciSecretsKeyFile")
+    let problem: string | undefined
+    try {
+      if (fs.readFileSync(resolved.ciSecretsKeyFile, "utf8").trim() === "")
+        problem = `${s.name} names an empty file: write the key (the same on every validator) into it`
+    } catch (err) {
+      problem = `${s.name} names a file that cannot be read (${(err as Error).message})`
+    }
+    if (problem)
+      problems.push({
+        setting: s.name,
+        source,
+        message: `${written(s, source, resolved.ciSecretsKeyFile)}: ${problem}`,
+      })
+  }
+
   if (problems.length === 0) {
     const problem = timingProblem({
       attempts: 3,
@@ -286,6 +305,11 @@ export const toNodeConfig = (s: ResolvedSettings): NodeConfigShape => ({
   readyMaxLag: s.readyMaxLag,
   webhookTimeoutMs: s.webhookTimeoutMs,
   webhookTakeoverMs: s.webhookTakeoverMs,
+  ciSecretsKey:
+    s.ciSecretsKeyFile === undefined
+      ? undefined
+      : fs.readFileSync(s.ciSecretsKeyFile, "utf8").trim(),
+  ciLeaseMs: s.ciLeaseMs,
   cluster:
     s.cluster === undefined
       ? undefined

@@ -18,7 +18,15 @@ const MetavarId = Symbol.for("guts/config/Metavar")
 /** Annotation on a field of `Settings`: the setting's metadata. */
 const SettingId = Symbol.for("guts/config/Setting")
 
-export type SettingGroup = "node" | "http" | "cluster" | "limits" | "health" | "logging" | "tracing"
+export type SettingGroup =
+  | "node"
+  | "http"
+  | "cluster"
+  | "limits"
+  | "health"
+  | "logging"
+  | "tracing"
+  | "ci"
 
 export interface SettingMeta {
   readonly group: SettingGroup
@@ -302,6 +310,19 @@ export const Settings = Schema.Struct({
     group: "cluster",
     description:
       "in a cluster, how long after an event's finality the next validator takes over a webhook delivery with no recorded success; must exceed the retry window (3 × webhook-timeout-ms + 800) by 1000 or more",
+    default: 60_000,
+  }),
+  ciSecretsKeyFile: optionalSetting(text("a file path", "FILE"), {
+    group: "ci",
+    description:
+      "file holding the key CI secrets are encrypted under (any text; the same on every validator); unset: GUTS_CI_SECRETS_KEY, and without either, secrets cannot be set",
+    defaultText: "none",
+    path: true,
+  }),
+  ciLeaseMs: setting(integer(2_000, 600_000, "milliseconds"), {
+    group: "ci",
+    description:
+      "how long a runner holds a job without a heartbeat before the job is requeued for another runner",
     default: 60_000,
   }),
 })

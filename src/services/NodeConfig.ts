@@ -85,6 +85,7 @@ export const defaultNodeConfig: NodeConfigShape = {
   readyMaxLag: 10,
   webhookTimeoutMs: 10_000,
   webhookTakeoverMs: 60_000,
+  ciLeaseMs: 60_000,
 }
 
 export const nodeConfigLayer = (overrides: Partial<NodeConfigShape> = {}) =>

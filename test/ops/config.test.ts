@@ -112,8 +112,13 @@ describe("configuration precedence", () => {
       serviceName: ["guts-f", "guts-e", "guts-l"],
       webhookTimeoutMs: ["1", "2", "3"],
       webhookTakeoverMs: ["5000", "6000", "7000"],
+      ciSecretsKeyFile: ["", "", ""],
+      ciLeaseMs: ["2000", "3000", "4000"],
     }
-    const testable = settingList.filter((s) => s.key !== "config" && s.key !== "cluster")
+    // Settings naming files that are read at start are checked with real files elsewhere.
+    const testable = settingList.filter(
+      (s) => s.key !== "config" && s.key !== "cluster" && s.key !== "ciSecretsKeyFile",
+    )
     const file = testable.map((s) => `${s.name}: "${samples[s.key][0]}"`).join("\n")
     const env = Object.fromEntries(testable.map((s) => [s.env, samples[s.key][1]]))
     const flags = Object.fromEntries(testable.map((s) => [s.key, samples[s.key][2]]))
@@ -233,6 +238,8 @@ const invalid: Record<SettingKey, string> = {
   serviceName: " ",
   webhookTimeoutMs: "0",
   webhookTakeoverMs: "soon",
+  ciSecretsKeyFile: "/nonexistent/ci-secrets.key",
+  ciLeaseMs: "1000",
 }
 
 const onlyProblem = (problems: ReadonlyArray<ConfigProblem>) => {
@@ -251,7 +258,8 @@ describe("configuration errors", () => {
       expect(p.source).toEqual({ _tag: "env", variable: s.env })
       expect(p.message).toContain(`${s.env}=`)
       expect(p.message).toContain(s.name)
-      if (s.key !== "cluster") expect(p.message).toContain(`${s.name} must be ${s.expected}`)
+      if (s.key !== "cluster" && s.key !== "ciSecretsKeyFile")
+        expect(p.message).toContain(`${s.name} must be ${s.expected}`)
     },
   )
 
@@ -262,7 +270,8 @@ describe("configuration errors", () => {
       expect(p.setting).toBe(s.name)
       expect(p.source).toEqual({ _tag: "flag", flag: s.flag })
       expect(p.message.startsWith(s.flag)).toBe(true)
-      if (s.key !== "cluster") expect(p.message).toContain(`${s.name} must be ${s.expected}`)
+      if (s.key !== "cluster" && s.key !== "ciSecretsKeyFile")
+        expect(p.message).toContain(`${s.name} must be ${s.expected}`)
     },
   )
 
@@ -274,7 +283,8 @@ describe("configuration errors", () => {
       expect(p.setting).toBe(s.name)
       expect(p.source).toEqual({ _tag: "file", file: "/etc/guts/guts.yaml", line: 2 })
       expect(p.message).toContain("/etc/guts/guts.yaml:2")
-      if (s.key !== "cluster") expect(p.message).toContain(`${s.name} must be ${s.expected}`)
+      if (s.key !== "cluster" && s.key !== "ciSecretsKeyFile")
+        expect(p.message).toContain(`${s.name} must be ${s.expected}`)
     },
   )
 
