@@ -20,6 +20,7 @@
 import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { ARTIFACT_NAME } from "../domain/ci/RunnerProtocol.ts"
 
 export interface JobDirs {
   readonly root: string
@@ -31,7 +32,7 @@ export interface JobDirs {
 }
 
 /** Artifact names: what is safe as a directory name and in a URL. */
-export const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/
+export { ARTIFACT_NAME }
 
 const jobDirName = (jobId: string) => {
   const name = jobId.replace(/[^A-Za-z0-9._-]/g, "_")

@@ -118,7 +118,10 @@ export const AssignedStep = Schema.Struct({
    * assignment's `context`, the `secrets` and the job status so far.
    */
   run: Schema.String,
-  /** `bash` when absent (run as `bash --noprofile --norc -eo pipefail {file}`); `sh` runs `sh -e {file}`. */
+  /**
+   * Absent: `bash -e {file}` (GitHub's default); `bash` runs `bash --noprofile --norc -eo
+   * pipefail {file}`; `sh` runs `sh -e {file}`.
+   */
   shell: Schema.optional(Schema.String),
   /** Relative to the workspace (the checkout); may contain expressions. */
   workingDirectory: Schema.optional(Schema.String),
@@ -294,7 +297,7 @@ export type StepReport = typeof StepReport.Type
  * `PUT /api/runners/jobs/{id}/artifacts/{name}` — upload an artifact. The body is the bytes
  * (not JSON), with `content-type` `application/x-tar` (a directory, as `tar -c -C dir .`
  * writes it), `application/zip`, or `application/octet-stream` (a single file, whose name is
- * the artifact's). `name`: 1..100 of `[A-Za-z0-9._-]`, unique within the run (a second upload
+ * the artifact's). `name`: 1..100 of `[A-Za-z0-9._-]`, starting with a letter or digit, unique within the run (a second upload
  * of the same name from the same job replaces it; from another job is 409). Up to 512 MiB.
  * 201 `ArtifactUploaded`.
  *
@@ -316,7 +319,8 @@ export type ArtifactUploaded = typeof ArtifactUploaded.Type
  * `GET /api/runners/jobs/{id}/artifacts/{name}` — download an artifact of the job's run (as
  * listed in the assignment's `artifacts`): the bytes with the upload's `content-type`.
  */
-export const ARTIFACT_NAME = /^[A-Za-z0-9._-]{1,100}$/
+/** Starts with a letter or digit, so no name is `.`, `..` or hidden. */
+export const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/
 
 // --- POST /api/runners/jobs/{id}/complete ----------------------------------------------
 
