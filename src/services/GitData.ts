@@ -91,10 +91,12 @@ export const parseIsoDate = (s: string): { timestamp: number; timezone: string }
     +se! > 59
   )
     return undefined
-  if (z === "Z") return { timestamp: utc / 1000, timezone: "+0000" }
+  if (z === "Z") return utc < 0 ? undefined : { timestamp: utc / 1000, timezone: "+0000" }
   if (+zh! > 23 || +zm! > 59) return undefined
   const offset = (+zh! * 60 + +zm!) * (sign === "-" ? -1 : 1)
-  return { timestamp: utc / 1000 - offset * 60, timezone: `${sign}${zh}${zm}` }
+  const timestamp = utc / 1000 - offset * 60
+  // Git's signature times are seconds since the epoch, never negative.
+  return timestamp < 0 ? undefined : { timestamp, timezone: `${sign}${zh}${zm}` }
 }
 
 /** Base64 as GitHub accepts it (whitespace ignored, padding required), or undefined. */
