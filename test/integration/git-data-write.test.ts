@@ -230,6 +230,14 @@ describe("writing git objects through the API", () => {
     expect((await A("GET", `${R}/git/refs`)).body).toEqual(refsBefore)
   })
 
+  it("are listed in the OpenAPI document", async () => {
+    const doc = (await (await fetch(`${node.url}/api/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>
+    }
+    for (const kind of ["blobs", "trees", "commits", "tags"])
+      expect(doc.paths[`/repos/{owner}/{repo}/git/${kind}`], kind).toHaveProperty("post")
+  })
+
   it("needs write access", async () => {
     const other = await makeUser(apiClient(node.url, node.token), "eve", ["repo"])
     const E = apiClient(node.url, other.token)
