@@ -27,6 +27,7 @@ import { rawRoutes } from "../layers/http/ContentRoutes.ts"
 import { openApiRoutes } from "../layers/http/OpenApi.ts"
 import { limited } from "../layers/http/ApiKit.ts"
 import { Releases } from "../services/Releases.ts"
+import { GitData } from "../services/GitData.ts"
 import { RepoContent } from "../services/RepoContent.ts"
 import { releaseDownloadRoutes } from "../layers/http/ReleaseRoutes.ts"
 import { Auth } from "../services/Auth.ts"
@@ -113,6 +114,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
         GitService.Live,
         RateLimiterLive,
         LiveEvents.Live,
+        GitData.Live,
       ).pipe(
         Layer.provideMerge(Issues.Live),
         Layer.provideMerge(Repositories.Live),
@@ -145,6 +147,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
           | Access
           | Metrics
           | CiRuns
+          | GitData
         >(
           [
             ...healthRoutes,

@@ -282,3 +282,32 @@ describe("collaboration through different nodes", () => {
     expect(graph).toContain("Merge pull request #1")
   }, 180_000)
 })
+
+describe("objects written through the git data API", () => {
+  it("reach every validator, so a ref naming them moved through another node applies everywhere", async () => {
+    const on = (i: number) => apiClient(cluster.nodes[i]!.url, owner.token)
+    const blob = await on(0)("POST", "/repos/owner/app/git/blobs", { content: "via the API\n" })
+    expect(blob.status).toBe(201)
+    const tree = await on(0)("POST", "/repos/owner/app/git/trees", {
+      tree: [{ path: "deep/api.txt", mode: "100644", type: "blob", sha: blob.body.sha }],
+    })
+    expect(tree.status).toBe(201)
+    const commit = await on(1)("POST", "/repos/owner/app/git/commits", {
+      message: "written object by object",
+      tree: tree.body.sha,
+      parents: [c2],
+    })
+    expect(commit.status, JSON.stringify(commit.body)).toBe(201)
+    const ref = await on(2)("POST", "/repos/owner/app/git/refs", {
+      ref: "refs/heads/api",
+      sha: commit.body.sha,
+    })
+    expect(ref.status, JSON.stringify(ref.body)).toBe(201)
+    await settle()
+    for (const i of honest) expect(await refsOn(i)).toContain(`${commit.body.sha}\trefs/heads/api`)
+    const clone = path.join(tempDir("gitdata-clone"), "c")
+    await git(work, ["clone", "-q", "-b", "api", remote(1), clone])
+    await git(clone, ["fsck", "--strict", "--no-dangling"])
+    expect(fs.readFileSync(path.join(clone, "deep/api.txt"), "utf8")).toBe("via the API\n")
+  }, 90_000)
+})

@@ -177,6 +177,26 @@ describe("answers have GitHub's published shapes", () => {
       "GET",
       `${R}/git/tags/${ref.body?.object?.sha}`,
     )
+    // The writes answer with the same shapes.
+    const made = await call("POST /repos/{owner}/{repo}/git/blobs", "POST", `${R}/git/blobs`, {
+      content: "made through the API\n",
+    })
+    const madeTree = await call("POST /repos/{owner}/{repo}/git/trees", "POST", `${R}/git/trees`, {
+      base_tree: commit.body?.tree?.sha,
+      tree: [{ path: "docs/api.txt", mode: "100644", type: "blob", sha: made.body?.sha }],
+    })
+    const madeCommit = await call(
+      "POST /repos/{owner}/{repo}/git/commits",
+      "POST",
+      `${R}/git/commits`,
+      { message: "through the API", tree: madeTree.body?.sha, parents: [head] },
+    )
+    await call("POST /repos/{owner}/{repo}/git/tags", "POST", `${R}/git/tags`, {
+      tag: "api-tag",
+      message: "tagged through the API\n",
+      object: madeCommit.body?.sha,
+      type: "commit",
+    })
     noProblems()
   })
 

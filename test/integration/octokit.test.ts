@@ -325,4 +325,32 @@ describe("a session with @octokit/rest", () => {
       }),
     ).rejects.toMatchObject({ status: 422, response: { data: { errors: [{ field: "color" }] } } })
   })
+
+  it("commits through the git data API: blob, tree, commit, ref", async () => {
+    const o = { owner: "studio", repo: "site" }
+    const { data: ref } = await maya.rest.git.getRef({ ...o, ref: "heads/main" })
+    const { data: parent } = await maya.rest.git.getCommit({ ...o, commit_sha: ref.object.sha })
+    const { data: blob } = await maya.rest.git.createBlob({ ...o, content: "User-agent: *\n" })
+    const { data: tree } = await maya.rest.git.createTree({
+      ...o,
+      base_tree: parent.tree.sha,
+      tree: [{ path: "robots.txt", mode: "100644", type: "blob", sha: blob.sha }],
+    })
+    const { data: commit } = await maya.rest.git.createCommit({
+      ...o,
+      message: "robots.txt through the git data API",
+      tree: tree.sha,
+      parents: [parent.sha],
+    })
+    expect(commit.author.name).toBe("maya")
+    const { data: moved } = await maya.rest.git.updateRef({
+      ...o,
+      ref: "heads/main",
+      sha: commit.sha,
+    })
+    expect(moved.object.sha).toBe(commit.sha)
+    await git(work, ["checkout", "-q", "main"])
+    await git(work, ["pull", "-q", authUrl(`${node.url}/studio/site.git`, mayaToken), "main"])
+    expect(await git(work, ["show", "HEAD:robots.txt"])).toBe("User-agent: *\n")
+  })
 })

@@ -18,6 +18,7 @@ import type { Issues } from "../../services/Issues.ts"
 import type { Ledger } from "../../services/Ledger.ts"
 import type { Pulls } from "../../services/Pulls.ts"
 import type { Releases } from "../../services/Releases.ts"
+import type { GitData } from "../../services/GitData.ts"
 import type { RepoContent } from "../../services/RepoContent.ts"
 import { Metadata, type RepoRow } from "../../services/Metadata.ts"
 import { NodeConfig } from "../../services/NodeConfig.ts"
@@ -43,6 +44,7 @@ export type R =
   | Releases
   | RepoContent
   | Ledger
+  | GitData
 
 export type Body = Record<string, unknown>
 

@@ -52,6 +52,7 @@ import { hookRoutes } from "./HookRoutes.ts"
 import { checkRunRoutes } from "./CheckRunRoutes.ts"
 import { topicRoutes } from "./TopicRoutes.ts"
 import { releaseRoutes } from "./ReleaseRoutes.ts"
+import { gitDataRoutes } from "./GitDataRoutes.ts"
 
 // --- handlers ---
 
@@ -961,6 +962,7 @@ export const apiRoutes = (): Array<Route<R>> =>
       ...releaseRoutes,
       ...contentRoutes,
       ...hookRoutes,
+      ...gitDataRoutes,
     ].map((r) => ({
       ...r,
       path: prefix + r.path,

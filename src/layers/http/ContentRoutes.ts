@@ -252,7 +252,65 @@ const refJson = (b: string, repo: RepoRow, r: RefInfo) => ({
   object: { sha: r.id, type: r.type, url: `${api(b, repo)}/git/${r.type}s/${r.id}` },
 })
 
-const tagJson = (b: string, repo: RepoRow, id: ObjectId, tag: Tag) => ({
+/** A tree as the git data API answers it (`GET` and `POST .../git/trees`). */
+export const gitTreeJson = (
+  b: string,
+  repo: RepoRow,
+  id: ObjectId,
+  tree: ReadonlyArray<{
+    path: string
+    mode: string
+    type: string
+    sha: string
+    size?: number | undefined
+  }>,
+  truncated: boolean,
+) => {
+  const a = api(b, repo)
+  return {
+    sha: id,
+    url: `${a}/git/trees/${id}`,
+    tree: tree.map((e) => ({
+      path: e.path,
+      mode: e.mode,
+      type: e.type,
+      sha: e.sha,
+      ...(e.size !== undefined ? { size: e.size } : {}),
+      ...(e.type !== "commit" ? { url: `${a}/git/${e.type}s/${e.sha}` } : {}),
+    })),
+    truncated,
+  }
+}
+
+/** A commit as the git data API answers it (`GET` and `POST .../git/commits`). */
+export const gitCommitJson = (
+  b: string,
+  repo: RepoRow,
+  id: ObjectId,
+  c: Commit,
+  raw: Uint8Array,
+) => {
+  const a = api(b, repo)
+  return {
+    sha: id,
+    node_id: nodeId("Commit", id),
+    url: `${a}/git/commits/${id}`,
+    html_url: `${web(b, repo)}/commit/${id}`,
+    author: sig(c.author),
+    committer: sig(c.committer),
+    tree: { sha: c.tree, url: `${a}/git/trees/${c.tree}` },
+    message: textString(c.message),
+    parents: c.parents.map((p) => ({
+      sha: p,
+      url: `${a}/git/commits/${p}`,
+      html_url: `${web(b, repo)}/commit/${p}`,
+    })),
+    verification: verification(c.headers, raw),
+  }
+}
+
+/** An annotated tag as the git data API answers it (`GET` and `POST .../git/tags`). */
+export const tagJson = (b: string, repo: RepoRow, id: ObjectId, tag: Tag) => ({
   node_id: nodeId("Tag", id),
   tag: textString(tag.tag),
   sha: id,
@@ -678,46 +736,18 @@ export const contentRoutes: Array<Route<Env>> = [
         recursive,
         yield* principalOf(ctx),
       )
-      const b = yield* base(ctx)
-      const a = api(b, got.repo)
-      yield* send(ctx, 200, {
-        sha: got.id,
-        url: `${a}/git/trees/${got.id}`,
-        tree: got.tree.map((e) => ({
-          path: e.path,
-          mode: e.mode,
-          type: e.type,
-          sha: e.sha,
-          ...(e.size !== undefined ? { size: e.size } : {}),
-          ...(e.type !== "commit" ? { url: `${a}/git/${e.type}s/${e.sha}` } : {}),
-        })),
-        truncated: got.truncated,
-      })
+      yield* send(
+        ctx,
+        200,
+        gitTreeJson(yield* base(ctx), got.repo, got.id, got.tree, got.truncated),
+      )
     }),
   ),
   route("GET", `${P}/git/commits/:sha`, (ctx) =>
     Effect.gen(function* () {
       const content = yield* RepoContent
       const got = yield* content.gitCommit(...own(ctx), ctx.params.sha!, yield* principalOf(ctx))
-      const b = yield* base(ctx)
-      const a = api(b, got.repo)
-      const c = got.commit
-      yield* send(ctx, 200, {
-        sha: got.id,
-        node_id: nodeId("Commit", got.id),
-        url: `${a}/git/commits/${got.id}`,
-        html_url: `${web(b, got.repo)}/commit/${got.id}`,
-        author: sig(c.author),
-        committer: sig(c.committer),
-        tree: { sha: c.tree, url: `${a}/git/trees/${c.tree}` },
-        message: textString(c.message),
-        parents: c.parents.map((p) => ({
-          sha: p,
-          url: `${a}/git/commits/${p}`,
-          html_url: `${web(b, got.repo)}/commit/${p}`,
-        })),
-        verification: verification(c.headers, got.raw),
-      })
+      yield* send(ctx, 200, gitCommitJson(yield* base(ctx), got.repo, got.id, got.commit, got.raw))
     }),
   ),
   route("GET", `${P}/git/tags/:sha`, (ctx) =>
