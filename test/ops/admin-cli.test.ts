@@ -95,25 +95,17 @@ describe("guts admin create-user", () => {
   })
 
   it("explains a token the node does not accept (401) and one without admin rights (403)", async () => {
-    const bad = await admin([
-      "create-user",
-      `--url=${node.url}`,
-      "--token=guts_0000",
-      "--login=bob",
-    ])
-    expect(bad.code).toBe(1)
-    expect(bad.stderr).toContain("the node does not accept this token (401")
-    expect(bad.stderr).toContain("give a valid site administrator token with --token or GUTS_TOKEN")
     // alice is an ordinary user with her own token.
     expect((await api("/admin/users", node.token, { login: "alice" })).status).toBe(201)
     const mint = await api("/admin/users/alice/tokens", node.token, { scopes: ["repo"] })
     const { token } = (await mint.json()) as { token: string }
-    const weak = await admin([
-      "create-user",
-      `--url=${node.url}`,
-      `--token=${token}`,
-      "--login=bob",
+    const [bad, weak] = await Promise.all([
+      admin(["create-user", `--url=${node.url}`, "--token=guts_0000", "--login=bob"]),
+      admin(["create-user", `--url=${node.url}`, `--token=${token}`, "--login=bob"]),
     ])
+    expect(bad.code).toBe(1)
+    expect(bad.stderr).toContain("the node does not accept this token (401")
+    expect(bad.stderr).toContain("give a valid site administrator token with --token or GUTS_TOKEN")
     expect(weak.code).toBe(1)
     expect(weak.stderr).toContain("403 only administrators can create users")
     expect(weak.stderr).toContain("use a site administrator's token")
@@ -186,24 +178,26 @@ describe("guts admin create-token", () => {
   })
 
   it("explains a user that does not exist (404) and refuses unknown scopes itself", async () => {
-    const missing = await admin([
-      "create-token",
-      `--url=${node.url}`,
-      `--token=${node.token}`,
-      "--user=nobody",
-      "--scopes=repo",
+    const [missing, unknown] = await Promise.all([
+      admin([
+        "create-token",
+        `--url=${node.url}`,
+        `--token=${node.token}`,
+        "--user=nobody",
+        "--scopes=repo",
+      ]),
+      admin([
+        "create-token",
+        `--url=${node.url}`,
+        `--token=${node.token}`,
+        "--user=erin",
+        "--scopes=repo,everything",
+      ]),
     ])
     expect(missing.code).toBe(1)
     expect(missing.stdout).toBe("")
     expect(missing.stderr).toContain("user nobody does not exist (404)")
     expect(missing.stderr).toContain("guts admin create-user --login nobody")
-    const unknown = await admin([
-      "create-token",
-      `--url=${node.url}`,
-      `--token=${node.token}`,
-      "--user=erin",
-      "--scopes=repo,everything",
-    ])
     expect(unknown.code).toBe(1)
     expect(unknown.stderr).toContain("unknown scope(s) everything in --scopes; known: repo,")
   })
