@@ -204,6 +204,10 @@ export const ciTables = (sql: SqlClient.SqlClient): CiTables => {
     ciRunners: (kind, scopeId) =>
       sql<CiRunnerRow>`SELECT * FROM ci_runners WHERE scope_kind = ${kind} AND scope_id = ${scopeId} ORDER BY id`,
     ciDeleteRunner: (id) => sql`DELETE FROM ci_runners WHERE id = ${id}`.pipe(Effect.asVoid),
+    ciJobCounts: sql<{ queued: number | null; running: number | null }>`SELECT
+        SUM(status = 'queued') AS queued, SUM(status = 'in_progress') AS running FROM ci_jobs`.pipe(
+      Effect.map((rows) => ({ queued: rows[0]?.queued ?? 0, running: rows[0]?.running ?? 0 })),
+    ),
     ciBusyRunners: sql<{
       runner_id: number
     }>`SELECT DISTINCT runner_id FROM ci_jobs WHERE status = 'in_progress' AND runner_id IS NOT NULL`,

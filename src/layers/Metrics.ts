@@ -69,6 +69,32 @@ const makeMetrics = () => {
       labelNames: ["kind", "outcome"] as const,
       registers: [registry],
     }),
+    applyLag: new prom.Gauge({
+      name: "guts_apply_lag_blocks",
+      help: "Finalized blocks not yet applied on this node",
+      registers: [registry],
+    }),
+    webhookPending: new prom.Gauge({
+      name: "guts_webhook_deliveries_pending",
+      help: "Webhook deliveries queued, being sent or waiting for their slot on this node",
+      registers: [registry],
+    }),
+    webhookDeliveries: new prom.Counter({
+      name: "guts_webhook_deliveries_total",
+      help: "Webhook deliveries this node finished, by outcome",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
+    ciJobsQueued: new prom.Gauge({
+      name: "guts_ci_jobs_queued",
+      help: "CI jobs waiting for a runner",
+      registers: [registry],
+    }),
+    ciJobsRunning: new prom.Gauge({
+      name: "guts_ci_jobs_running",
+      help: "CI jobs a runner is running",
+      registers: [registry],
+    }),
   }
 }
 

@@ -32,6 +32,7 @@ import { Metadata, type MetadataShape, type RepoRow, type UserRow } from "../ser
 import { NodeConfig } from "../services/NodeConfig.ts"
 import { accountJson, repoJson } from "./http/Presenters.ts"
 import { workflowRunEvents } from "./CiEvents.ts"
+import { Metrics } from "./Metrics.ts"
 
 export interface HookEvent {
   readonly event: string
@@ -331,6 +332,7 @@ export const webhookDispatcherLayer = (cluster: DispatchCluster | undefined) =>
       const meta = yield* Metadata
       const config = yield* NodeConfig
       const ledger = yield* Ledger
+      const metrics = yield* Metrics
       const base =
         config.publicUrl?.replace(/\/+$/, "") ??
         `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${config.httpPort}`
@@ -360,13 +362,22 @@ export const webhookDispatcherLayer = (cluster: DispatchCluster | undefined) =>
           const d = p.delivery
           if (p.rank > 0) {
             yield* stateAsOf(slotStart(timing, p.finalizedAt, p.rank))
-            if (yield* meta.hookDelivered(d.guid).pipe(Effect.orDie)) return
+            if (yield* meta.hookDelivered(d.guid).pipe(Effect.orDie)) {
+              metrics.webhookDeliveries.inc({ outcome: "delivered_elsewhere" })
+              return
+            }
           }
-          if (Date.now() > latestStart(timing, p.finalizedAt, p.rank, n)) return
+          if (Date.now() > latestStart(timing, p.finalizedAt, p.rank, n)) {
+            metrics.webhookDeliveries.inc({ outcome: "expired" })
+            return
+          }
           const result = yield* deliver(meta, d, {
             attempts: timing.attempts,
             timeoutMs: timing.attemptTimeoutMs,
             ...(cluster ? { node: cluster.me } : {}),
+          })
+          metrics.webhookDeliveries.inc({
+            outcome: result.statusCode >= 200 && result.statusCode < 300 ? "ok" : "failed",
           })
           if (!cluster) return
           // Recorded beside the next delivery: finality takes a moment.
@@ -390,7 +401,10 @@ export const webhookDispatcherLayer = (cluster: DispatchCluster | undefined) =>
               ),
               Effect.forkScoped,
             )
-        }).pipe(Effect.catchAllCause((c) => Effect.logWarning("webhook delivery failed", c)))
+        }).pipe(
+          Effect.catchAllCause((c) => Effect.logWarning("webhook delivery failed", c)),
+          Effect.ensuring(Effect.sync(() => metrics.webhookPending.dec())),
+        )
 
       /** Queues (owner) or schedules (backup) the deliveries of one event to its hooks. */
       const deliverEvent = (
@@ -425,6 +439,7 @@ export const webhookDispatcherLayer = (cluster: DispatchCluster | undefined) =>
               finalizedAt: block.timestamp,
               rank: rankOf(guid, n, me),
             }
+            metrics.webhookPending.inc()
             if (pending.rank === 0) yield* Queue.offer(owned, pending)
             else yield* send(pending).pipe(Effect.forkScoped)
           }

@@ -12,6 +12,9 @@
  *   it reaches, recomputes the state digest (src/layers/backup/Verify.ts). The node must be
  *   stopped. Exits 1 and lists each problem when there are any.
  *
+ * - `guts admin create-user`, `guts admin create-token`: accounts over the REST API
+ *   (adminAccounts.ts).
+ *
  * Every command exits 0 on success and 1 on failure, with the reason on stderr.
  */
 import * as fs from "node:fs"
@@ -20,6 +23,7 @@ import { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
+import { accountCommands } from "./adminAccounts.ts"
 
 const failWith = (message: string) =>
   Effect.zipRight(
@@ -180,6 +184,8 @@ const verify = Command.make("verify", { dataDir, json }, (opts) =>
 )
 
 export const adminCommand = Command.make("admin").pipe(
-  Command.withDescription("backups, restores and offline checks of a node's data"),
-  Command.withSubcommands([backup, restore, verify]),
+  Command.withDescription(
+    "backups, restores and offline checks of a node's data; users and tokens",
+  ),
+  Command.withSubcommands([backup, restore, verify, ...accountCommands]),
 )

@@ -48,6 +48,7 @@ import { CiRuns } from "../services/CiRuns.ts"
 import { ciApiRoutes } from "../layers/http/CiRoutes.ts"
 import { runnerRoutes } from "../layers/http/RunnerRoutes.ts"
 import { ciTickerLayer } from "../layers/CiTicker.ts"
+import { QueueGaugesLive } from "../layers/QueueGauges.ts"
 
 /** Refreshes `guts_storage_available_bytes` every 15 s. */
 const StorageGaugeLive = Layer.scopedDiscard(
@@ -170,6 +171,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
         StorageGaugeLive,
         dispatcher,
         ciTickerLayer(),
+        QueueGaugesLive,
       )
       return servers.pipe(
         Layer.provideMerge(BootstrapLive),

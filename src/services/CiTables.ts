@@ -189,6 +189,8 @@ export interface CiTables {
   /** In-progress jobs whose lease ended at or before `at`. */
   readonly ciExpiredLeases: (at: number) => E<ReadonlyArray<CiJobRow>>
   readonly ciJobByGitToken: (hash: string) => E<CiJobRow | undefined>
+  /** How many jobs are queued (waiting for a runner) and in progress, for the metrics. */
+  readonly ciJobCounts: E<{ readonly queued: number; readonly running: number }>
 
   readonly ciInsertArtifact: (row: Omit<CiArtifactRow, "id">) => E<number>
   readonly ciDeleteArtifact: (id: number) => E<void>

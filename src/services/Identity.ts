@@ -76,7 +76,13 @@ const make = Effect.gen(function* () {
 
   const createUser = (
     principal: Principal | undefined,
-    input: { login: string; email?: string | undefined; name?: string | undefined },
+    input: {
+      login: string
+      email?: string | undefined
+      name?: string | undefined
+      /** Only an administrator (a principal) can make another administrator. */
+      siteAdmin?: boolean | undefined
+    },
     open: boolean,
   ) =>
     Effect.gen(function* () {
@@ -94,7 +100,7 @@ const make = Effect.gen(function* () {
           login: input.login,
           name: input.name,
           email: input.email,
-          siteAdmin: false,
+          siteAdmin: principal !== undefined && input.siteAdmin === true,
         }),
         "User",
         "login",

@@ -6,6 +6,8 @@
  * labelled series exist.
  */
 import * as fs from "node:fs"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import { Either } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -62,6 +64,7 @@ const ownLabels = (family: Family, labels: Readonly<Record<string, string>>) =>
     .sort()
 
 let node: ValidatorNode
+let receiver: http.Server
 let families: ReadonlyMap<string, Family>
 
 beforeAll(async () => {
@@ -73,6 +76,24 @@ beforeAll(async () => {
   )
   const token = fs.readFileSync(tokenFile, "utf8").trim()
   const repo = await createRepo({ url: node.url, token }, "watched")
+  // A webhook receiver, so that the push is delivered and counted.
+  receiver = http.createServer((req, res) => {
+    req.resume()
+    req.on("end", () => res.end("ok"))
+  })
+  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r))
+  const hook = await fetch(`${node.url}/api/repos/admin/watched/hooks`, {
+    method: "POST",
+    headers: { authorization: `token ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({
+      events: ["push"],
+      config: {
+        url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`,
+        content_type: "json",
+      },
+    }),
+  })
+  expect(hook.status).toBe(201)
   const work = tempDir("ops-metrics")
   const src = path.join(work, "src")
   await initRepo(src)
@@ -82,7 +103,10 @@ beforeAll(async () => {
   await git(src, ["push", "-q", remote, "HEAD:refs/heads/main"])
   await git(work, ["clone", "-q", remote, path.join(work, "clone")])
   await fetch(`${node.url}/api/nothing`)
-  const text = await (await fetch(node.metricsUrl)).text()
+  const text = await eventually(
+    async () => (await fetch(node.metricsUrl)).text(),
+    (t) => /^guts_webhook_deliveries_total\{outcome="ok"\} 1$/m.test(t),
+  )
   const parsed = parsePromText(text)
   if (Either.isLeft(parsed))
     throw new Error(`the node's /metrics does not parse: ${parsed.left.message}`)
@@ -91,6 +115,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await node?.close()
+  receiver?.close()
 })
 
 describe("docs/monitoring.md", () => {
@@ -135,5 +160,12 @@ describe("docs/monitoring.md", () => {
       applied.some((s) => s.labels.kind === "UpdateRefs" && s.labels.outcome === "applied"),
     ).toBe(true)
     expect(families.get("guts_consensus_block_height")!.samples[0]!.value).toBeGreaterThan(0)
+    const value = (name: string) => families.get(name)!.samples.map((s) => [s.labels, s.value])
+    // The push's webhook was delivered and nothing waits; a caught-up node has no lag.
+    expect(value("guts_webhook_deliveries_total")).toEqual([[{ outcome: "ok" }, 1]])
+    expect(value("guts_webhook_deliveries_pending")).toEqual([[{}, 0]])
+    expect(value("guts_apply_lag_blocks")).toEqual([[{}, 0]])
+    expect(value("guts_ci_jobs_queued")).toEqual([[{}, 0]])
+    expect(value("guts_ci_jobs_running")).toEqual([[{}, 0]])
   })
 })

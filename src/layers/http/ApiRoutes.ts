@@ -169,7 +169,8 @@ const routes: Array<Route<R>> = [
       const email = yield* field<string>(b, "User", "email", "string")
       const name = yield* field<string>(b, "User", "name", "string")
       const password = yield* passwordField(b)
-      const made = yield* identity.createUser(p, { login: login!, email, name }, false)
+      const siteAdmin = yield* field<boolean>(b, "User", "site_admin", "boolean")
+      const made = yield* identity.createUser(p, { login: login!, email, name, siteAdmin }, false)
       if (password !== undefined) yield* identity.setPassword(p, made.user.login, password)
       yield* send(ctx, 201, userFullJson(yield* base(ctx), made.user))
     }),
