@@ -5,11 +5,14 @@
  * log (live while running, sealed after; a `<script>` line stays text), private
  * repositories' CI pages 404 for outsiders, cancel refused without the CSRF token and for
  * readers, and a label for every control. Also `/ws` with a page's session cookie: only
- * from the node's own origin.
+ * from the node's own origin; and, in the machine's Chromium, a running job's page taking
+ * its log chunks live (as text) and reloading when the job ends.
  */
+import * as fs from "node:fs"
 import * as http from "node:http"
 import * as path from "node:path"
 import type { Duplex } from "node:stream"
+import { chromium } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { JobAssignment } from "../../src/domain/ci/RunnerProtocol.ts"
 import { encodeFrame, frameReader, OP } from "../../src/layers/http/WebSocket.ts"
@@ -221,6 +224,7 @@ describe("CI web pages", () => {
     expect(fragment.headers.get("content-type")).toMatch(/^text\/plain/)
     expect(fragment.headers.get("x-guts-log-chunks")).toBe("1")
     expect(await fragment.text()).toBe(`building\n${EVIL_LINE}\n`)
+    expect(await (await fetch(`${node.url}${url}?fragment=status`)).text()).toBe("in_progress")
     const script = await fetch(`${node.url}/-/static/ci-log.js`)
     expect(script.status).toBe(200)
     expect(await script.text()).toContain("textContent")
@@ -361,4 +365,45 @@ describe("CI web pages", () => {
     expect((await subscribe("self")).repositories).toEqual(["alice/vault"])
     expect((await subscribe("http://evil.example")).repositories).toEqual([])
   })
+
+  it("appends a running job's log chunks live in a browser, as text, and reloads when it ends", async () => {
+    const chromiumPath = process.env.GUTS_CHROMIUM ?? "/usr/bin/chromium"
+    if (!fs.existsSync(chromiumPath))
+      throw new Error(`Chromium not found at ${chromiumPath}: install it or set GUTS_CHROMIUM`)
+    const claimed = await runner("POST", "/api/runners/jobs/claim", {})
+    expect(claimed.status).toBe(200)
+    const job = claimed.body as JobAssignment
+    expect(job.job.jobId).toBe("test")
+    const jid = job.jobId
+    await runner("POST", `/api/runners/jobs/${jid}/logs`, { seq: 0, text: "first line\n" })
+    const browser = await chromium.launch({
+      executablePath: chromiumPath,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+    })
+    try {
+      const context = await browser.newContext()
+      await context.addCookies([
+        { name: "guts_session", value: aliceWeb.cookies.get("guts_session")!, url: node.url },
+      ])
+      const tab = await context.newPage()
+      tab.setDefaultTimeout(10_000)
+      await tab.goto(`${node.url}/alice/app/actions/runs/${ciRun}/jobs/${jid}`)
+      await tab.locator("#live-status", { hasText: "Live" }).waitFor()
+      await runner("POST", `/api/runners/jobs/${jid}/logs`, { seq: 1, text: `${EVIL_LINE}\npart` })
+      await runner("POST", `/api/runners/jobs/${jid}/logs`, { seq: 2, text: "ial\n" })
+      await tab.locator("#L3", { hasText: "partial" }).waitFor()
+      expect(await tab.locator("#L2 td").nth(1).textContent()).toBe(EVIL_LINE)
+      expect(await tab.locator("#log script").count()).toBe(0)
+      expect(await tab.locator("#log tr").count()).toBe(3)
+      await runner("POST", `/api/runners/jobs/${jid}/complete`, {
+        conclusion: "success",
+        logChunks: 3,
+      })
+      await tab.locator("#job-h + .state.success").waitFor()
+      expect(await tab.locator("#log tr").count()).toBe(3)
+    } finally {
+      await browser.close()
+    }
+  }, 30_000)
 })

@@ -119,6 +119,13 @@ export const CLUSTER_JS = `
   var root=document.getElementById('cluster'); if(!root||!window.WebSocket) return;
   var proto=location.protocol==='https:'?'wss:':'ws:';
   var status=document.getElementById('live-status');
+  // A job ends in a block: after each (at most every 2 s), ask whether this one has.
+  var lastCheck=0;
+  function checkEnded(){
+    var now=Date.now(); if(now-lastCheck<2000) return; lastCheck=now;
+    fetch(location.pathname+'?fragment=status',{credentials:'same-origin'}).then(function(r){return r.text()})
+      .then(function(t){ if(t==='completed') location.reload(); }).catch(function(){});
+  }
   function connect(){
     var ws=new WebSocket(proto+'//'+location.host+'/ws');
     ws.onopen=function(){ws.send(JSON.stringify({type:'subscribe',repositories:[],blocks:true})); if(status) status.textContent='Live: refreshes on every block.';};
@@ -159,7 +166,8 @@ ul.annotations code{color:var(--bad)}
 
 /**
  * A running job's log: appends the chunks `/ws` pushes for this job (text only, never
- * HTML), refetches the stored log when a chunk was missed, reloads when the job ends.
+ * HTML); refetches the stored log when a chunk was missed or the repository has news, and
+ * reloads the page once the job has ended (checked after blocks, at most every 2 s).
  */
 export const CI_LOG_JS = `
 (function(){
@@ -177,24 +185,36 @@ export const CI_LOG_JS = `
     }
     while(body.rows.length>lines.length) body.deleteRow(-1);
   }
+  // One refetch at a time; one asked for meanwhile runs after it (it may see more).
+  var pending=false, again=false;
+  function done(){ pending=false; if(again){ again=false; reload(); } }
   function reload(){
+    if(pending){ again=true; return; } pending=true;
     fetch(location.pathname+'?fragment=log',{credentials:'same-origin'}).then(function(r){
       if(r.headers.get('x-guts-job-status')==='completed'){location.reload();return null}
       next=+(r.headers.get('x-guts-log-chunks')||0); return r.text();
-    }).then(function(t){ if(t!==null&&t!==undefined){text=t; ready=true; render();} }).catch(function(){});
+    }).then(function(t){ if(t!==null&&t!==undefined){text=t; ready=true; render();} done(); }).catch(done);
+  }
+  // A job ends in a block: after each (at most every 2 s), ask whether this one has.
+  var lastCheck=0;
+  function checkEnded(){
+    var now=Date.now(); if(now-lastCheck<2000) return; lastCheck=now;
+    fetch(location.pathname+'?fragment=status',{credentials:'same-origin'}).then(function(r){return r.text()})
+      .then(function(t){ if(t==='completed') location.reload(); }).catch(function(){});
   }
   function connect(){
     var ws=new WebSocket((location.protocol==='https:'?'wss:':'ws:')+'//'+location.host+'/ws');
-    ws.onopen=function(){ws.send(JSON.stringify({type:'subscribe',repositories:[repo]}))};
+    ws.onopen=function(){ws.send(JSON.stringify({type:'subscribe',repositories:[repo],blocks:true}))};
     ws.onmessage=function(m){
       var e; try{e=JSON.parse(m.data)}catch(x){return}
       if(e.type==='subscribed'){ if(status) status.textContent='Live: new lines appear as the runner sends them.'; reload(); return; }
+      if(e.type==='block'){ checkEnded(); return; }
       if(e.type!=='event') return;
       var p=e.payload||{};
       if(e.event==='workflow_job'&&e.action==='log'&&p.job_id===job){
         if(ready&&p.seq===next){text+=p.text; next++; render();}
         else if(!ready||p.seq>next) reload();
-      } else if(e.event==='workflow_run') reload();
+      } else if(e.action!=='log') reload();
     };
     ws.onclose=function(){ if(status) status.textContent='Reconnecting…'; setTimeout(connect,3000); };
   }

@@ -303,18 +303,22 @@ const jobPage = (ctx: HttpContext, viewer: Viewer | undefined) =>
     const principal = viewer?.principal
     const { job, run } = yield* ci.job(repo.owner_login, repo.name, jobId, principal)
     if (run.id !== runId) return yield* redirect(ctx, `${runUrl(repo, run.id)}/jobs/${job.id}`)
-    const log = yield* ci.jobLog(repo.owner_login, repo.name, jobId, principal)
-    if (ctx.url.searchParams.get("fragment") === "log")
-      return yield* Effect.sync(() => {
+    const plain = (text: string, headers: Record<string, string> = {}) =>
+      Effect.sync(() => {
         ctx.res.writeHead(200, {
           "content-type": "text/plain; charset=utf-8",
           "cache-control": "no-store",
           "x-content-type-options": "nosniff",
           "x-guts-job-status": job.status,
-          "x-guts-log-chunks": String(log.chunks),
+          ...headers,
         })
-        ctx.res.end(ctx.req.method === "HEAD" ? undefined : log.text)
+        ctx.res.end(ctx.req.method === "HEAD" ? undefined : text)
       })
+    // What the live script asks: the job's status alone, or the log with its chunk count.
+    if (ctx.url.searchParams.get("fragment") === "status") return yield* plain(job.status)
+    const log = yield* ci.jobLog(repo.owner_login, repo.name, jobId, principal)
+    if (ctx.url.searchParams.get("fragment") === "log")
+      return yield* plain(log.text, { "x-guts-log-chunks": String(log.chunks) })
     const steps = JSON.parse(job.steps) as CiStepState[]
     const running = job.status !== "completed"
     const fullName = `${repo.owner_login}/${repo.name}`
