@@ -183,7 +183,7 @@ describe("CI web pages", () => {
   it("shows a run's job graph in columns by needs, with each job's status", async () => {
     const run = await anon.get(`/alice/app/actions/runs/${ciRun}`)
     expect(run.status).toBe(200)
-    const columns = [...run.text.matchAll(/<ol role="listitem"[^>]*>(.*?)<\/ol>/gs)].map(
+    const columns = [...run.text.matchAll(/<ol class="stage-jobs"[^>]*>(.*?)<\/ol>/gs)].map(
       (m) => m[1]!,
     )
     expect(columns).toHaveLength(3)
@@ -247,7 +247,7 @@ describe("CI web pages", () => {
     expect(sealed.text).not.toContain('id="L3"')
     // The run page now has build green and test queued for a runner.
     const run = await anon.get(`/alice/app/actions/runs/${ciRun}`)
-    const columns = [...run.text.matchAll(/<ol role="listitem"[^>]*>(.*?)<\/ol>/gs)].map(
+    const columns = [...run.text.matchAll(/<ol class="stage-jobs"[^>]*>(.*?)<\/ol>/gs)].map(
       (m) => m[1]!,
     )
     expect(columns[0]).toContain('class="state success"')
@@ -300,6 +300,10 @@ describe("CI web pages", () => {
     const page = await aliceWeb.get(`/alice/vault/actions/runs/${id}`)
     expect(page.text).toContain(`action="/alice/vault/actions/runs/${id}/rerun"`)
     expect(page.text).toContain("Re-run failed jobs")
+    // Re-running failed jobs through the form makes the run's next attempt.
+    const rerun = await aliceWeb.post(`/alice/vault/actions/runs/${id}/rerun`, { failed: "1" })
+    expect(rerun.status, rerun.text.slice(0, 400)).toBe(303)
+    expect((await alice("GET", `/repos/alice/vault/actions/runs/${id}`)).body.run_attempt).toBe(2)
   })
 
   it("gives every control on the CI pages a label", async () => {

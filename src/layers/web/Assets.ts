@@ -154,13 +154,14 @@ export const CI_CSS = `
 .filters label{display:inline;margin:0}
 .graph{display:flex;gap:1.5em;overflow-x:auto;padding:.8em;align-items:flex-start}
 .graph ol{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:.6em;min-width:12em}
-.graph ol>li.col-head{font-size:.85em;color:var(--muted)}
+.graph h3{font-size:.85em;font-weight:400;color:var(--muted);margin:0 0 .4em}
 .graph .job{border:1px solid var(--border);border-radius:6px;padding:.5em .7em;background:var(--panel)}
 .graph .job .needs{font-size:.85em;color:var(--muted)}
-.graph ol+ol{border-left:2px dashed var(--border);padding-left:1.5em}
+.graph .stage+.stage{border-left:2px dashed var(--border);padding-left:1.5em}
 ul.annotations{margin:0;padding:.5em 2em}
 ul.annotations code{color:var(--bad)}
 .actions-forms{display:flex;gap:.5em;flex-wrap:wrap}
+dl.grid{margin:0}dl.grid dd{margin:0}
 .actions-forms form{margin:0}
 `
 

@@ -168,9 +168,9 @@ const jobGraph = (repo: RepoRow, run: CiRunRow, jobs: ReadonlyArray<CiJobRow>) =
     while (columns.length <= d) columns.push([])
     columns[d]!.push(p)
   }
-  return html`<div class="graph" role="list" aria-label="Jobs by the order of their needs">${columns.map(
+  return html`<div class="graph">${columns.map(
     (col, i) =>
-      html`<ol role="listitem" aria-label="Stage ${i + 1}"><li class="col-head">Stage ${i + 1}</li>${col.map(
+      html`<div class="stage"><h3 id="stage-${i + 1}">Stage ${i + 1}</h3><ol class="stage-jobs" aria-labelledby="stage-${i + 1}">${col.map(
         ({ row, plan }) =>
           html`<li class="job" id="job-${row.id}"><a href="${runUrl(repo, run.id)}/jobs/${row.id}"><strong>${row.name}</strong></a><br>${statusBadge(
             row.status,
@@ -180,7 +180,7 @@ const jobGraph = (repo: RepoRow, run: CiRunRow, jobs: ReadonlyArray<CiJobRow>) =
               ? html`<div class="needs">needs ${plan.needs.join(", ")}</div>`
               : ""
           }</li>`,
-      )}</ol>`,
+      )}</ol></div>`,
   )}</div>`
 }
 
