@@ -166,7 +166,8 @@ export const liveSocket = (req: http.IncomingMessage, socket: Duplex, _head: Buf
     const apply = yield* Apply
     const meta = yield* Metadata
     const url = new URL(req.url ?? "/", "http://localhost")
-    const token = url.searchParams.get("access_token") ?? sameOriginSession(req)
+    const { publicUrl } = yield* NodeConfig
+    const token = url.searchParams.get("access_token") ?? sameOriginSession(req, publicUrl)
     const creds = yield* auth.authenticate(
       req.headers.authorization ?? (token ? `Bearer ${token}` : undefined),
     )
@@ -379,15 +380,18 @@ const publicEvent = (e: LiveEvent) => ({
 
 /**
  * A web page's session (the `guts_session` cookie) for a socket opened by a page of this
- * node: only when the browser says the page came from this host (`Origin`), so another
- * site cannot open a socket with a visitor's cookie.
+ * node: only when the browser says the page came from this host or the node's public URL
+ * (`Origin`), so another site cannot open a socket with a visitor's cookie.
  */
-const sameOriginSession = (req: http.IncomingMessage) => {
+const sameOriginSession = (req: http.IncomingMessage, publicUrl: string | undefined) => {
   const origin = req.headers.origin
-  const host = req.headers.host
-  if (!origin || !host) return undefined
+  if (!origin) return undefined
   try {
-    if (new URL(origin).host !== host) return undefined
+    const from = new URL(origin)
+    const ours =
+      from.host === req.headers.host ||
+      (publicUrl !== undefined && from.origin === new URL(publicUrl).origin)
+    if (!ours) return undefined
   } catch {
     return undefined
   }
