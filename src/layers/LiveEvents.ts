@@ -166,7 +166,8 @@ export const liveSocket = (req: http.IncomingMessage, socket: Duplex, _head: Buf
     const apply = yield* Apply
     const meta = yield* Metadata
     const url = new URL(req.url ?? "/", "http://localhost")
-    const token = url.searchParams.get("access_token")
+    const { publicUrl } = yield* NodeConfig
+    const token = url.searchParams.get("access_token") ?? sameOriginSession(req, publicUrl)
     const creds = yield* auth.authenticate(
       req.headers.authorization ?? (token ? `Bearer ${token}` : undefined),
     )
@@ -221,6 +222,8 @@ export const liveSocket = (req: http.IncomingMessage, socket: Duplex, _head: Buf
       }
     })
     socket.on("close", () => Queue.unsafeOffer(inbox, "closed"))
+    // The server keeps half-open sockets: a client gone without a close frame only ends.
+    socket.on("end", () => Queue.unsafeOffer(inbox, "closed"))
     socket.on("error", () => Queue.unsafeOffer(inbox, "closed"))
     // Block notices (height, time, transaction count) for those who asked (`"blocks":true`):
     // what the cluster dashboard refreshes on. They name no repository.
@@ -374,3 +377,24 @@ const publicEvent = (e: LiveEvent) => ({
   repository: e.repository,
   payload: e.payload,
 })
+
+/**
+ * A web page's session (the `guts_session` cookie) for a socket opened by a page of this
+ * node: only when the browser says the page came from this host or the node's public URL
+ * (`Origin`), so another site cannot open a socket with a visitor's cookie.
+ */
+const sameOriginSession = (req: http.IncomingMessage, publicUrl: string | undefined) => {
+  const origin = req.headers.origin
+  if (!origin) return undefined
+  try {
+    const from = new URL(origin)
+    const ours =
+      from.host === req.headers.host ||
+      (publicUrl !== undefined && from.origin === new URL(publicUrl).origin)
+    if (!ours) return undefined
+  } catch {
+    return undefined
+  }
+  const m = /(?:^|;\s*)guts_session=(guts_[0-9a-f]{40})(?:;|$)/.exec(req.headers.cookie ?? "")
+  return m?.[1]
+}

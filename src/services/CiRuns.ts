@@ -288,10 +288,16 @@ const make = Effect.gen(function* () {
       const { job: j } = yield* job(owner, name, id, p)
       if (j.log_blob) {
         const o = yield* objects.get(j.log_blob as ObjectId).pipe(Effect.orDie)
-        return { text: Buffer.from(o.content).toString("utf8"), complete: true }
+        return { text: Buffer.from(o.content).toString("utf8"), complete: true, chunks: 0 }
       }
       const l = logs.get(j.id)
-      return { text: l && l.attempt === j.attempt ? l.chunks.join("") : "", complete: false }
+      const mine = l && l.attempt === j.attempt ? l : undefined
+      // `chunks`: how many chunks the text holds (the next live chunk's seq).
+      return {
+        text: mine ? mine.chunks.join("") : "",
+        complete: false,
+        chunks: mine?.chunks.length ?? 0,
+      }
     })
 
   const cancel = (owner: string, name: string, id: number, p: Principal) =>

@@ -119,6 +119,13 @@ export const CLUSTER_JS = `
   var root=document.getElementById('cluster'); if(!root||!window.WebSocket) return;
   var proto=location.protocol==='https:'?'wss:':'ws:';
   var status=document.getElementById('live-status');
+  // A job ends in a block: after each (at most every 2 s), ask whether this one has.
+  var lastCheck=0;
+  function checkEnded(){
+    var now=Date.now(); if(now-lastCheck<2000) return; lastCheck=now;
+    fetch(location.pathname+'?fragment=status',{credentials:'same-origin'}).then(function(r){return r.text()})
+      .then(function(t){ if(t==='completed') location.reload(); }).catch(function(){});
+  }
   function connect(){
     var ws=new WebSocket(proto+'//'+location.host+'/ws');
     ws.onopen=function(){ws.send(JSON.stringify({type:'subscribe',repositories:[],blocks:true})); if(status) status.textContent='Live: refreshes on every block.';};
@@ -135,5 +142,83 @@ export const CLUSTER_JS = `
     },500);
   }
   connect(); setInterval(refresh,15000);
+})();
+`
+
+/** CI pages: status badges, the job graph (columns by `needs` depth), numbered logs. */
+export const CI_CSS = `
+.state.success{background:var(--ok)}.state.failure,.state.timed_out{background:var(--bad)}
+.state.cancelled,.state.skipped,.state.neutral,.state.waiting{background:var(--muted)}
+.state.queued,.state.in_progress{background:var(--warn)}
+.filters{display:flex;flex-wrap:wrap;gap:.3em .8em;align-items:center}
+.filters label{display:inline;margin:0}
+.graph{display:flex;gap:1.5em;overflow-x:auto;padding:.8em;align-items:flex-start}
+.graph ol{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:.6em;min-width:12em}
+.graph h3{font-size:.85em;font-weight:400;color:var(--muted);margin:0 0 .4em}
+.graph .job{border:1px solid var(--border);border-radius:6px;padding:.5em .7em;background:var(--panel)}
+.graph .job .needs{font-size:.85em;color:var(--muted)}
+.graph .stage+.stage{border-left:2px dashed var(--border);padding-left:1.5em}
+ul.annotations{margin:0;padding:.5em 2em}
+ul.annotations code{color:var(--bad)}
+.actions-forms{display:flex;gap:.5em;flex-wrap:wrap}
+dl.grid{margin:0}dl.grid dd{margin:0}
+.actions-forms form{margin:0}
+`
+
+/**
+ * A running job's log: appends the chunks `/ws` pushes for this job (text only, never
+ * HTML); refetches the stored log when a chunk was missed or the repository has news, and
+ * reloads the page once the job has ended (checked after blocks, at most every 2 s).
+ */
+export const CI_LOG_JS = `
+(function(){
+  var table=document.getElementById('log'); if(!table||!window.WebSocket) return;
+  var body=table.tBodies[0], repo=table.getAttribute('data-repo'), job=+table.getAttribute('data-job');
+  // Until the first refetch, the rows on the page are the log; chunks only trigger it.
+  var next=0, text='', ready=false, status=document.getElementById('live-status');
+  function render(){
+    var lines=text.split('\\n'); if(lines.length&&lines[lines.length-1]==='') lines.pop();
+    for(var i=0;i<lines.length;i++){
+      var r=body.rows[i];
+      if(!r){r=body.insertRow(-1); r.id='L'+(i+1); var n=r.insertCell(0); n.className='ln';
+        var a=document.createElement('a'); a.href='#L'+(i+1); a.textContent=String(i+1); n.appendChild(a); r.insertCell(1);}
+      if(r.cells[1].textContent!==lines[i]) r.cells[1].textContent=lines[i];
+    }
+    while(body.rows.length>lines.length) body.deleteRow(-1);
+  }
+  // One refetch at a time; one asked for meanwhile runs after it (it may see more).
+  var pending=false, again=false;
+  function done(){ pending=false; if(again){ again=false; reload(); } }
+  function reload(){
+    if(pending){ again=true; return; } pending=true;
+    fetch(location.pathname+'?fragment=log',{credentials:'same-origin'}).then(function(r){
+      if(r.headers.get('x-guts-job-status')==='completed'){location.reload();return null}
+      next=+(r.headers.get('x-guts-log-chunks')||0); return r.text();
+    }).then(function(t){ if(t!==null&&t!==undefined){text=t; ready=true; render();} done(); }).catch(done);
+  }
+  // A job ends in a block: after each (at most every 2 s), ask whether this one has.
+  var lastCheck=0;
+  function checkEnded(){
+    var now=Date.now(); if(now-lastCheck<2000) return; lastCheck=now;
+    fetch(location.pathname+'?fragment=status',{credentials:'same-origin'}).then(function(r){return r.text()})
+      .then(function(t){ if(t==='completed') location.reload(); }).catch(function(){});
+  }
+  function connect(){
+    var ws=new WebSocket((location.protocol==='https:'?'wss:':'ws:')+'//'+location.host+'/ws');
+    ws.onopen=function(){ws.send(JSON.stringify({type:'subscribe',repositories:[repo],blocks:true}))};
+    ws.onmessage=function(m){
+      var e; try{e=JSON.parse(m.data)}catch(x){return}
+      if(e.type==='subscribed'){ if(status) status.textContent='Live: new lines appear as the runner sends them.'; reload(); return; }
+      if(e.type==='block'){ checkEnded(); return; }
+      if(e.type!=='event') return;
+      var p=e.payload||{};
+      if(e.event==='workflow_job'&&e.action==='log'&&p.job_id===job){
+        if(ready&&p.seq===next){text+=p.text; next++; render();}
+        else if(!ready||p.seq>next) reload();
+      } else if(e.action!=='log') reload();
+    };
+    ws.onclose=function(){ if(status) status.textContent='Reconnecting…'; setTimeout(connect,3000); };
+  }
+  connect(); setInterval(reload,15000);
 })();
 `

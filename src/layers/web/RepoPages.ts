@@ -26,7 +26,7 @@ import { blame } from "../../domain/git/Blame.ts"
 import { ObjectStore } from "../../services/ObjectStore.ts"
 import { storeLoader } from "../../services/apply/Pulls.ts"
 
-export type Tab = "code" | "issues" | "pulls" | "commits" | "releases" | "settings"
+export type Tab = "code" | "issues" | "pulls" | "commits" | "releases" | "settings" | "actions"
 
 /** The repository (through Access: hidden ones are 404) and the viewer's level on it. */
 export const openRepo = (ctx: HttpContext, viewer: Viewer | undefined) =>
@@ -55,7 +55,7 @@ ${link("code", b, "Code")}${link("issues", `${b}/issues`, "Issues")}${link("pull
   "commits",
   `${b}/commits`,
   "Commits",
-)}${link("releases", `${b}/releases`, "Releases")}${atLeast(level, "admin") ? link("settings", `${b}/settings`, "Settings") : ""}
+)}${link("releases", `${b}/releases`, "Releases")}${link("actions", `${b}/actions`, "Actions")}${atLeast(level, "admin") ? link("settings", `${b}/settings`, "Settings") : ""}
 </ul></nav>`
 }
 

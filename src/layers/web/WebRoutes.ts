@@ -5,8 +5,9 @@
 import { Effect } from "effect"
 import { HIGHLIGHT_CSS, MARKDOWN_CSS } from "../../domain/markup/Css.ts"
 import type { Route } from "../http/HttpServer.ts"
-import { CLUSTER_JS, LINES_JS, STYLE_CSS } from "./Assets.ts"
+import { CI_CSS, CI_LOG_JS, CLUSTER_JS, LINES_JS, STYLE_CSS } from "./Assets.ts"
 import { authRoutes } from "./AuthPages.ts"
+import { ciRoutes } from "./CiPages.ts"
 import { clusterRoutes } from "./ClusterPage.ts"
 import { collabRoutes } from "./CollabPages.ts"
 import { repoRoutes } from "./RepoPages.ts"
@@ -15,10 +16,11 @@ import { settingsRoutes } from "./SettingsPages.ts"
 const STATIC: Record<string, { type: string; body: string }> = {
   "style.css": {
     type: "text/css; charset=utf-8",
-    body: `${STYLE_CSS}\n${HIGHLIGHT_CSS}\n${MARKDOWN_CSS}`,
+    body: `${STYLE_CSS}\n${HIGHLIGHT_CSS}\n${MARKDOWN_CSS}\n${CI_CSS}`,
   },
   "lines.js": { type: "text/javascript; charset=utf-8", body: LINES_JS },
   "cluster.js": { type: "text/javascript; charset=utf-8", body: CLUSTER_JS },
+  "ci-log.js": { type: "text/javascript; charset=utf-8", body: CI_LOG_JS },
 }
 
 const staticRoute: Route<never> = {
@@ -51,4 +53,5 @@ export const webRoutes = () => [
   ...settingsRoutes,
   ...collabRoutes,
   ...repoRoutes,
+  ...ciRoutes,
 ]
