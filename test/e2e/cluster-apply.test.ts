@@ -201,6 +201,12 @@ describe("collaboration through different nodes", () => {
     const o = (i: number) => apiClient(url(i), owner.token)
     const d = (i: number) => apiClient(url(i), dev.token)
     expect((await o(0)("POST", "/user/repos", { name: "collab" })).status).toBe(201)
+    // Final on node 0 is final everywhere, but node 1 applies the block a moment later:
+    // a client moving between nodes waits for what it wrote to show there.
+    for (let i = 0; (await o(1)("GET", "/repos/owner/collab")).status !== 200; i++) {
+      if (i > 100) throw new Error("the new repository never appeared on node 1")
+      await new Promise((r) => setTimeout(r, 50))
+    }
     expect(
       (await o(1)("PUT", "/repos/owner/collab/collaborators/dev", { permission: "push" })).status,
     ).toBe(201)

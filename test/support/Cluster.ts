@@ -122,8 +122,9 @@ export const startCluster = async (
       {
         cwd: root,
         stdio: ["ignore", "pipe", "pipe"],
-        // Writes without a quorum fail after 5 s instead of 30, to keep tests short.
-        env: { ...process.env, GUTS_SUBMIT_TIMEOUT_MS: "5000" },
+        // Writes without a quorum fail after 10 s instead of 30, to keep tests short; less
+        // was seen to fail healthy writes while other test files loaded both cores.
+        env: { ...process.env, GUTS_SUBMIT_TIMEOUT_MS: "10000" },
       },
     )
     child.stdout!.on("data", (d) => (node.log += d))
