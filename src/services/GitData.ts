@@ -39,7 +39,7 @@ import { PathProblem, pathSegments } from "../domain/git/TreeEdit.ts"
 import type { Principal } from "./Auth.ts"
 import { Invalid } from "./Errors.ts"
 import type { RepoRow } from "./Metadata.ts"
-import { NodeConfig } from "./NodeConfig.ts"
+import { awaitArrival } from "./ObjectArrival.ts"
 import { ObjectReplicator } from "./ObjectReplicator.ts"
 import { ObjectStore } from "./ObjectStore.ts"
 import { Repositories } from "./Repositories.ts"
@@ -131,23 +131,12 @@ const make = Effect.gen(function* () {
   const writable = (owner: string, name: string, principal: Principal) =>
     Effect.map(repos.access(owner, name, principal, "write"), (f) => f.repo)
 
-  // In a cluster, an object written through another validator a moment ago may still be on
-  // its way here (validators pass new objects on without waiting for each other): a missing
-  // object is looked for again for a short while before the request is refused.
-  const clustered = (yield* NodeConfig).cluster !== undefined
-  const ARRIVAL_WAIT_MS = 3_000
-
-  /** The object's type when the store holds it. */
-  const typeOf = (id: ObjectId) =>
-    Effect.gen(function* () {
-      const deadline = Date.now() + (clustered ? ARRIVAL_WAIT_MS : 0)
-      for (;;) {
-        const o = yield* objects.get(id).pipe(Effect.option, Effect.orDie)
-        if (o._tag === "Some") return o.value
-        if (Date.now() >= deadline) return undefined
-        yield* Effect.sleep("50 millis")
-      }
-    })
+  /** The object's type when the store holds it (or it arrives from another validator). */
+  const typeOf = yield* awaitArrival((id: ObjectId) =>
+    Effect.map(objects.get(id).pipe(Effect.option, Effect.orDie), (o) =>
+      o._tag === "Some" ? o.value : undefined,
+    ),
+  )
 
   /** A 40-hex id of an object of `type` the store holds, or the Invalid saying why not. */
   const existing = (value: unknown, type: ObjectType, resource: string, field: string) =>

@@ -6,6 +6,7 @@
  * the other validators before the transaction that names them, exactly like the objects of
  * a push — so an asset is never listed on a node that cannot serve it.
  */
+import { awaitArrival } from "./ObjectArrival.ts"
 import { randomUUID } from "node:crypto"
 import { Context, Effect, Layer } from "effect"
 import { commitLinks, ObjectParseError } from "../domain/git/GitObject.ts"
@@ -34,6 +35,10 @@ const make = Effect.gen(function* () {
   const ledger = yield* Ledger
   const repos = yield* Repositories
   const objects = yield* ObjectStore
+  /** Whether the store holds the object (or it arrives from another validator). */
+  const arrived = yield* awaitArrival((id: ObjectId) =>
+    Effect.map(objects.has(id).pipe(Effect.orDie), (has) => (has ? true : undefined)),
+  )
   const refs = yield* RefStore
   const replicator = yield* ObjectReplicator
 
@@ -101,7 +106,7 @@ const make = Effect.gen(function* () {
             field: "ref",
             code: "invalid",
           })
-        if (!isObjectId(sha) || !(yield* objects.has(sha as ObjectId).pipe(Effect.orDie)))
+        if (!isObjectId(sha) || !(yield* arrived(sha as ObjectId)))
           return yield* new Invalid({
             reason: "Object does not exist",
             resource: "Reference",
