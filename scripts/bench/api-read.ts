@@ -18,15 +18,14 @@
  * GUTS_BENCH_SECONDS (default 10): measured seconds per route and server, split into
  * GUTS_BENCH_ROUNDS (default 5) alternating rounds; GUTS_BENCH_CONNECTIONS (default 32).
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import { SourceMap, type SourceMapPayload } from "node:module"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { log, root, writeResult } from "./lib.ts"
+import { build, log, root, startBenchNode, type BenchNode, writeResult } from "./lib.ts"
 import { type LoadResult, type LoadSummary, request, runLoad, summarize } from "./load.ts"
 
 const seconds = Number(process.env.GUTS_BENCH_SECONDS ?? 10)
@@ -36,101 +35,6 @@ const profileMode = process.env.GUTS_BENCH_PROFILE ?? "auto"
 const ISSUES = 35
 const TARGET_RATIO = 0.5
 const TARGET_P99 = 5
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = net.createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(p))
-    })
-  })
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/**
- * `npm run build`. tsc emits even when it reports type errors, so a failed check (another
- * file mid-edit) leaves a runnable build: say so and go on.
- */
-const build = () => {
-  try {
-    execFileSync("npm", ["run", "build", "--silent"], {
-      cwd: root,
-      stdio: ["ignore", "ignore", "pipe"],
-    })
-  } catch (err) {
-    if (!fs.existsSync(path.join(root, "dist/programs/main.js"))) throw err
-    log("warning: `npm run build` reported errors; running the build it emitted")
-  }
-}
-
-interface NodeProcess {
-  readonly url: string
-  readonly token: string
-  readonly stop: () => Promise<void>
-}
-
-/** `node [nodeFlags] dist/programs/main.js node …` on free ports, once it is ready. */
-const startNode = async (dataDir: string, nodeFlags: string[] = []): Promise<NodeProcess> => {
-  const httpPort = await freePort()
-  const metricsPort = await freePort()
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      ...nodeFlags,
-      "dist/programs/main.js",
-      "node",
-      "--data-dir",
-      dataDir,
-      "--storage",
-      "rocksdb",
-      "--host",
-      "127.0.0.1",
-      "--http-port",
-      String(httpPort),
-      "--metrics-port",
-      String(metricsPort),
-      "--rate-limit-authenticated",
-      "0",
-      "--rate-limit-anonymous",
-      "0",
-    ],
-    {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, MALLOC_ARENA_MAX: "2" },
-    },
-  )
-  let output = ""
-  const keep = (d: Buffer) => {
-    output = (output + d.toString()).slice(-4000)
-  }
-  child.stdout!.on("data", keep)
-  child.stderr!.on("data", keep)
-  const exited = new Promise<void>((r) => child.once("exit", () => r()))
-  const url = `http://127.0.0.1:${httpPort}`
-  const tokenFile = path.join(dataDir, "admin-token")
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`node exited (${child.exitCode}):\n${output}`)
-    if (i > 600) {
-      child.kill("SIGKILL")
-      throw new Error(`node not ready after 60 s:\n${output}`)
-    }
-    try {
-      if ((await fetch(`${url}/health/ready`)).status === 200 && fs.existsSync(tokenFile)) break
-    } catch {}
-    await sleep(100)
-  }
-  return {
-    url,
-    token: fs.readFileSync(tokenFile, "utf8").trim(),
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
-      await exited
-    },
-  }
-}
 
 interface Recorded {
   readonly path: string
@@ -319,9 +223,9 @@ log("building (npm run build)...")
 build()
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "guts-bench-api-read-"))
 const dataDir = path.join(work, "data")
-let node: NodeProcess
+let node: BenchNode
 try {
-  node = await startNode(dataDir)
+  node = await startBenchNode(dataDir)
 } catch (err) {
   fs.rmSync(work, { recursive: true, force: true })
   throw err
@@ -428,7 +332,7 @@ try {
     log("profiling the node for one round of each route (--cpu-prof)...")
     await node.stop()
     const profDir = path.join(work, "profile")
-    node = await startNode(dataDir, ["--cpu-prof", `--cpu-prof-dir=${profDir}`])
+    node = await startBenchNode(dataDir, ["--cpu-prof", `--cpu-prof-dir=${profDir}`])
     const windows: Array<{ path: string; from: number; to: number }> = []
     for (const p of paths) {
       const target = { url: `${node.url}${p}` }

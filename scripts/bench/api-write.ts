@@ -14,15 +14,24 @@
  * phase stops early after GUTS_BENCH_PHASE_SECONDS (default 30), so that a slow cluster
  * still gives its figures in about three minutes (the table says how many were measured).
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Effect } from "effect"
 import { generateNodeKey, writeNodeKey } from "../../src/layers/p2p/NodeKey.ts"
-import { git, log as logLine, root, timeGit, withToken, writeResult } from "./lib.ts"
+import {
+  build,
+  freePort,
+  git,
+  log as logLine,
+  root,
+  sleep,
+  timeGit,
+  withToken,
+  writeResult,
+} from "./lib.ts"
 import { quantile, request } from "./load.ts"
 
 const ISSUES = Number(process.env.GUTS_BENCH_ISSUES ?? 200)
@@ -34,37 +43,9 @@ const N = 4
 const TARGET_P50 = 15
 const TARGET_P99 = 50
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = net.createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(p))
-    })
-  })
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
 const t0 = Date.now()
 const log = (msg: string) =>
   logLine(`[${((Date.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${msg}`)
-
-/**
- * `npm run build`. tsc emits even when it reports type errors, so a failed check (another
- * file mid-edit) leaves a runnable build: say so and go on.
- */
-const build = () => {
-  try {
-    execFileSync("npm", ["run", "build", "--silent"], {
-      cwd: root,
-      stdio: ["ignore", "ignore", "pipe"],
-    })
-  } catch (err) {
-    if (!fs.existsSync(path.join(root, "dist/programs/main.js"))) throw err
-    log("warning: `npm run build` reported errors; running the build it emitted")
-  }
-}
 
 interface GutsNode {
   readonly url: string

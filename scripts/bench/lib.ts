@@ -5,7 +5,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
-import type { AddressInfo } from "node:net"
+import { type AddressInfo, createServer as netCreateServer } from "node:net"
 import * as path from "node:path"
 
 export const root = path.resolve(import.meta.dirname, "../..")
@@ -321,4 +321,104 @@ export const fmt = (s: { min: number; median: number; max: number }) =>
 export const writeResult = (name: string, data: unknown) => {
   fs.mkdirSync(resultsDir, { recursive: true })
   fs.writeFileSync(path.join(resultsDir, `${name}.json`), `${JSON.stringify(data, null, 2)}\n`)
+}
+
+export const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const s = netCreateServer()
+    s.once("error", reject)
+    s.listen(0, "127.0.0.1", () => {
+      const p = (s.address() as AddressInfo).port
+      s.close(() => resolve(p))
+    })
+  })
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * `npm run build`. tsc emits even when it reports type errors, so a failed check (another
+ * file mid-edit) leaves a runnable build: say so and go on.
+ */
+export const build = () => {
+  try {
+    execFileSync("npm", ["run", "build", "--silent"], {
+      cwd: root,
+      stdio: ["ignore", "ignore", "pipe"],
+    })
+  } catch (err) {
+    if (!fs.existsSync(path.join(root, "dist/programs/main.js"))) throw err
+    log("warning: `npm run build` reported errors; running the build it emitted")
+  }
+}
+
+export interface BenchNode {
+  readonly url: string
+  readonly port: number
+  readonly token: string
+  readonly stop: () => Promise<void>
+}
+
+/** `node [nodeFlags] dist/programs/main.js node …` on free ports, once it is ready. */
+export const startBenchNode = async (
+  dataDir: string,
+  nodeFlags: string[] = [],
+): Promise<BenchNode> => {
+  const httpPort = await freePort()
+  const metricsPort = await freePort()
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      ...nodeFlags,
+      "dist/programs/main.js",
+      "node",
+      "--data-dir",
+      dataDir,
+      "--storage",
+      "rocksdb",
+      "--host",
+      "127.0.0.1",
+      "--http-port",
+      String(httpPort),
+      "--metrics-port",
+      String(metricsPort),
+      "--rate-limit-authenticated",
+      "0",
+      "--rate-limit-anonymous",
+      "0",
+    ],
+    {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, MALLOC_ARENA_MAX: "2" },
+    },
+  )
+  let output = ""
+  const keep = (d: Buffer) => {
+    output = (output + d.toString()).slice(-4000)
+  }
+  child.stdout!.on("data", keep)
+  child.stderr!.on("data", keep)
+  const exited = new Promise<void>((r) => child.once("exit", () => r()))
+  const url = `http://127.0.0.1:${httpPort}`
+  const tokenFile = path.join(dataDir, "admin-token")
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`node exited (${child.exitCode}):\n${output}`)
+    if (i > 600) {
+      child.kill("SIGKILL")
+      throw new Error(`node not ready after 60 s:\n${output}`)
+    }
+    try {
+      if ((await fetch(`${url}/health/ready`)).status === 200 && fs.existsSync(tokenFile)) break
+    } catch {}
+    await sleep(100)
+  }
+  return {
+    url,
+    port: httpPort,
+    token: fs.readFileSync(tokenFile, "utf8").trim(),
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
+      await exited
+    },
+  }
 }

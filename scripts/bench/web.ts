@@ -10,101 +10,15 @@
  * Prints a table and `web: home p50=<ms> file p50=<ms> (target ≤ 50 ms p50)`, and writes
  * bench-results/web.json. GUTS_BENCH_REQUESTS (default 300): measured requests per route.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as http from "node:http"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { git, log, root, writeResult } from "./lib.ts"
+import { build, git, startBenchNode, writeResult } from "./lib.ts"
 
 const REQUESTS = Math.max(20, Number(process.env.GUTS_BENCH_REQUESTS ?? 300))
 const ROUNDS = 5
 const TARGET_P50_MS = 50
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = net.createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(p))
-    })
-  })
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-const build = () => {
-  try {
-    execFileSync("npm", ["run", "build", "--silent"], {
-      cwd: root,
-      stdio: ["ignore", "ignore", "pipe"],
-    })
-  } catch (err) {
-    if (!fs.existsSync(path.join(root, "dist/programs/main.js"))) throw err
-    log("warning: `npm run build` reported errors; running the build it emitted")
-  }
-}
-
-const startNode = async (dataDir: string) => {
-  const httpPort = await freePort()
-  const metricsPort = await freePort()
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      "dist/programs/main.js",
-      "node",
-      "--data-dir",
-      dataDir,
-      "--storage",
-      "rocksdb",
-      "--host",
-      "127.0.0.1",
-      "--http-port",
-      String(httpPort),
-      "--metrics-port",
-      String(metricsPort),
-      "--rate-limit-authenticated",
-      "0",
-      "--rate-limit-anonymous",
-      "0",
-    ],
-    {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, MALLOC_ARENA_MAX: "2" },
-    },
-  )
-  let output = ""
-  const keep = (d: Buffer) => {
-    output = (output + d.toString()).slice(-4000)
-  }
-  child.stdout!.on("data", keep)
-  child.stderr!.on("data", keep)
-  const exited = new Promise<void>((r) => child.once("exit", () => r()))
-  const url = `http://127.0.0.1:${httpPort}`
-  const tokenFile = path.join(dataDir, "admin-token")
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`node exited (${child.exitCode}):\n${output}`)
-    if (i > 600) {
-      child.kill("SIGKILL")
-      throw new Error(`node not ready after 60 s:\n${output}`)
-    }
-    try {
-      if ((await fetch(`${url}/health/ready`)).status === 200 && fs.existsSync(tokenFile)) break
-    } catch {}
-    await sleep(100)
-  }
-  return {
-    url,
-    port: httpPort,
-    token: fs.readFileSync(tokenFile, "utf8").trim(),
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM")
-      await exited
-    },
-  }
-}
 
 /** The bench repository: a README, 60 small files in three directories, a 2,000-line file. */
 const makeRepo = (dir: string) => {
@@ -162,7 +76,7 @@ const main = async () => {
   build()
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "guts-bench-web-"))
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "guts-bench-web-repo-"))
-  const node = await startNode(dataDir)
+  const node = await startBenchNode(dataDir)
   try {
     const api = (method: string, p: string, body?: unknown) =>
       fetch(`${node.url}/api${p}`, {
