@@ -201,12 +201,15 @@ describe("collaboration through different nodes", () => {
     const o = (i: number) => apiClient(url(i), owner.token)
     const d = (i: number) => apiClient(url(i), dev.token)
     expect((await o(0)("POST", "/user/repos", { name: "collab" })).status).toBe(201)
-    // Final on node 0 is final everywhere, but node 1 applies the block a moment later:
-    // a client moving between nodes waits for what it wrote to show there.
-    for (let i = 0; (await o(1)("GET", "/repos/owner/collab")).status !== 200; i++) {
-      if (i > 100) throw new Error("the new repository never appeared on node 1")
-      await new Promise((r) => setTimeout(r, 50))
+    // Final on one node is final everywhere, but another node applies the block a moment
+    // later: a client moving between nodes waits for what it wrote to show there.
+    const seenOn = async (node: number, what: string) => {
+      for (let i = 0; (await o(node)("GET", what)).status !== 200; i++) {
+        if (i > 100) throw new Error(`${what} never appeared on node ${node}`)
+        await new Promise((r) => setTimeout(r, 50))
+      }
     }
+    await seenOn(1, "/repos/owner/collab")
     expect(
       (await o(1)("PUT", "/repos/owner/collab/collaborators/dev", { permission: "push" })).status,
     ).toBe(201)
@@ -244,6 +247,7 @@ describe("collaboration through different nodes", () => {
       })
       expect(pr.status, JSON.stringify(pr.body)).toBe(201)
       numbers.push(pr.body.number)
+      await seenOn((i + 1) % 3, `/repos/owner/collab/pulls/${pr.body.number}`)
       const review = await o((i + 1) % 3)(
         "POST",
         `/repos/owner/collab/pulls/${pr.body.number}/reviews`,
@@ -256,6 +260,7 @@ describe("collaboration through different nodes", () => {
     const methods = ["merge", "squash", "rebase"] as const
     const shas: string[] = []
     for (const [i, method] of methods.entries()) {
+      await seenOn((i + 2) % 3, `/repos/owner/collab/pulls/${numbers[i]}/reviews`)
       const merged = await o((i + 2) % 3)("PUT", `/repos/owner/collab/pulls/${numbers[i]}/merge`, {
         merge_method: method,
       })
