@@ -14,12 +14,14 @@ import {
   generateRepo,
   git,
   log,
+  metricValue,
   packedSize,
   QUICK_SPEC,
   startGuts,
   startHttpBackend,
   stats,
   timeGit,
+  waitForCloneList,
   withToken,
   writeResult,
 } from "./lib.ts"
@@ -40,6 +42,15 @@ const setup = await startGuts(dataDir)
 await createGutsRepo(setup, "bench")
 log("pushing the repository into Guts (setup, not timed)...")
 git(bare, ["push", "-q", withToken(`${setup.url}/admin/bench.git`, setup.token), "main"])
+// The node computes the repository's clone list in the background after a push (as git
+// writes reachability bitmaps when it repacks; the reference repository has them).
+const t0 = Date.now()
+const indexed = await waitForCloneList(setup)
+log(
+  indexed
+    ? `clone list written ${Date.now() - t0} ms after the push`
+    : "the clone list was not written within 120 s: the cold clone will walk the history",
+)
 await setup.stop()
 // A fresh process on the same data: its peak RSS is the clones', not the setup push's.
 const guts = await startGuts(dataDir)
@@ -67,6 +78,11 @@ try {
   const b = stats(times.backend)
   const l = stats(times.local)
   const rss = guts.peakRssMb()
+  const lists = {
+    reused: await metricValue(guts, "guts_git_clone_lists_total", 'outcome="reused"'),
+    walked: await metricValue(guts, "guts_git_clone_lists_total", 'outcome="walked"'),
+  }
+  console.log(`clone lists: ${lists.reused} reused, ${lists.walked} walked`)
   const ratio = g.median / b.median
   console.log(
     `cold clone: guts ${cold.guts.toFixed(0)} ms, http-backend ${cold.backend.toFixed(0)} ms`,

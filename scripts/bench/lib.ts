@@ -215,6 +215,7 @@ export const startHttpBackend = async (projectRoot: string) => {
 
 export interface GutsProcess {
   readonly url: string
+  readonly metricsUrl: string
   readonly token: string
   readonly child: ChildProcess
   readonly peakRssMb: () => number
@@ -265,6 +266,7 @@ export const startGuts = async (dataDir: string): Promise<GutsProcess> => {
   const token = fs.readFileSync(path.join(dataDir, "admin-token"), "utf8").trim()
   return {
     url,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     token,
     child,
     peakRssMb: () => {
@@ -276,6 +278,28 @@ export const startGuts = async (dataDir: string): Promise<GutsProcess> => {
       await new Promise((r) => child.once("exit", r))
     },
   }
+}
+
+/** The summed value of a metric's samples whose labels contain `labels` (0 when absent). */
+export const metricValue = async (guts: GutsProcess, name: string, labels = "") => {
+  const text = await (await fetch(guts.metricsUrl)).text()
+  let sum = 0
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
+    if (labels && !line.includes(labels)) continue
+    sum += Number(line.slice(line.lastIndexOf(" ") + 1))
+  }
+  return sum
+}
+
+/** Waits (up to `timeoutMs`) until the node has written the clone list of a push. */
+export const waitForCloneList = async (guts: GutsProcess, timeoutMs = 120_000) => {
+  const start = Date.now()
+  while (Date.now() - start < timeoutMs) {
+    if ((await metricValue(guts, "guts_git_clone_lists_total", 'outcome="warmed"')) > 0) return true
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  return false
 }
 
 export const createGutsRepo = async (guts: GutsProcess, name: string) => {

@@ -41,6 +41,12 @@ const makeMetrics = () => {
       help: "Delta bases of pushed thin packs that were taken from the store",
       registers: [registry],
     }),
+    gitCloneLists: new prom.Counter({
+      name: "guts_git_clone_lists_total",
+      help: "Full-clone object lists: reused, walked by a clone, or computed after a push",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
     gitOperations: new prom.Counter({
       name: "guts_git_operations_total",
       help: "Git protocol operations by service and outcome",

@@ -24,6 +24,7 @@ export const makeMemoryObjectStore = () => {
     Effect.sync(() => ids.map((id) => objects.get(id)))
   const resolver = makeResolver(getStored, getStoredMany, 16 * 1024 * 1024)
   const damage = new DamageLog()
+  const derived = new Map<string, Uint8Array>()
   const get = (id: ObjectId) => damage.noting(resolver.get(id))
   const store = ObjectStore.of({
     has: (id) => Effect.sync(() => objects.has(id)),
@@ -49,6 +50,12 @@ export const makeMemoryObjectStore = () => {
         for (const o of batch) if (!objects.has(o.id)) objects.set(o.id, o)
       }),
     availableBytes: Effect.sync(() => os.freemem()),
+    getDerived: (key) => Effect.sync(() => derived.get(key)),
+    putDerived: (key, value) =>
+      Effect.sync(() => {
+        if (value === undefined) derived.delete(key)
+        else derived.set(key, value)
+      }),
     scrub: Effect.gen(function* () {
       const records = [...objects.values()]
       const corrupt = yield* scrubRecords(records, get)

@@ -120,6 +120,9 @@ const surfaceCorruption = <A, E>(
     (e) => Effect.fail(e.cause as ObjectCorrupt),
   )
 
+/** Derived data lives in the meta column family under its own prefix. */
+const derivedKey = (key: string) => Buffer.from(`derived/${key}`)
+
 export const makeRocksObjectStore = (cacheBytes = 32 * 1024 * 1024) =>
   Effect.gen(function* () {
     const rocks = yield* Rocks
@@ -206,6 +209,11 @@ export const makeRocksObjectStore = (cacheBytes = 32 * 1024 * 1024) =>
           return Effect.as(writeNew([stored]), id)
         }),
       putBatch: writeNew,
+      getDerived: (key) => rocks.get("meta", derivedKey(key)),
+      putDerived: (key, value) =>
+        rocks.write("meta", [
+          { key: derivedKey(key), value: value === undefined ? undefined : Buffer.from(value) },
+        ]),
       availableBytes: Effect.tryPromise({
         try: async () => {
           const s = await fs.promises.statfs(rocks.dir)

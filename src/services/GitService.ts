@@ -14,7 +14,7 @@
  * them and the node keeps serving others.
  */
 import type { Readable } from "node:stream"
-import { Clock, Context, Effect, Layer } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Queue } from "effect"
 import type { Principal } from "./Auth.ts"
 import { Ledger } from "./Ledger.ts"
 import { type RepoRow, repoKey } from "./Metadata.ts"
@@ -34,6 +34,9 @@ export interface ResponseSink {
 
 export { repoKey }
 
+/** How long after a push its clone list is computed (pushes in a burst share one run). */
+const WARM_DELAY = Duration.seconds(1)
+
 const make = Effect.gen(function* () {
   const objects = yield* ObjectStore
   const refs = yield* RefStore
@@ -44,6 +47,33 @@ const make = Effect.gen(function* () {
   const upload = makeUploadPack({ objects, refs, metrics, advertiser })
   const nonces = makePushNonces()
   const receive = makeReceivePack({ objects, refs, ledger, metrics, replicator, nonces })
+  // After a push, the repository's clone list is computed in the background (one
+  // repository at a time, a moment later), so the next clone need not walk the history.
+  const warming = yield* Queue.sliding<string>(256)
+  yield* Effect.forkScoped(
+    Effect.forever(
+      Effect.gen(function* () {
+        const repo = yield* Queue.take(warming)
+        yield* Effect.sleep(WARM_DELAY)
+        // Pushes that queued the same repository meanwhile are served by this one run.
+        const more = yield* Queue.takeAll(warming)
+        for (const r of new Set([repo, ...more]))
+          yield* upload.warm(r).pipe(
+            Effect.tap((built) =>
+              built
+                ? Effect.logDebug("clone list written").pipe(Effect.annotateLogs({ repo: r }))
+                : Effect.void,
+            ),
+            Effect.catchAllCause((cause) =>
+              Effect.logWarning(
+                "computing the clone list failed; clones will walk instead",
+                cause,
+              ).pipe(Effect.annotateLogs({ repo: r })),
+            ),
+          )
+      }),
+    ),
+  )
   return {
     advertise: (repo: RepoRow, service: "git-upload-pack" | "git-receive-pack", protocol: string) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -63,7 +93,10 @@ const make = Effect.gen(function* () {
       body: Readable,
       sink: ResponseSink,
       options: { maxBytes: number },
-    ) => receive.serve(repo, principal, body, sink, options),
+    ) =>
+      receive
+        .serve(repo, principal, body, sink, options)
+        .pipe(Effect.ensuring(Queue.offer(warming, repoKey(repo)))),
   }
 })
 
@@ -71,5 +104,5 @@ export class GitService extends Context.Tag("guts/GitService")<
   GitService,
   Effect.Effect.Success<typeof make>
 >() {
-  static readonly Live = Layer.effect(GitService, make)
+  static readonly Live = Layer.scoped(GitService, make)
 }

@@ -121,6 +121,16 @@ export interface ObjectStoreShape {
   readonly repair: (
     objects: ReadonlyArray<GitObject>,
   ) => Effect.Effect<ReadonlyArray<ObjectId>, StorageError>
+  /**
+   * Data derived from objects alone (a clone's object list for a set of tips), kept beside
+   * them so that it outlives a restart. Never part of replicated state: anything here can
+   * be dropped and computed again. `undefined` deletes.
+   */
+  readonly getDerived: (key: string) => Effect.Effect<Uint8Array | undefined, StorageError>
+  readonly putDerived: (
+    key: string,
+    value: Uint8Array | undefined,
+  ) => Effect.Effect<void, StorageError>
 }
 
 export class ObjectStore extends Context.Tag("guts/ObjectStore")<ObjectStore, ObjectStoreShape>() {}

@@ -283,6 +283,27 @@ export const objectStoreConformance = (name: string, harness: ObjectStoreHarness
         }),
       ))
 
+    it("keeps derived data by key, replaces it, and deletes it; objects are untouched", () =>
+      run(
+        Effect.gen(function* () {
+          const store = yield* ObjectStore
+          const blob = yield* store.put("blob", Buffer.from("beside derived data\n"))
+          expect(yield* store.getDerived("clone-list/a")).toBeUndefined()
+          yield* store.putDerived("clone-list/a", Buffer.from([1, 2, 3]))
+          yield* store.putDerived("clone-list/b", Buffer.from([4]))
+          expect([...((yield* store.getDerived("clone-list/a")) ?? [])]).toEqual([1, 2, 3])
+          yield* store.putDerived("clone-list/a", Buffer.from([9]))
+          expect([...((yield* store.getDerived("clone-list/a")) ?? [])]).toEqual([9])
+          yield* store.putDerived("clone-list/a", undefined)
+          expect(yield* store.getDerived("clone-list/a")).toBeUndefined()
+          expect([...((yield* store.getDerived("clone-list/b")) ?? [])]).toEqual([4])
+          expect(yield* store.has(blob)).toBe(true)
+          // Derived keys are not object ids: a scrub checks objects only.
+          const report = yield* store.scrub
+          expect(report.corrupt).toEqual([])
+        }),
+      ))
+
     it("reports the free space of its volume", () =>
       run(
         Effect.gen(function* () {

@@ -13,6 +13,7 @@
  */
 import { Effect } from "effect"
 import { isObjectId, type ObjectId, type ObjectType } from "../../domain/git/ObjectId.ts"
+import { RawIdSet } from "../../domain/git/RawIdSet.ts"
 import type { ObjectFilter } from "../../domain/protocol/UploadRequest.ts"
 import type { ObjectCorrupt, ObjectNotFound, StorageError } from "../ObjectStore.ts"
 
@@ -103,6 +104,39 @@ export const parseTreeEntries = (content: Uint8Array): TreeEntry[] | undefined =
   return entries
 }
 
+/**
+ * Calls `visit` with each entry's mode and where its raw 20-byte id lies in `buf`, without
+ * making an object or a string per entry (a clone's walk meets about a million entries).
+ * False when the tree is malformed.
+ */
+export const forEachTreeEntry = (
+  buf: Uint8Array,
+  visit: (mode: number, idOffset: number) => void,
+): boolean => {
+  let pos = 0
+  while (pos < buf.length) {
+    let mode = 0
+    let p = pos
+    while (p < buf.length && buf[p] !== 32) {
+      const d = buf[p]! - 48
+      if (d < 0 || d > 7) return false
+      mode = mode * 8 + d
+      p++
+    }
+    if (p >= buf.length) return false
+    const nul = buf.indexOf(0, p + 1)
+    if (nul < 0 || nul + 21 > buf.length) return false
+    visit(mode, nul + 1)
+    pos = nul + 21
+  }
+  return true
+}
+
+const TREE_KIND = 0o040000
+const GITLINK_KIND = 0o160000
+const hexAt = (buf: Uint8Array, at: number) =>
+  Buffer.from(buf.buffer, buf.byteOffset + at, 20).toString("hex") as ObjectId
+
 /** The object a tag points at (`object <id>` and `type <t>` headers). */
 export const parseTagTarget = (content: Uint8Array): { id: ObjectId; type: string } | undefined => {
   const head = Buffer.from(
@@ -131,7 +165,7 @@ export interface WalkResult {
   /** Objects to send, in pack order: commits (newest first), tags, trees and blobs. */
   readonly objects: ReadonlyArray<{ id: ObjectId; type: ObjectType }>
   /** Objects the client is known to hold (thin-pack delta bases). */
-  readonly known: ReadonlySet<ObjectId>
+  readonly known: { readonly has: (id: ObjectId) => boolean }
   /** New shallow boundary commits (to announce as `shallow`). */
   readonly shallow: ReadonlyArray<ObjectId>
   /** Client shallows that are no longer shallow (to announce as `unshallow`). */
@@ -342,8 +376,10 @@ export const makeWalker = (source: ObjectSource) => {
       )
 
       // 3. Known trees and blobs: everything in the trees of the boundary commits the
-      // client has (parents of what we send that we do not send).
-      const known = new Set<ObjectId>()
+      // client has (parents of what we send that we do not send). Held as raw ids: see
+      // RawIdSet.
+      const known = new RawIdSet()
+      const knownIds = new Set<ObjectId>()
       const sending = new Set(sendCommits.map((c) => c.id))
       const boundary = new Set<ObjectId>()
       for (const c of sendCommits) {
@@ -355,35 +391,31 @@ export const makeWalker = (source: ObjectSource) => {
       // Trees are read a level at a time, in batches of TREE_BATCH: a level of a large
       // history holds thousands of trees, and inflating and parsing all of them at once
       // held hundreds of MB (contents and entries) live during a clone.
-      const eachTreeEntries = (
-        ids: ReadonlyArray<ObjectId>,
-        visit: (entries: ReadonlyArray<TreeEntry>) => void,
-      ) =>
+      const eachTree = (ids: ReadonlyArray<ObjectId>, visit: (content: Uint8Array) => void) =>
         Effect.gen(function* () {
           for (let i = 0; i < ids.length; i += TREE_BATCH) {
             const objs = yield* source.readMany(ids.slice(i, i + TREE_BATCH))
-            for (const o of objs) visit(o ? (parseTreeEntries(o.content) ?? []) : [])
+            for (const o of objs) if (o) visit(o.content)
           }
         })
       let level: ObjectId[] = []
       for (const b of boundary) {
         known.add(b)
         const info = yield* commit(b)
-        if (info) level.push(info.tree)
+        if (info && known.add(info.tree)) level.push(info.tree)
       }
       while (level.length > 0) {
-        const fresh = [...new Set(level)].filter((t) => !known.has(t))
-        for (const t of fresh) known.add(t)
-        const next = new Set<ObjectId>()
-        yield* eachTreeEntries(fresh, (entries) => {
-          for (const e of entries) {
-            if (e.isGitlink) continue
-            if (!e.isTree) known.add(e.id)
-            else if (!known.has(e.id)) next.add(e.id)
-          }
+        const next: ObjectId[] = []
+        yield* eachTree(level, (content) => {
+          forEachTreeEntry(content, (mode, at) => {
+            const kind = mode & 0o170000
+            if (kind === GITLINK_KIND) return
+            if (known.addRaw(content, at) && kind === TREE_KIND) next.push(hexAt(content, at))
+          })
         })
-        level = [...next]
+        level = next
       }
+      for (const id of uninteresting) knownIds.add(id)
 
       // 4. Emit: commits newest first, then trees and blobs of each commit's tree.
       sendCommits.sort((a, b) => b.time - a.time)
@@ -397,31 +429,33 @@ export const makeWalker = (source: ObjectSource) => {
       const treeDepthLimit = filter?.kind === "tree" ? filter.depth : INFINITE_DEPTH
       const trees: ObjectId[] = []
       const blobs: ObjectId[] = []
-      let frontier: ObjectId[] = sendCommits.map((c) => cache.map.get(c.id)!.tree)
+      // Trees and blobs met so far, sent or known (raw ids: see RawIdSet).
+      const met = new RawIdSet(4096)
+      let frontier: ObjectId[] = []
+      for (const c of sendCommits) {
+        const tree = cache.map.get(c.id)!.tree
+        if (!known.has(tree) && met.add(tree)) frontier.push(tree)
+      }
       for (let depth = 0; frontier.length > 0 && depth < treeDepthLimit; depth++) {
-        const fresh: ObjectId[] = []
-        for (const t of frontier) {
-          if (sent.has(t) || known.has(t)) continue
-          sent.add(t)
-          fresh.push(t)
-        }
-        trees.push(...fresh)
-        const next = new Set<ObjectId>()
+        for (const t of frontier) trees.push(t)
+        const next: ObjectId[] = []
         const sized: ObjectId[] = []
-        yield* eachTreeEntries(fresh, (entries) => {
-          for (const e of entries) {
-            if (e.isGitlink) continue
-            if (e.isTree) {
-              if (!sent.has(e.id) && !known.has(e.id)) next.add(e.id)
-              continue
+        const lastLevel = depth + 1 >= treeDepthLimit
+        yield* eachTree(frontier, (content) => {
+          forEachTreeEntry(content, (mode, at) => {
+            const kind = mode & 0o170000
+            if (kind === GITLINK_KIND) return
+            if (kind === TREE_KIND) {
+              if (known.hasRaw(content, at) || !met.addRaw(content, at)) return
+              next.push(hexAt(content, at))
+              return
             }
-            if (sent.has(e.id) || known.has(e.id)) continue
-            if (filter?.kind === "blob:none") continue
-            if (depth + 1 >= treeDepthLimit) continue
-            sent.add(e.id)
-            if (filter?.kind === "blob:limit") sized.push(e.id)
-            else blobs.push(e.id)
-          }
+            if (filter?.kind === "blob:none" || lastLevel) return
+            if (known.hasRaw(content, at) || !met.addRaw(content, at)) return
+            const id = hexAt(content, at)
+            if (filter?.kind === "blob:limit") sized.push(id)
+            else blobs.push(id)
+          })
         })
         if (sized.length > 0) {
           const sizes = yield* source.sizesOf(sized)
@@ -429,27 +463,17 @@ export const makeWalker = (source: ObjectSource) => {
             if ((sizes[i] ?? 0) < (filter as { limit: number }).limit) blobs.push(id)
           })
         }
-        frontier = [...next]
+        frontier = next
       }
       // Objects asked for by id are sent whatever the filter says (lazy fetches).
-      for (const t of directTrees) {
-        if (!sent.has(t)) {
-          sent.add(t)
-          trees.push(t)
-        }
-      }
-      for (const b of directBlobs) {
-        if (!sent.has(b)) {
-          sent.add(b)
-          blobs.push(b)
-        }
-      }
+      for (const t of directTrees) if (met.add(t)) trees.push(t)
+      for (const b of directBlobs) if (met.add(b)) blobs.push(b)
       for (const t of trees) objects.push({ id: t, type: "tree" })
       for (const b of blobs) objects.push({ id: b, type: "blob" })
 
       return {
         objects,
-        known: new Set([...known, ...uninteresting]),
+        known: { has: (id: ObjectId) => knownIds.has(id) || known.has(id) },
         shallow,
         unshallow,
       } as WalkResult

@@ -18,8 +18,9 @@ import type { ResponseSink } from "../GitService.ts"
 import type { ObjectStoreShape, StoredObject } from "../ObjectStore.ts"
 import type { RefStoreShape } from "../RefStore.ts"
 import type { Advertiser } from "./Advertise.ts"
+import { type CloneList, makeCloneLists } from "./CloneLists.ts"
 import { makeWalker, type WalkResult } from "./ObjectWalk.ts"
-import { makeWire, sidebandOf, type Wire } from "./Wire.ts"
+import { makeFramer, makeWire, sidebandOf, type Wire } from "./Wire.ts"
 
 interface Deps {
   readonly objects: ObjectStoreShape
@@ -31,12 +32,9 @@ interface Deps {
 /** Pack output is batched into chunks of about this size before writing. */
 const CHUNK = 256 * 1024
 
-/** How many full-clone object lists are kept (each is a few MB for a large repository). */
-const CLONE_LIST_CACHE = 16
-
 export const makeUploadPack = (deps: Deps) => {
   const { objects, metrics, advertiser } = deps
-  const cloneLists = new Map<string, WalkResult>()
+  const lists = makeCloneLists(objects)
 
   const source = {
     read: (id: ObjectId) => objects.get(id),
@@ -93,21 +91,9 @@ export const makeUploadPack = (deps: Deps) => {
       // `thin` lets a delta name a base written later in this pack or held by the client;
       // which of those holds is decided here, object by object.
       const pack = new PackWriter({ count: list.length, ofsDelta: ofs, thin: true })
-      let pending: Buffer[] = []
-      let pendingBytes = 0
-      let total = 0
-      const sink = (bytes: Buffer) => {
-        pending.push(bytes)
-        pendingBytes += bytes.length
-      }
-      const flushPending = Effect.suspend(() => {
-        if (pendingBytes === 0) return Effect.void
-        const chunk = Buffer.concat(pending, pendingBytes)
-        pending = []
-        total += pendingBytes
-        pendingBytes = 0
-        return wire.data(chunk)
-      })
+      const framer = makeFramer(wire.sideband)
+      const sink = framer.push
+      const send = (end: boolean) => Effect.forEach(framer.take(end), wire.raw, { discard: true })
       const check = (err: PackWriteError | undefined) =>
         err ? Effect.dieMessage(`pack writing failed: ${err.message}`) : Effect.void
       yield* check(pack.headerTo(sink))
@@ -136,13 +122,13 @@ export const makeUploadPack = (deps: Deps) => {
             ),
           )
         }
-        if (pendingBytes >= CHUNK) yield* flushPending
+        if (framer.readyBytes() >= CHUNK) yield* send(false)
       }
       const trailer = pack.trailer()
       if (trailer instanceof PackWriteError) return yield* check(trailer)
       sink(trailer)
-      yield* flushPending
-      metrics.gitBytesServed.inc(total)
+      yield* send(true)
+      metrics.gitBytesServed.inc(framer.total())
       if (!quiet) yield* wire.progress(`Total ${list.length} (reused ${list.length})\n`)
     })
 
@@ -165,20 +151,17 @@ export const makeUploadPack = (deps: Deps) => {
         }
       }
       // A full clone's object list depends only on the wanted ids (content-addressed
-      // history never changes), so it is computed once and reused: the role git's
-      // reachability bitmaps play for http-backend.
+      // history never changes), so it is computed once and kept (CloneLists.ts).
       const plainClone =
         common.length === 0 &&
         req.shallows.length === 0 &&
         !isDeepen(req) &&
         req.filter === undefined
-      const cacheKey = plainClone ? [...req.wants].sort().join(",") : undefined
-      if (cacheKey) {
-        const hit = cloneLists.get(cacheKey)
+      if (plainClone) {
+        const hit = yield* lists.get(req.wants)
         if (hit) {
-          cloneLists.delete(cacheKey)
-          cloneLists.set(cacheKey, hit)
-          return hit
+          metrics.gitCloneLists.inc({ outcome: "reused" })
+          return listResult(hit)
         }
       }
       const result = yield* walker.walk({
@@ -190,11 +173,39 @@ export const makeUploadPack = (deps: Deps) => {
         deepenNotTips: notTips,
         filter: req.filter,
       })
-      if (cacheKey) {
-        cloneLists.set(cacheKey, result)
-        if (cloneLists.size > CLONE_LIST_CACHE) cloneLists.delete(cloneLists.keys().next().value!)
+      if (plainClone) {
+        // Kept on disk only when it is what a clone of the repository asks for: a client
+        // choosing other want sets must not fill the disk with lists.
+        const canonical = yield* cloneWants(repo)
+        const same = sameSet(canonical, req.wants)
+        yield* lists.put(req.wants, result.objects, same ? repo : undefined)
+        metrics.gitCloneLists.inc({ outcome: "walked" })
       }
       return result
+    })
+
+  /** What `git clone` asks for: the tips of every branch and tag. */
+  const cloneWants = (repo: string) =>
+    Effect.map(advertiser.load(repo), ({ refs }) => [
+      ...new Set(
+        refs
+          .filter((r) => r.name.startsWith("refs/heads/") || r.name.startsWith("refs/tags/"))
+          .map((r) => r.id),
+      ),
+    ])
+
+  /**
+   * Computes and keeps the object list a clone of `repo` will ask for, unless it is
+   * already known (run in the background after a push).
+   */
+  const warm = (repo: string) =>
+    Effect.gen(function* () {
+      const wants = yield* cloneWants(repo)
+      if (wants.length === 0 || (yield* lists.has(wants))) return false
+      const result = yield* makeWalker(source).walk({ wants, haves: [], clientShallows: [] })
+      yield* lists.put(wants, result.objects, repo)
+      metrics.gitCloneLists.inc({ outcome: "warmed" })
+      return true
     })
 
   const isDeepen = (req: UploadRequest) =>
@@ -361,5 +372,20 @@ export const makeUploadPack = (deps: Deps) => {
       metrics.gitOperations.inc({ service: "upload-pack", outcome: "ok" })
     })
 
-  return { serve }
+  return { serve, warm }
+}
+
+const NOTHING_KNOWN = { has: () => false }
+
+const listResult = (objects: CloneList): WalkResult => ({
+  objects,
+  known: NOTHING_KNOWN,
+  shallow: [],
+  unshallow: [],
+})
+
+const sameSet = (a: ReadonlyArray<ObjectId>, b: ReadonlyArray<ObjectId>) => {
+  const x = new Set(a)
+  const y = new Set(b)
+  return x.size === y.size && [...x].every((id) => y.has(id))
 }

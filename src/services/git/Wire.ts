@@ -29,6 +29,7 @@ export const makeWire = (sink: ResponseSink, sideband: Sideband) => {
       }
     })
   return {
+    sideband,
     line: (text: string) => sink.write(pktLine(text)),
     flush: () => sink.write(FLUSH_PKT),
     raw: (bytes: Uint8Array) => sink.write(bytes),
@@ -46,3 +47,60 @@ export const makeWire = (sink: ResponseSink, sideband: Sideband) => {
 }
 
 export type Wire = ReturnType<typeof makeWire>
+
+/**
+ * Collects pack bytes straight into side-band frames as they are produced: each byte is
+ * copied once, instead of once into a chunk and again into each frame. Full frames wait
+ * in `ready` until the caller sends them.
+ */
+export const makeFramer = (sideband: Sideband) => {
+  const payload =
+    sideband === "side-band-64k"
+      ? SIDEBAND_64K
+      : sideband === "side-band"
+        ? SIDEBAND_SMALL
+        : SIDEBAND_64K
+  const head = sideband === "none" ? 0 : 5
+  let frame = Buffer.allocUnsafe(head + payload)
+  let used = 0
+  let ready: Buffer[] = []
+  let readyBytes = 0
+  let total = 0
+  const close = () => {
+    if (used === 0) return
+    if (head > 0) {
+      frame.write((used + head).toString(16).padStart(4, "0"), 0, "latin1")
+      frame[4] = 1
+    }
+    const f = used === payload ? frame : frame.subarray(0, head + used)
+    ready.push(f)
+    readyBytes += f.length
+    total += used
+    frame = Buffer.allocUnsafe(head + payload)
+    used = 0
+  }
+  return {
+    push: (bytes: Uint8Array) => {
+      let off = 0
+      while (off < bytes.length) {
+        const n = Math.min(payload - used, bytes.length - off)
+        frame.set(bytes.subarray(off, off + n), head + used)
+        used += n
+        off += n
+        if (used === payload) close()
+      }
+    },
+    /** Bytes of full frames waiting to be sent. */
+    readyBytes: () => readyBytes,
+    /** The frames to send now (with `end`, the last partial one too). */
+    take: (end = false) => {
+      if (end) close()
+      const out = ready
+      ready = []
+      readyBytes = 0
+      return out
+    },
+    /** Pack bytes framed so far. */
+    total: () => total,
+  }
+}
