@@ -6,6 +6,7 @@ import {
   cloneListKey,
   decodeCloneList,
   encodeCloneList,
+  extendCloneList,
   makeCloneLists,
 } from "../../src/services/git/CloneLists.ts"
 
@@ -26,6 +27,24 @@ describe("clone lists", () => {
     const badType = Buffer.from(bytes)
     badType[21] = 9
     expect(decodeCloneList(badType)).toBeUndefined()
+  })
+
+  it("extend a list by a push's objects: grouped tags, commits, trees, blobs; each once", () => {
+    const added = [
+      { id: id(1), type: "tag" as const },
+      { id: id(9), type: "commit" as const },
+      { id: id(10), type: "tree" as const },
+      { id: id(11), type: "blob" as const },
+    ]
+    expect(extendCloneList(added, list).map((o) => o.id)).toEqual([
+      id(1),
+      id(9),
+      id(2),
+      id(10),
+      id(3),
+      id(11),
+      id(4),
+    ])
   })
 
   it("key a want set by its members, not their order or repetition", () => {

@@ -1,8 +1,9 @@
 /**
  * Clone lists (src/services/git/CloneLists.ts): after a push the node computes, in the
  * background, the objects a `git clone` of the repository needs; clones then reuse that
- * list instead of walking the history, also after a restart. A force push that drops a
- * commit gives a new list: the dropped commit is never served from the old one.
+ * list instead of walking the history, also after a restart. A push on top extends the
+ * list; a force push that drops a commit gives a new list: the dropped commit is never
+ * served from the old one.
  */
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
@@ -58,8 +59,20 @@ describe("clone lists", () => {
       expect(await refsOf(c1)).toEqual(await refsOf(src))
       await git(c1, ["fsck", "--full"])
 
-      // Drop the last commit: the clone list is computed again for the new tips.
-      await git(src, ["reset", "-q", "--hard", "HEAD~1"])
+      // A push on top: the list is extended by what it added, not walked again.
+      write(src, "more.txt", "on top\n")
+      await commitAll(src, "on top", 10)
+      await git(src, ["push", "-q", url(), "main"])
+      await waitForCount(node, "extended", 1)
+      const c1b = path.join(work, "c1b")
+      await git(work, ["clone", "-q", "--mirror", url(), c1b])
+      expect(await listCount(node, "reused")).toBe(2)
+      expect(await refsOf(c1b)).toEqual(await refsOf(src))
+      await git(c1b, ["fsck", "--full"])
+      expect(await listCount(node, "warmed")).toBe(1)
+
+      // Drop the last two commits: the clone list is computed again for the new tips.
+      await git(src, ["reset", "-q", "--hard", "HEAD~2"])
       await git(src, ["push", "-q", "--force", url(), "main"])
       const warmedBefore = await listCount(node, "warmed")
       await waitForCount(node, "warmed", warmedBefore + 1)

@@ -112,10 +112,32 @@ export const makeCloneLists = (objects: ObjectStoreShape, options: CloneListsOpt
       remember(key, encoded)
       if (repo === undefined) return
       yield* objects.putDerived(storedKey(key), encoded)
-      const previous = yield* objects.getDerived(repoKey(repo))
-      const before = previous ? Buffer.from(previous).toString("utf8") : undefined
-      if (before && before !== key) yield* objects.putDerived(storedKey(before), undefined)
-      yield* objects.putDerived(repoKey(repo), Buffer.from(key))
+      const before = yield* pointer(repo)
+      if (before && before.key !== key) yield* objects.putDerived(storedKey(before.key), undefined)
+      yield* objects.putDerived(
+        repoKey(repo),
+        Buffer.from(JSON.stringify({ key, wants: [...new Set(wants)] })),
+      )
+    })
+
+  const pointer = (repo: string) =>
+    Effect.map(objects.getDerived(repoKey(repo)), (v) => {
+      if (!v) return undefined
+      try {
+        const p = JSON.parse(Buffer.from(v).toString("utf8")) as { key: string; wants: ObjectId[] }
+        return typeof p.key === "string" && Array.isArray(p.wants) ? p : undefined
+      } catch {
+        return undefined
+      }
+    })
+
+  /** The repository's stored list and the wants it was computed for, if any. */
+  const previous = (repo: string) =>
+    Effect.gen(function* () {
+      const p = yield* pointer(repo)
+      if (!p) return undefined
+      const list = yield* get(p.wants)
+      return list ? { wants: p.wants, list } : undefined
     })
 
   /** Whether a list for these wants is stored. */
@@ -125,7 +147,26 @@ export const makeCloneLists = (objects: ObjectStoreShape, options: CloneListsOpt
       (v) => v !== undefined || memory.has(cloneListKey(wants)),
     )
 
-  return { get, put, has }
+  return { get, put, has, previous }
 }
 
 export type CloneLists = ReturnType<typeof makeCloneLists>
+
+const ORDER: Record<ObjectType, number> = { tag: 0, commit: 1, tree: 2, blob: 3 }
+
+/**
+ * A list extended by the objects a push added: grouped by type in pack order (tags,
+ * commits, trees, blobs), the added ones of each group first, each object once.
+ */
+export const extendCloneList = (added: CloneList, before: CloneList): CloneList => {
+  const seen = new Set<ObjectId>()
+  const out: Array<{ id: ObjectId; type: ObjectType }> = []
+  for (let group = 0; group < 4; group++)
+    for (const source of [added, before])
+      for (const o of source)
+        if (ORDER[o.type] === group && !seen.has(o.id)) {
+          seen.add(o.id)
+          out.push(o)
+        }
+  return out
+}

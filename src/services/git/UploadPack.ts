@@ -18,7 +18,9 @@ import type { ResponseSink } from "../GitService.ts"
 import type { ObjectStoreShape, StoredObject } from "../ObjectStore.ts"
 import type { RefStoreShape } from "../RefStore.ts"
 import type { Advertiser } from "./Advertise.ts"
-import { type CloneList, makeCloneLists } from "./CloneLists.ts"
+import { ObjectStore } from "../ObjectStore.ts"
+import { rangeFacts } from "./Ancestry.ts"
+import { type CloneList, extendCloneList, makeCloneLists } from "./CloneLists.ts"
 import { makeWalker, type WalkResult } from "./ObjectWalk.ts"
 import { makeFramer, makeWire, sidebandOf, type Wire } from "./Wire.ts"
 
@@ -202,11 +204,49 @@ export const makeUploadPack = (deps: Deps) => {
     Effect.gen(function* () {
       const wants = yield* cloneWants(repo)
       if (wants.length === 0 || (yield* lists.has(wants))) return false
+      const before = yield* lists.previous(repo)
+      if (before && (yield* onlyGrew(before.wants, wants))) {
+        // The usual push adds commits on top: walk only what it added.
+        const added = yield* makeWalker(source).walk({
+          wants,
+          haves: before.wants,
+          clientShallows: [],
+        })
+        yield* lists.put(wants, extendCloneList(added.objects, before.list), repo)
+        metrics.gitCloneLists.inc({ outcome: "extended" })
+        return true
+      }
       const result = yield* makeWalker(source).walk({ wants, haves: [], clientShallows: [] })
       yield* lists.put(wants, result.objects, repo)
       metrics.gitCloneLists.inc({ outcome: "warmed" })
       return true
     })
+
+  /**
+   * Whether every old tip that is gone is a commit the new tips descend from: then the old
+   * list plus what the push added is exactly what the new tips reach. A deleted branch or
+   * tag, or a forced update, means objects may have become unreachable: walk afresh so a
+   * clone never gets them.
+   */
+  const onlyGrew = (before: ReadonlyArray<ObjectId>, after: ReadonlyArray<ObjectId>) =>
+    Effect.gen(function* () {
+      const now = new Set(after)
+      const gone = before.filter((id) => !now.has(id))
+      const fresh = after.filter((id) => !before.includes(id))
+      for (const old of gone) {
+        if ((yield* objects.getStored(old)).type !== "commit") return false
+        let kept = false
+        for (const tip of fresh) {
+          if ((yield* objects.getStored(tip)).type !== "commit") continue
+          if ((yield* rangeFacts(old, tip)).fastForward) {
+            kept = true
+            break
+          }
+        }
+        if (!kept) return false
+      }
+      return true
+    }).pipe(Effect.provideService(ObjectStore, objects))
 
   const isDeepen = (req: UploadRequest) =>
     req.depth !== undefined || req.deepenSince !== undefined || req.deepenNot.length > 0
