@@ -21,7 +21,7 @@ import {
   startHttpBackend,
   stats,
   timeGit,
-  waitForCloneList,
+  waitForCloneLists,
   withToken,
   writeResult,
 } from "./lib.ts"
@@ -45,7 +45,7 @@ git(bare, ["push", "-q", withToken(`${setup.url}/admin/bench.git`, setup.token),
 // The node computes the repository's clone list in the background after a push (as git
 // writes reachability bitmaps when it repacks; the reference repository has them).
 const t0 = Date.now()
-const indexed = await waitForCloneList(setup)
+const indexed = await waitForCloneLists(setup)
 log(
   indexed
     ? `clone list written ${Date.now() - t0} ms after the push`

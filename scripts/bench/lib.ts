@@ -292,12 +292,16 @@ export const metricValue = async (guts: GutsProcess, name: string, labels = "") 
   return sum
 }
 
-/** Waits (up to `timeoutMs`) until the node has written the clone list of a push. */
-export const waitForCloneList = async (guts: GutsProcess, timeoutMs = 120_000) => {
+/**
+ * Waits (up to `timeoutMs`) until the node has no clone list left to compute: the
+ * background work a push leaves, so that it does not run into the next measurement.
+ * True when the node went idle; the wait starts after the push has returned.
+ */
+export const waitForCloneLists = async (guts: GutsProcess, timeoutMs = 120_000) => {
   const start = Date.now()
   while (Date.now() - start < timeoutMs) {
-    if ((await metricValue(guts, "guts_git_clone_lists_total", 'outcome="warmed"')) > 0) return true
-    await new Promise((r) => setTimeout(r, 200))
+    if ((await metricValue(guts, "guts_git_clone_lists_pending")) === 0) return true
+    await new Promise((r) => setTimeout(r, 50))
   }
   return false
 }

@@ -47,6 +47,11 @@ const makeMetrics = () => {
       labelNames: ["outcome"] as const,
       registers: [registry],
     }),
+    gitCloneListsPending: new prom.Gauge({
+      name: "guts_git_clone_lists_pending",
+      help: "Repositories whose clone list is waiting to be computed after a push",
+      registers: [registry],
+    }),
     gitOperations: new prom.Counter({
       name: "guts_git_operations_total",
       help: "Git protocol operations by service and outcome",

@@ -49,28 +49,47 @@ const make = Effect.gen(function* () {
   const receive = makeReceivePack({ objects, refs, ledger, metrics, replicator, nonces })
   // After a push, the repository's clone list is computed in the background (one
   // repository at a time, a moment later), so the next clone need not walk the history.
-  const warming = yield* Queue.sliding<string>(256)
+  const warming = yield* Queue.unbounded<string>()
+  const queued = new Set<string>()
+  let working = 0
+  const gauge = () => metrics.gitCloneListsPending.set(queued.size + working)
+  const enqueue = (repo: string) =>
+    Effect.suspend(() => {
+      if (queued.has(repo)) return Effect.void
+      queued.add(repo)
+      gauge()
+      return Queue.offer(warming, repo)
+    })
   yield* Effect.forkScoped(
     Effect.forever(
       Effect.gen(function* () {
-        const repo = yield* Queue.take(warming)
+        const first = yield* Queue.take(warming)
         yield* Effect.sleep(WARM_DELAY)
-        // Pushes that queued the same repository meanwhile are served by this one run.
-        const more = yield* Queue.takeAll(warming)
-        for (const r of new Set([repo, ...more]))
-          yield* upload.warm(r).pipe(
+        // Pushes that queued other repositories meanwhile are served in this round too.
+        for (const repo of [first, ...(yield* Queue.takeAll(warming))]) {
+          // Taken off the queue before the work: a push arriving meanwhile queues it again.
+          queued.delete(repo)
+          working = 1
+          yield* upload.warm(repo).pipe(
             Effect.tap((built) =>
               built
-                ? Effect.logDebug("clone list written").pipe(Effect.annotateLogs({ repo: r }))
+                ? Effect.logDebug("clone list written").pipe(Effect.annotateLogs({ repo }))
                 : Effect.void,
             ),
             Effect.catchAllCause((cause) =>
               Effect.logWarning(
                 "computing the clone list failed; clones will walk instead",
                 cause,
-              ).pipe(Effect.annotateLogs({ repo: r })),
+              ).pipe(Effect.annotateLogs({ repo })),
+            ),
+            Effect.ensuring(
+              Effect.sync(() => {
+                working = 0
+                gauge()
+              }),
             ),
           )
+        }
       }),
     ),
   )
@@ -96,7 +115,7 @@ const make = Effect.gen(function* () {
     ) =>
       receive
         .serve(repo, principal, body, sink, options)
-        .pipe(Effect.ensuring(Queue.offer(warming, repoKey(repo)))),
+        .pipe(Effect.ensuring(enqueue(repoKey(repo)))),
   }
 })
 
