@@ -92,6 +92,9 @@ const completedRun = (repo: string, sha: string) =>
     return run as { id: number; conclusion: string } | undefined
   })
 
+// Test files share a process (vitest.config.ts): what this file sets, it puts back.
+const savedSecretsKey = process.env.GUTS_CI_SECRETS_KEY
+
 beforeAll(async () => {
   // Secrets are encrypted at rest under this key (the node reads it from its environment).
   process.env.GUTS_CI_SECRETS_KEY = "e2e-ci-secrets-key"
@@ -104,6 +107,8 @@ afterAll(async () => {
   for (const r of runners) if (r.exitCode === null) r.kill("SIGKILL")
   await node?.close()
   fs.rmSync(work, { recursive: true, force: true })
+  if (savedSecretsKey === undefined) delete process.env.GUTS_CI_SECRETS_KEY
+  else process.env.GUTS_CI_SECRETS_KEY = savedSecretsKey
 })
 
 describe("CI with a real runner", () => {

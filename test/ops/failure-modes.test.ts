@@ -38,10 +38,13 @@ afterAll(async () => {
 
 const member = (i: number) => cluster.members[i]!
 let commits = 0
-/** Commits something new and pushes it to member i's `branch`. */
-const push = async (i: number, branch: string) => {
+/** Commits something new (one commit at a time: they share the work tree). */
+const commitNext = async () => {
   write(work, "forecast.txt", `forecast ${++commits}\n`)
-  const sha = await commitAll(work, `forecast ${commits}`, commits)
+  return commitAll(work, `forecast ${commits}`, commits)
+}
+/** Pushes a commit to member i's `branch`. */
+const pushSha = async (i: number, sha: string, branch: string) => {
   const m = member(i)
   const r = await runGit(work, [
     "push",
@@ -51,6 +54,8 @@ const push = async (i: number, branch: string) => {
   ])
   return { ...r, sha }
 }
+/** Commits something new and pushes it to member i's `branch`. */
+const push = async (i: number, branch: string) => pushSha(i, await commitNext(), branch)
 const ready = async (i: number) => {
   const res = await fetch(`${member(i).url}/health/ready`)
   return { status: res.status, body: (await res.json()) as { problems: string[] } }
@@ -61,18 +66,23 @@ const heights = async (idx: number[]) =>
 describe("failure modes", () => {
   it("a partitioned minority cannot write; the majority goes on; all converge after healing", async () => {
     cluster.isolate(3)
-    const minority = await push(3, "minority")
+    // The minority's push fails only once the submit timeout has passed; meanwhile the
+    // isolated node's readiness is checked and the majority writes.
+    const minorityPush = pushSha(3, await commitNext(), "minority")
+    const [isolated, majority] = await Promise.all([
+      eventually(
+        "the isolated node reports too few peers",
+        () => ready(3),
+        (r) => r.status === 503,
+      ),
+      push(0, "main"),
+    ])
+    const minority = await minorityPush
     expect(minority.code).not.toBe(0)
     expect(minority.stderr).toContain("writes are unavailable")
     expect(minority.stderr).toContain("fewer than a quorum of validators may be reachable")
-    const isolated = await eventually(
-      "the isolated node reports too few peers",
-      () => ready(3),
-      (r) => r.status === 503,
-    )
     expect(isolated.body.problems.join("\n")).toMatch(/0 peer\(s\) connected, 2 required/)
 
-    const majority = await push(0, "main")
     expect(majority.stderr).toBe("")
     expect(majority.code).toBe(0)
     const majorityHeight = await heights([0, 1, 2])
@@ -108,16 +118,18 @@ describe("failure modes", () => {
   }, 150_000)
 
   it("with more than f validators down writes halt with a clear error, and resume with a quorum", async () => {
-    await cluster.kill(2)
-    await cluster.kill(3)
-    const halted = await push(0, "main")
+    await Promise.all([cluster.kill(2), cluster.kill(3)])
+    // The push fails once the submit timeout has passed; readiness is checked meanwhile.
+    const [halted, survivors] = await Promise.all([
+      push(0, "main"),
+      eventually(
+        "the survivors report too few peers",
+        () => ready(0),
+        (r) => r.status === 503,
+      ),
+    ])
     expect(halted.code).not.toBe(0)
     expect(halted.stderr).toContain("writes are unavailable")
-    const survivors = await eventually(
-      "the survivors report too few peers",
-      () => ready(0),
-      (r) => r.status === 503,
-    )
     expect(survivors.body.problems.join("\n")).toMatch(/1 peer\(s\) connected, 2 required/)
 
     await cluster.start(2) // three of four: a quorum again
