@@ -21,6 +21,7 @@ import { type RepoRow, repoKey } from "./Metadata.ts"
 import { ObjectReplicator } from "./ObjectReplicator.ts"
 import { ObjectStore } from "./ObjectStore.ts"
 import { RefStore } from "./RefStore.ts"
+import { RepoObjects } from "./RepoObjects.ts"
 import { Metrics } from "../layers/Metrics.ts"
 import { makeUploadPack } from "./git/UploadPack.ts"
 import { makeReceivePack } from "./git/ReceivePack.ts"
@@ -43,7 +44,8 @@ const make = Effect.gen(function* () {
   const advertiser = makeAdvertiser({ objects, refs })
   const upload = makeUploadPack({ objects, refs, metrics, advertiser })
   const nonces = makePushNonces()
-  const receive = makeReceivePack({ objects, refs, ledger, metrics, replicator, nonces })
+  const scope = yield* RepoObjects
+  const receive = makeReceivePack({ objects, refs, ledger, metrics, replicator, nonces, scope })
   return {
     advertise: (repo: RepoRow, service: "git-upload-pack" | "git-receive-pack", protocol: string) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
