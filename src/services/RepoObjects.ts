@@ -198,6 +198,8 @@ export const makeRepoObjects = (options: { readonly cacheBytes?: number } = {}) 
 
     return {
       invisible,
+      /** Closures held in memory: how many repositories, how many bytes. */
+      cached: Effect.sync(() => ({ repos: cache.size, bytes: cachedBytes })),
       /** Is `id` visible in `repo`? */
       visible: (repo: ScopedRepo, id: ObjectId) =>
         Effect.map(invisible(repo, [id]), (hidden) => hidden.length === 0),
