@@ -14,7 +14,9 @@
  * as if it were missing. Visibility is closed under references: every write checks what
  * its new objects name, so whatever a visible object names is visible too.
  *
- * Cost: an id that is a tip or recorded as uploaded needs no walk. Otherwise the closure
+ * Cost: an id that is a tip or recorded as uploaded needs no walk. Next come the tips'
+ * snapshots (each tip commit's tree, walked without history): where a push's external
+ * references are, so a push to a repository needs no history walk. Otherwise the closure
  * of R's tips is computed once with ObjectWalk's walker (what a clone enumerates) and
  * kept as one sorted buffer of 20-byte ids (a 32k-object repository: 640 KB); a later ref
  * update extends it by walking only from the new tips, stopping at what is known. Cached
@@ -175,6 +177,19 @@ export const makeRepoObjects = (options: { readonly cacheBytes?: number } = {}) 
         }),
       )
 
+    /**
+     * The objects of the tips' own snapshots (each tip commit, its tree, every tree and blob
+     * in it): where a push's external references almost always are (the parent commit, the
+     * subtrees and files it did not change). Not cached; empty if the walk fails.
+     */
+    const snapshotOf = (tips: ReadonlyArray<ObjectId>) =>
+      makeWalker(source)
+        .walk({ wants: tips, haves: [], clientShallows: [], depth: 1 })
+        .pipe(
+          Effect.map((w) => new Set<ObjectId>(w.objects.map((o) => o.id))),
+          Effect.orElseSucceed(() => new Set<ObjectId>()),
+        )
+
     /** The ids (distinct, in order of first appearance) that are not visible in `repo`. */
     const invisible = (repo: ScopedRepo, ids: ReadonlyArray<ObjectId>) =>
       Effect.gen(function* () {
@@ -192,6 +207,12 @@ export const makeRepoObjects = (options: { readonly cacheBytes?: number } = {}) 
         pending = pending.filter((_, i) => !recorded[i])
         if (pending.length === 0 || tips.length === 0) return pending
         if (cached && tips.every((t) => cached.tips.has(t))) return pending
+        if (!cached) {
+          // Before walking the whole history: the tips' snapshots often hold them all.
+          const snapshot = yield* snapshotOf(tips)
+          pending = pending.filter((id) => !snapshot.has(id))
+          if (pending.length === 0) return pending
+        }
         const closure = yield* closureOf(key, tips)
         return closure ? pending.filter((id) => !sortedHas(closure.ids, id)) : pending
       })

@@ -123,6 +123,9 @@ describe("RepoObjects", () => {
         yield* setRef(theirs, "refs/heads/main", secretCommit)
 
         const scope = yield* makeRepoObjects()
+        // What the tip's own tree holds is found without walking (or caching) the history.
+        expect(yield* scope.invisible(mine, [t2, blob2, sub, nested])).toEqual([])
+        expect((yield* scope.cached).repos).toBe(0)
         const reachable = [c1, c2, t1, t2, sub, blob1, blob2, nested, tag]
         expect(yield* scope.invisible(mine, reachable)).toEqual([])
         expect(yield* scope.invisible(mine, [secretBlob, secretTree, secretCommit, c1])).toEqual([
@@ -130,6 +133,8 @@ describe("RepoObjects", () => {
           secretTree,
           secretCommit,
         ])
+        // Not found in the snapshots: the whole history was walked, and is kept.
+        expect((yield* scope.cached).repos).toBe(1)
         // Shared history is visible in both; each repository's own objects only in it.
         expect(yield* scope.visible(theirs, c1)).toBe(true)
         expect(yield* scope.visible(theirs, blob2)).toBe(false)
