@@ -41,6 +41,10 @@ export type ScopedRepo = Pick<RepoRow, "id" | "created_at" | "owner_login" | "na
 /** Bytes of cached closures kept in all (20 per object). */
 export const CLOSURE_CACHE_BYTES = 16 * 1024 * 1024
 
+/** Tip snapshots kept (most recent), each at most SNAPSHOT_BYTES. */
+const SNAPSHOTS_KEPT = 4
+const SNAPSHOT_BYTES = 1024 * 1024
+
 interface Closure {
   /** Every tip the closure was computed from. */
   readonly tips: ReadonlySet<ObjectId>
@@ -180,15 +184,28 @@ export const makeRepoObjects = (options: { readonly cacheBytes?: number } = {}) 
     /**
      * The objects of the tips' own snapshots (each tip commit, its tree, every tree and blob
      * in it): where a push's external references almost always are (the parent commit, the
-     * subtrees and files it did not change). Not cached; empty if the walk fails.
+     * subtrees and files it did not change). Empty if the walk fails. The last few are kept
+     * (a push asks twice: for its thin bases, then for its references).
      */
-    const snapshotOf = (tips: ReadonlyArray<ObjectId>) =>
-      makeWalker(source)
-        .walk({ wants: tips, haves: [], clientShallows: [], depth: 1 })
-        .pipe(
-          Effect.map((w) => new Set<ObjectId>(w.objects.map((o) => o.id))),
-          Effect.orElseSucceed(() => new Set<ObjectId>()),
-        )
+    const snapshots = new Map<string, { readonly tips: string; readonly ids: Buffer }>()
+    const snapshotOf = (key: string, tips: ReadonlyArray<ObjectId>) =>
+      Effect.gen(function* () {
+        const signature = [...tips].sort().join("")
+        const hit = snapshots.get(key)
+        if (hit?.tips === signature) return hit.ids
+        const ids = yield* makeWalker(source)
+          .walk({ wants: tips, haves: [], clientShallows: [], depth: 1 })
+          .pipe(
+            Effect.map((w) => sortedIds(w.objects.map((o) => o.id))),
+            Effect.orElseSucceed(() => Buffer.alloc(0)),
+          )
+        snapshots.delete(key)
+        if (ids.length <= SNAPSHOT_BYTES) {
+          snapshots.set(key, { tips: signature, ids })
+          if (snapshots.size > SNAPSHOTS_KEPT) snapshots.delete(snapshots.keys().next().value!)
+        }
+        return ids
+      })
 
     /** The ids (distinct, in order of first appearance) that are not visible in `repo`. */
     const invisible = (repo: ScopedRepo, ids: ReadonlyArray<ObjectId>) =>
@@ -209,8 +226,8 @@ export const makeRepoObjects = (options: { readonly cacheBytes?: number } = {}) 
         if (cached && tips.every((t) => cached.tips.has(t))) return pending
         if (!cached) {
           // Before walking the whole history: the tips' snapshots often hold them all.
-          const snapshot = yield* snapshotOf(tips)
-          pending = pending.filter((id) => !snapshot.has(id))
+          const snapshot = yield* snapshotOf(key, tips)
+          pending = pending.filter((id) => !sortedHas(snapshot, id))
           if (pending.length === 0) return pending
         }
         const closure = yield* closureOf(key, tips)
