@@ -16,7 +16,9 @@
  *
  * Cost: an id that is a tip or recorded as uploaded needs no walk. Next come the tips'
  * snapshots (each tip commit's tree, walked without history): where a push's external
- * references are, so a push to a repository needs no history walk. Otherwise the closure
+ * references are, so a push to a repository needs no history walk; then the history's
+ * commits alone (no tree read) and the snapshots of those the asker named (a push based
+ * on an older commit). Otherwise the closure
  * of R's tips is computed once with ObjectWalk's walker (what a clone enumerates) and
  * kept as one sorted buffer of 20-byte ids (a 32k-object repository: 640 KB); a later ref
  * update extends it by walking only from the new tips, stopping at what is known. Cached
@@ -28,6 +30,7 @@
  */
 import { Context, Effect, Layer } from "effect"
 import type { ObjectId } from "../domain/git/ObjectId.ts"
+import type { ObjectFilter } from "../domain/protocol/UploadRequest.ts"
 import { makeWalker, type ObjectSource } from "./git/ObjectWalk.ts"
 import { type RepoRow, repoKey } from "./Metadata.ts"
 import { ObjectReplicator } from "./ObjectReplicator.ts"
@@ -41,8 +44,8 @@ export type ScopedRepo = Pick<RepoRow, "id" | "created_at" | "owner_login" | "na
 /** Bytes of cached closures kept in all (20 per object). */
 export const CLOSURE_CACHE_BYTES = 16 * 1024 * 1024
 
-/** Tip snapshots kept (most recent), each at most SNAPSHOT_BYTES. */
-const SNAPSHOTS_KEPT = 4
+/** Snapshots (and commit lists) kept, most recent, each at most SNAPSHOT_BYTES. */
+const SNAPSHOTS_KEPT = 6
 const SNAPSHOT_BYTES = 1024 * 1024
 
 interface Closure {
@@ -188,13 +191,17 @@ export const makeRepoObjects = (options: { readonly cacheBytes?: number } = {}) 
      * (a push asks twice: for its thin bases, then for its references).
      */
     const snapshots = new Map<string, { readonly tips: string; readonly ids: Buffer }>()
-    const snapshotOf = (key: string, tips: ReadonlyArray<ObjectId>) =>
+    const snapshotOf = (
+      key: string,
+      tips: ReadonlyArray<ObjectId>,
+      shape: { depth: number } | { filter: ObjectFilter } = { depth: 1 },
+    ) =>
       Effect.gen(function* () {
         const signature = [...tips].sort().join("")
         const hit = snapshots.get(key)
         if (hit?.tips === signature) return hit.ids
         const ids = yield* makeWalker(source)
-          .walk({ wants: tips, haves: [], clientShallows: [], depth: 1 })
+          .walk({ wants: tips, haves: [], clientShallows: [], ...shape })
           .pipe(
             Effect.map((w) => sortedIds(w.objects.map((o) => o.id))),
             Effect.orElseSucceed(() => Buffer.alloc(0)),
@@ -205,6 +212,28 @@ export const makeRepoObjects = (options: { readonly cacheBytes?: number } = {}) 
           if (snapshots.size > SNAPSHOTS_KEPT) snapshots.delete(snapshots.keys().next().value!)
         }
         return ids
+      })
+
+    /**
+     * What is left of `pending` after the cheap looks, before walking the whole history: the
+     * tips' snapshots; then every commit of the history (a walk that reads no tree) and the
+     * snapshots of the asked ids that are among those commits (a push based on an older
+     * commit names it and the files it did not change).
+     */
+    const cheapLooks = (key: string, tips: ReadonlyArray<ObjectId>, asked: ObjectId[]) =>
+      Effect.gen(function* () {
+        const snapshot = yield* snapshotOf(key, tips)
+        let pending = asked.filter((id) => !sortedHas(snapshot, id))
+        if (pending.length === 0) return pending
+        const commits = yield* snapshotOf(`${key}\0commits`, tips, {
+          filter: { kind: "tree", depth: 0 },
+        })
+        const older = pending.filter((id) => sortedHas(commits, id))
+        if (older.length === 0) return pending
+        pending = pending.filter((id) => !sortedHas(commits, id))
+        if (pending.length === 0) return pending
+        const theirs = yield* snapshotOf(`${key}\0older`, older)
+        return pending.filter((id) => !sortedHas(theirs, id))
       })
 
     /** The ids (distinct, in order of first appearance) that are not visible in `repo`. */
@@ -225,9 +254,7 @@ export const makeRepoObjects = (options: { readonly cacheBytes?: number } = {}) 
         if (pending.length === 0 || tips.length === 0) return pending
         if (cached && tips.every((t) => cached.tips.has(t))) return pending
         if (!cached) {
-          // Before walking the whole history: the tips' snapshots often hold them all.
-          const snapshot = yield* snapshotOf(key, tips)
-          pending = pending.filter((id) => !sortedHas(snapshot, id))
+          pending = yield* cheapLooks(key, tips, pending)
           if (pending.length === 0) return pending
         }
         const closure = yield* closureOf(key, tips)

@@ -158,6 +158,32 @@ describe("RepoObjects", () => {
       }),
     ))
 
+  it("finds what a push based on an older commit names without walking every tree", () =>
+    run(
+      Effect.gen(function* () {
+        const b = yield* builder
+        const kept = yield* b.put("blob", "kept\n")
+        const old = yield* b.put("blob", "old\n")
+        const c1 = yield* b.commit(
+          yield* b.tree([
+            ["100644", "k", kept],
+            ["100644", "o", old],
+          ]),
+        )
+        const c2 = yield* b.commit(yield* b.tree([["100644", "k", kept]]), [c1])
+        const c3 = yield* b.commit(yield* b.tree([["100644", "n", kept]]), [c2])
+        yield* setRef(mine, "refs/heads/main", c3)
+        const stranger = yield* b.put("blob", "not here\n")
+        const scope = yield* makeRepoObjects()
+        // A branch from c1 names c1 and the file only c1's tree has.
+        expect(yield* scope.invisible(mine, [c1, old])).toEqual([])
+        expect((yield* scope.cached).repos).toBe(0)
+        // A miss everywhere walks (and keeps) the whole closure.
+        expect(yield* scope.invisible(mine, [c1, old, stranger])).toEqual([stranger])
+        expect((yield* scope.cached).repos).toBe(1)
+      }),
+    ))
+
   it("shows objects written to a repository, in that repository only", () =>
     run(
       Effect.gen(function* () {
