@@ -4,9 +4,10 @@
  *
  * - memory: both stores in process memory; nothing survives a restart.
  * - rocksdb: one RocksDB database at `<data-dir>/db` holding both stores in their own
- *   column families (`objects`, `refs`, plus `meta`, which also holds RepoUploads), opened when the layer is built and
- *   closed when its scope closes. Opening fails with a StorageError when another process
- *   holds the directory or when it was written with another key layout.
+ *   column families (`objects`, `refs`, plus `meta`, which also holds RepoUploads),
+ *   opened when the layer is built and closed when its scope closes. Opening fails with a
+ *   StorageError when another process holds the directory or when it was written with
+ *   another key layout.
  */
 import { Layer } from "effect"
 import type { ObjectStore, StorageError } from "../services/ObjectStore.ts"
