@@ -41,10 +41,10 @@ const make = Effect.gen(function* () {
   const ledger = yield* Ledger
   const metrics = yield* Metrics
   const replicator = yield* ObjectReplicator
+  const scope = yield* RepoObjects
   const advertiser = makeAdvertiser({ objects, refs })
   const upload = makeUploadPack({ objects, refs, metrics, advertiser })
   const nonces = makePushNonces()
-  const scope = yield* RepoObjects
   const receive = makeReceivePack({ objects, refs, ledger, metrics, replicator, nonces, scope })
   return {
     advertise: (repo: RepoRow, service: "git-upload-pack" | "git-receive-pack", protocol: string) =>
