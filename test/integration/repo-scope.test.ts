@@ -410,3 +410,25 @@ describe("pushes naming another repository's objects", () => {
     expect(all).not.toContain("SECRET")
   })
 })
+
+describe("the record of objects written to a repository", () => {
+  it("survives a restart (RocksDB): a blob written before it can be named after it", async () => {
+    let n = await startNode({ storage: "rocksdb" })
+    try {
+      const u = await makeUser(apiClient(n.url, n.token), "cy", ["repo"])
+      const C = () => apiClient(n.url, u.token)
+      expect((await C()("POST", "/user/repos", { name: "kept", auto_init: true })).status).toBe(201)
+      const blob = await C()("POST", "/repos/cy/kept/git/blobs", { content: "before\n" })
+      expect(blob.status).toBe(201)
+      await n.close()
+      n = await startNode({ storage: "rocksdb", dataDir: n.dataDir })
+      const tree = await C()("POST", "/repos/cy/kept/git/trees", {
+        tree: [{ path: "b.txt", mode: "100644", type: "blob", sha: blob.body.sha }],
+      })
+      expect(tree.status, JSON.stringify(tree.body)).toBe(201)
+      expect((await C()("GET", `/repos/cy/kept/git/blobs/${blob.body.sha}`)).status).toBe(200)
+    } finally {
+      await n.close()
+    }
+  }, 30_000)
+})
