@@ -108,6 +108,8 @@ const FROM_FULL_NODES: ReadonlySet<AppMessage["_tag"]> = new Set([
   "GetFinalized",
   "Objects",
   "ClosureEnd",
+  // Objects it stored for a repository: it could as well forward a ref update naming them.
+  "Uploads",
 ])
 
 /** Ids per `Uploads` message (20 bytes each: about 1 MB). */
@@ -548,8 +550,6 @@ export const makeChainApp = (config: ChainConfig) =>
         const m = decodeApp(msg.bytes)
         if (!m) return yield* reject(msg, "malformed", "malformed application message")
         const fromValidator = validators.has(msg.from)
-        // A full node's record of uploads is its own business (see RepoUploads): not taken.
-        if (!fromValidator && m._tag === "Uploads") return
         if (!fromValidator && !FROM_FULL_NODES.has(m._tag))
           return yield* reject(msg, "not_allowed", `a full node may not send ${m._tag}`)
         switch (m._tag) {
