@@ -4,9 +4,10 @@
  *
  * - memory: both stores in process memory; nothing survives a restart.
  * - rocksdb: one RocksDB database at `<data-dir>/db` holding both stores in their own
- *   column families (`objects`, `refs`, plus `meta`), opened when the layer is built and
- *   closed when its scope closes. Opening fails with a StorageError when another process
- *   holds the directory or when it was written with another key layout.
+ *   column families (`objects`, `refs`, plus `meta`, which also holds RepoUploads),
+ *   opened when the layer is built and closed when its scope closes. Opening fails with a
+ *   StorageError when another process holds the directory or when it was written with
+ *   another key layout.
  */
 import { Layer } from "effect"
 import type { ObjectStore, StorageError } from "../services/ObjectStore.ts"
@@ -18,6 +19,8 @@ import { ObjectStoreRocks } from "./ObjectStoreRocks.ts"
 import { RefStoreMemory } from "./RefStoreMemory.ts"
 import { RefStoreRocks } from "./RefStoreRocks.ts"
 import { rocksLayer } from "./Rocks.ts"
+import { type RepoUploads, RepoUploadsMemory } from "../services/RepoUploads.ts"
+import { RepoUploadsRocks } from "./RepoUploadsRocks.ts"
 import {
   type StorageSnapshot,
   StorageSnapshotNone,
@@ -30,9 +33,22 @@ export type StorageConfig =
 
 export const storageLayer = (
   config: StorageConfig,
-): Layer.Layer<ObjectStore | RefStore | BlockStore | StorageSnapshot, StorageError> =>
+): Layer.Layer<
+  ObjectStore | RefStore | BlockStore | StorageSnapshot | RepoUploads,
+  StorageError
+> =>
   config.kind === "memory"
-    ? Layer.mergeAll(ObjectStoreMemory, RefStoreMemory, BlockStoreMemory, StorageSnapshotNone)
-    : Layer.mergeAll(ObjectStoreRocks, RefStoreRocks, BlockStoreRocks, StorageSnapshotRocks).pipe(
-        Layer.provide(rocksLayer(config.dataDir)),
+    ? Layer.mergeAll(
+        ObjectStoreMemory,
+        RefStoreMemory,
+        BlockStoreMemory,
+        StorageSnapshotNone,
+        RepoUploadsMemory,
       )
+    : Layer.mergeAll(
+        ObjectStoreRocks,
+        RefStoreRocks,
+        BlockStoreRocks,
+        StorageSnapshotRocks,
+        RepoUploadsRocks,
+      ).pipe(Layer.provide(rocksLayer(config.dataDir)))

@@ -27,6 +27,7 @@ import { rawRoutes } from "../layers/http/ContentRoutes.ts"
 import { openApiRoutes } from "../layers/http/OpenApi.ts"
 import { limited } from "../layers/http/ApiKit.ts"
 import { Releases } from "../services/Releases.ts"
+import { RepoObjects } from "../services/RepoObjects.ts"
 import { GitData } from "../services/GitData.ts"
 import { RepoContent } from "../services/RepoContent.ts"
 import { releaseDownloadRoutes } from "../layers/http/ReleaseRoutes.ts"
@@ -120,6 +121,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
         Layer.provideMerge(Issues.Live),
         Layer.provideMerge(Repositories.Live),
         Layer.provideMerge(Access.Live),
+        Layer.provideMerge(RepoObjects.Live),
         Layer.provideMerge(ledger),
       )
       // CI's request side needs LiveEvents (a running job's log goes to /ws).

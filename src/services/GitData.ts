@@ -12,8 +12,10 @@
  * - Written objects are handed to the other validators (ObjectReplicator) before the answer,
  *   as a push's are, so the ref update that later names them applies on every node.
  *
- * Objects are looked up in the node's shared, content-addressed store, as `.../git/refs`
- * does: an id the store holds is accepted whichever repository brought it.
+ * An id a request names must be visible in the repository (RepoObjects: reachable from its
+ * refs, or written to it), not merely held by the node's shared store: another
+ * repository's object is refused as a missing one. What a write stores is recorded as
+ * written to the repository, so the next write there (or a ref update) may name it.
  */
 import { Context, Effect, Layer } from "effect"
 import {
@@ -41,7 +43,9 @@ import { Invalid } from "./Errors.ts"
 import type { RepoRow } from "./Metadata.ts"
 import { awaitArrival } from "./ObjectArrival.ts"
 import { ObjectReplicator } from "./ObjectReplicator.ts"
+import { NodeConfig } from "./NodeConfig.ts"
 import { ObjectStore } from "./ObjectStore.ts"
+import { RepoObjects } from "./RepoObjects.ts"
 import { Repositories } from "./Repositories.ts"
 
 /** A person as the API sends one: name, email, optional ISO 8601 date. */
@@ -127,6 +131,8 @@ const make = Effect.gen(function* () {
   const repos = yield* Repositories
   const objects = yield* ObjectStore
   const replicator = yield* ObjectReplicator
+  const scope = yield* RepoObjects
+  const config = yield* NodeConfig
 
   const writable = (owner: string, name: string, principal: Principal) =>
     Effect.map(repos.access(owner, name, principal, "write"), (f) => f.repo)
@@ -138,26 +144,49 @@ const make = Effect.gen(function* () {
     ),
   )
 
-  /** A 40-hex id of an object of `type` the store holds, or the Invalid saying why not. */
-  const existing = (value: unknown, type: ObjectType, resource: string, field: string) =>
+  /** The object when the store holds it and it is visible in `repo` (waiting as typeOf). */
+  const visibleIn = (repo: RepoRow) =>
+    awaitArrival((id: ObjectId) =>
+      Effect.gen(function* () {
+        const o = yield* objects.get(id).pipe(Effect.option, Effect.orDie)
+        if (o._tag === "None") return undefined
+        return (yield* scope.visible(repo, id)) ? o.value : undefined
+      }),
+    ).pipe(Effect.provideService(NodeConfig, config))
+
+  /**
+   * A 40-hex id of an object of `type` visible in `repo`, or the Invalid saying why not
+   * (another repository's object is answered as a missing one).
+   */
+  const existing = (
+    repo: RepoRow,
+    value: unknown,
+    type: ObjectType,
+    resource: string,
+    field: string,
+  ) =>
     Effect.gen(function* () {
       if (typeof value !== "string" || !isObjectId(value.toLowerCase()))
         return yield* invalid(resource, field, `${field} must be a 40-character hex object id`)
       const id = value.toLowerCase() as ObjectId
-      const o = yield* typeOf(id)
+      const o = yield* (yield* visibleIn(repo))(id)
       if (!o) return yield* invalid(resource, field, `${field} ${id} does not exist`)
       if (o.type !== type)
         return yield* invalid(resource, field, `${field} ${id} is a ${o.type}, not a ${type}`)
       return o
     })
 
-  /** Stores the objects, then gives them to the other validators. */
-  const store = (list: ReadonlyArray<NewObject>) =>
+  /**
+   * Stores the objects, gives them to the other validators, and records them as written
+   * to `repo`.
+   */
+  const store = (repo: RepoRow, list: ReadonlyArray<NewObject>) =>
     Effect.gen(function* () {
       const ids: ObjectId[] = []
       for (const o of list) ids.push(yield* objects.put(o.type, o.content).pipe(Effect.orDie))
       const stored = yield* objects.getStoredMany(ids).pipe(Effect.orDie)
       yield* replicator.replicate(stored.filter((s) => s !== undefined))
+      yield* scope.recordUploaded(repo, ids)
       return ids
     })
 
@@ -261,7 +290,7 @@ const make = Effect.gen(function* () {
             "encoding",
             `encoding '${encoding}' is not supported: use utf-8 or base64`,
           )
-        const [id] = yield* store([{ type: "blob", content: bytes }])
+        const [id] = yield* store(repo, [{ type: "blob", content: bytes }])
         return { repo, id: id! }
       }),
 
@@ -280,7 +309,7 @@ const make = Effect.gen(function* () {
         const repo: RepoRow = yield* writable(owner, name, principal)
         let root: Dir = { entries: new Map() }
         if (baseTree !== undefined) {
-          const o = yield* existing(baseTree, "tree", "Tree", "base_tree")
+          const o = yield* existing(repo, baseTree, "tree", "Tree", "base_tree")
           root = yield* loadDir(o.id)
         }
         const out: NewObject[] = []
@@ -338,7 +367,7 @@ const make = Effect.gen(function* () {
               )
             id = e.sha.toLowerCase() as ObjectId
           } else {
-            id = (yield* existing(e.sha, mode.kind, "Tree", `${at}.sha`)).id
+            id = (yield* existing(repo, e.sha, mode.kind, "Tree", `${at}.sha`)).id
           }
           // Walk to the parent directory, loading or creating each level.
           let dir: Dir | undefined = root
@@ -380,7 +409,7 @@ const make = Effect.gen(function* () {
           trees.push({ type: "tree", content })
           id = hashObject("tree", content)
         }
-        yield* store([...out, ...trees])
+        yield* store(repo, [...out, ...trees])
         // The answer lists the root's entries, as GitHub's does.
         const top = sortTreeEntries(
           [...root.entries.values()]
@@ -419,10 +448,12 @@ const make = Effect.gen(function* () {
     ) =>
       Effect.gen(function* () {
         const repo = yield* writable(owner, name, principal)
-        const tree = yield* existing(input.tree, "tree", "Commit", "tree")
+        const tree = yield* existing(repo, input.tree, "tree", "Commit", "tree")
         const parents: ObjectId[] = []
         for (let i = 0; i < input.parents.length; i++)
-          parents.push((yield* existing(input.parents[i], "commit", "Commit", `parents[${i}]`)).id)
+          parents.push(
+            (yield* existing(repo, input.parents[i], "commit", "Commit", `parents[${i}]`)).id,
+          )
         const now = Math.floor(Date.now() / 1000)
         const author = yield* person(input.author, undefined, principal, "Commit", "author", now)
         const committer = yield* person(
@@ -442,7 +473,7 @@ const make = Effect.gen(function* () {
           message: input.message,
         }
         const content = serializeCommit(commit)
-        const [id] = yield* store([{ type: "commit", content }])
+        const [id] = yield* store(repo, [{ type: "commit", content }])
         const parsed = parseCommit(content)
         return {
           repo,
@@ -472,7 +503,13 @@ const make = Effect.gen(function* () {
             "type",
             `type '${input.type}' must be one of commit, tree, blob, tag`,
           )
-        const target = yield* existing(input.object, input.type as ObjectType, "Tag", "object")
+        const target = yield* existing(
+          repo,
+          input.object,
+          input.type as ObjectType,
+          "Tag",
+          "object",
+        )
         const now = Math.floor(Date.now() / 1000)
         const tagger = yield* person(input.tagger, undefined, principal, "Tag", "tagger", now)
         const tag: Tag = {
@@ -483,7 +520,7 @@ const make = Effect.gen(function* () {
           headers: [],
           message: input.message,
         }
-        const [id] = yield* store([{ type: "tag", content: serializeTag(tag) }])
+        const [id] = yield* store(repo, [{ type: "tag", content: serializeTag(tag) }])
         return { repo, id: id!, tag }
       }),
   }

@@ -21,6 +21,7 @@ import { type RepoRow, repoKey } from "./Metadata.ts"
 import { ObjectReplicator } from "./ObjectReplicator.ts"
 import { ObjectStore } from "./ObjectStore.ts"
 import { RefStore } from "./RefStore.ts"
+import { RepoObjects } from "./RepoObjects.ts"
 import { Metrics } from "../layers/Metrics.ts"
 import { makeUploadPack } from "./git/UploadPack.ts"
 import { makeReceivePack } from "./git/ReceivePack.ts"
@@ -43,10 +44,11 @@ const make = Effect.gen(function* () {
   const ledger = yield* Ledger
   const metrics = yield* Metrics
   const replicator = yield* ObjectReplicator
+  const scope = yield* RepoObjects
   const advertiser = makeAdvertiser({ objects, refs })
   const upload = makeUploadPack({ objects, refs, metrics, advertiser })
   const nonces = makePushNonces()
-  const receive = makeReceivePack({ objects, refs, ledger, metrics, replicator, nonces })
+  const receive = makeReceivePack({ objects, refs, ledger, metrics, replicator, nonces, scope })
   // After a push, the repository's clone list is computed in the background (one
   // repository at a time, a moment later), so the next clone need not walk the history.
   const warming = yield* Queue.unbounded<string>()

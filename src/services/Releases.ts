@@ -26,7 +26,9 @@ import { Ledger } from "./Ledger.ts"
 import { submitTx } from "./Submit.ts"
 import { Metadata, type RepoRow, repoKey } from "./Metadata.ts"
 import { ObjectReplicator } from "./ObjectReplicator.ts"
+import { NodeConfig } from "./NodeConfig.ts"
 import { ObjectStore } from "./ObjectStore.ts"
+import { RepoObjects } from "./RepoObjects.ts"
 import { RefStore } from "./RefStore.ts"
 import { Repositories } from "./Repositories.ts"
 
@@ -35,10 +37,22 @@ const make = Effect.gen(function* () {
   const ledger = yield* Ledger
   const repos = yield* Repositories
   const objects = yield* ObjectStore
-  /** Whether the store holds the object (or it arrives from another validator). */
-  const arrived = yield* awaitArrival((id: ObjectId) =>
-    Effect.map(objects.has(id).pipe(Effect.orDie), (has) => (has ? true : undefined)),
-  )
+  const scope = yield* RepoObjects
+  const config = yield* NodeConfig
+  /**
+   * Whether the store holds the object (or it arrives from another validator) and it is
+   * visible in `repo` (RepoObjects): another repository's object counts as missing.
+   */
+  const arrivedIn = (repo: RepoRow, id: ObjectId) =>
+    Effect.flatMap(
+      awaitArrival((x: ObjectId) =>
+        Effect.gen(function* () {
+          if (!(yield* objects.has(x).pipe(Effect.orDie))) return undefined
+          return (yield* scope.visible(repo, x)) ? true : undefined
+        }),
+      ).pipe(Effect.provideService(NodeConfig, config)),
+      (look) => look(id),
+    )
   const refs = yield* RefStore
   const replicator = yield* ObjectReplicator
 
@@ -106,7 +120,7 @@ const make = Effect.gen(function* () {
             field: "ref",
             code: "invalid",
           })
-        if (!isObjectId(sha) || !(yield* arrived(sha as ObjectId)))
+        if (!isObjectId(sha) || !(yield* arrivedIn(repo, sha as ObjectId)))
           return yield* new Invalid({
             reason: "Object does not exist",
             resource: "Reference",
@@ -189,6 +203,15 @@ const make = Effect.gen(function* () {
     ) =>
       Effect.gen(function* () {
         const repo = yield* writable(owner, name, principal)
+        // A target named by id must be visible here; apply checks only that it exists.
+        const target = fields.targetCommitish
+        if (target !== undefined && isObjectId(target) && !(yield* arrivedIn(repo, target)))
+          return yield* new Invalid({
+            reason: `${target} names no commit`,
+            resource: "Release",
+            field: "target_commitish",
+            code: "invalid",
+          })
         const { id } = yield* submit<{ id: number }>(
           SetRelease.make({ ...envelope(principal, repo), ...fields }),
           "Release",

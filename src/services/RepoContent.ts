@@ -44,6 +44,7 @@ import type { Principal } from "./Auth.ts"
 import { Conflict, Invalid, NotFound } from "./Errors.ts"
 import { Metadata, type RepoRow, repoKey } from "./Metadata.ts"
 import { ObjectStore } from "./ObjectStore.ts"
+import { RepoObjects } from "./RepoObjects.ts"
 import { RefStore } from "./RefStore.ts"
 import { Repositories } from "./Repositories.ts"
 
@@ -277,6 +278,7 @@ const make = Effect.gen(function* () {
   const objects = yield* ObjectStore
   const refs = yield* RefStore
   const meta = yield* Metadata
+  const scope = yield* RepoObjects
 
   const readable = (owner: string, name: string, principal: Principal | undefined) =>
     Effect.map(repos.access(owner, name, principal, "read"), (f) => f.repo)
@@ -396,79 +398,14 @@ const make = Effect.gen(function* () {
     })
 
   // The object store is shared by every repository, so an id alone must not open another
-  // repository's objects: an id-addressed read needs the object reachable from this
-  // repository's refs (as upload-pack requires of unadvertised wants). Positive answers are
-  // remembered; an object once part of a repository stays readable there by id, as on GitHub.
-  const reachableSeen = new Set<string>()
-  const reachable = (repo: RepoRow, target: ObjectId, type: ObjectType) =>
-    Effect.gen(function* () {
-      const memo = `${repo.id}\0${target}`
-      if (reachableSeen.has(memo)) return true
-      const found = yield* searchFrom(repo, target, type)
-      if (found) {
-        if (reachableSeen.size >= 100_000) reachableSeen.clear()
-        reachableSeen.add(memo)
-      }
-      return found
-    })
-  const searchFrom = (repo: RepoRow, target: ObjectId, type: ObjectType) =>
-    Effect.gen(function* () {
-      const commits: ObjectId[] = []
-      const trees: ObjectId[] = []
-      for (const r of yield* refList(repo)) {
-        // Follow each ref's tag chain: tags are reachable only this way.
-        let id = r.id
-        for (let hops = 0; hops < 32; hops++) {
-          if (id === target) return true
-          const o = yield* load(id)
-          if (!o) break
-          if (o.type === "commit") commits.push(id)
-          if (o.type === "tree") trees.push(id)
-          if (o.type !== "tag") break
-          const t = tagTarget(o.content)
-          if (t instanceof ObjectParseError) break
-          id = t.object
-        }
-      }
-      if (type === "tag") return false
-      const seenCommits = new Set<ObjectId>()
-      const seenTrees = new Set<ObjectId>()
-      const walkTree = (root: ObjectId) =>
-        Effect.gen(function* () {
-          const stack = [root]
-          while (stack.length > 0) {
-            const t = stack.pop()!
-            if (t === target) return true
-            if (seenTrees.has(t)) continue
-            seenTrees.add(t)
-            for (const e of yield* treeAt(t).pipe(Effect.orElseSucceed(() => [] as TreeEntry[]))) {
-              if (e.id === target) return true
-              if (entryKind(e.mode) === "tree") stack.push(e.id)
-            }
-          }
-          return false
-        })
-      for (const t of trees) if (type !== "commit" && (yield* walkTree(t))) return true
-      while (commits.length > 0) {
-        const id = commits.pop()!
-        if (seenCommits.has(id)) continue
-        seenCommits.add(id)
-        if (id === target) return true
-        const o = yield* load(id)
-        if (o?.type !== "commit") continue
-        const links = commitLinks(o.content)
-        if (links instanceof ObjectParseError) continue
-        commits.push(...links.parents)
-        if (type !== "commit" && (yield* walkTree(links.tree))) return true
-      }
-      return false
-    })
-
+  // repository's objects: an id-addressed read needs the object visible here (RepoObjects:
+  // reachable from this repository's refs, or written to it), as upload-pack requires of
+  // unadvertised wants. An invisible object answers as a missing one.
   /** The object `id` names if it exists and belongs to this repository. */
   const own = (repo: RepoRow, id: ObjectId) =>
     Effect.gen(function* () {
       const type = yield* typeOf(id)
-      if (type === undefined || !(yield* reachable(repo, id, type))) return undefined
+      if (type === undefined || !(yield* scope.visible(repo, id))) return undefined
       return type
     })
 

@@ -115,7 +115,9 @@ describe("bad pushes", () => {
       receivePackRequest([{ old: ZERO, new: good.commitId, ref: "refs/heads/mismatch" }], pack),
     )
     expect(r.lines[0]).toBe("unpack ok\n")
-    expect(r.lines[1]).toBe("ng refs/heads/mismatch missing necessary objects\n")
+    expect(r.lines[1]).toBe(
+      `ng refs/heads/mismatch missing necessary objects (${good.treeId} is not in the pack or this repository)\n`,
+    )
     const ls = await (
       await fetch(`${node.url}/admin/target.git/info/refs?service=git-upload-pack`)
     ).text()

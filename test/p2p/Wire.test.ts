@@ -41,6 +41,7 @@ const samples: ReadonlyArray<AppMessage> = [
   { _tag: "ClosureEnd", request: 7, found: true },
   { _tag: "Finalized", height: 12, digest },
   { _tag: "GetFinalized" },
+  { _tag: "Uploads", repo: "12.1700000000", ids: [id("6"), id("7")] },
 ]
 
 /** Comparable form (buffers as hex). */

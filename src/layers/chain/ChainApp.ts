@@ -33,6 +33,7 @@ import {
   Effect,
   Either,
   Exit,
+  Option,
   Queue,
   Ref,
   Schedule,
@@ -65,6 +66,7 @@ import { Channels, type Inbound, Network, type PeerId } from "../../services/Net
 import { ObjectReplicator } from "../../services/ObjectReplicator.ts"
 import { ObjectStore, type StoredObject } from "../../services/ObjectStore.ts"
 import { RefStore } from "../../services/RefStore.ts"
+import { RepoUploads } from "../../services/RepoUploads.ts"
 import { Automaton, Relay, Reporter } from "../consensus/Application.ts"
 import { Metrics } from "../Metrics.ts"
 import { type NodeKey, sign, verify } from "../p2p/NodeKey.ts"
@@ -106,7 +108,12 @@ const FROM_FULL_NODES: ReadonlySet<AppMessage["_tag"]> = new Set([
   "GetFinalized",
   "Objects",
   "ClosureEnd",
+  // Objects it stored for a repository: it could as well forward a ref update naming them.
+  "Uploads",
 ])
+
+/** Ids per `Uploads` message (20 bytes each: about 1 MB). */
+const UPLOADS_PER_MESSAGE = 50_000
 
 /** Blocks kept decoded in memory below the applied height (older ones are in the store). */
 const KNOWN_RETENTION = 16
@@ -145,6 +152,7 @@ export const makeChainApp = (config: ChainConfig) =>
     const blocks = yield* BlockStore
     const refStore = yield* RefStore
     const objects = yield* ObjectStore
+    const uploads = yield* Effect.serviceOption(RepoUploads)
     const apply = yield* Apply
     const metrics = yield* Metrics
     const counters = chainMetrics(metrics.registry)
@@ -637,6 +645,10 @@ export const makeChainApp = (config: ChainConfig) =>
             if (good.length > 0) yield* objects.putBatch(good).pipe(Effect.orDie)
             return
           }
+          case "Uploads":
+            if (Option.isSome(uploads))
+              yield* uploads.value.record(m.repo, m.ids).pipe(Effect.orDie)
+            return
           case "Finalized":
             if (fromValidator)
               peerHeights.set(msg.from, Math.max(peerHeights.get(msg.from) ?? 0, m.height))
@@ -836,6 +848,14 @@ export const makeChainApp = (config: ChainConfig) =>
         Effect.forEach(
           chunkObjects(stored),
           (chunk) => send(Channels.sync, "all", encodeApp({ _tag: "Objects", objects: chunk })),
+          { discard: true },
+        ),
+      announceUploads: (repo, ids) =>
+        Effect.forEach(
+          Array.from({ length: Math.ceil(ids.length / UPLOADS_PER_MESSAGE) }, (_, i) =>
+            ids.slice(i * UPLOADS_PER_MESSAGE, (i + 1) * UPLOADS_PER_MESSAGE),
+          ),
+          (chunk) => send(Channels.sync, "all", encodeApp({ _tag: "Uploads", repo, ids: chunk })),
           { discard: true },
         ),
     })

@@ -41,6 +41,11 @@ export type AppMessage =
   | { readonly _tag: "Finalized"; readonly height: number; readonly digest: string }
   /** sync, full node to validator: ask for a Finalized naming its last applied block */
   | { readonly _tag: "GetFinalized" }
+  /**
+   * sync, after the `Objects` they name: objects written to a repository (its RepoUploads
+   * key) by the git data API or a push, not reachable from its refs
+   */
+  | { readonly _tag: "Uploads"; readonly repo: string; readonly ids: ReadonlyArray<ObjectId> }
 
 const TAG = {
   Block: 1,
@@ -55,6 +60,7 @@ const TAG = {
   ClosureEnd: 10,
   Finalized: 11,
   GetFinalized: 12,
+  Uploads: 13,
 } as const
 
 export const encodeApp = (m: AppMessage): Buffer => {
@@ -117,6 +123,14 @@ export const encodeApp = (m: AppMessage): Buffer => {
     }
     case "GetFinalized":
       return Buffer.from([TAG.GetFinalized])
+    case "Uploads": {
+      const repo = Buffer.from(m.repo, "utf8")
+      return Buffer.concat([
+        Buffer.from([TAG.Uploads, repo.length]),
+        repo,
+        ...m.ids.map((id) => Buffer.from(id, "hex")),
+      ])
+    }
     case "Blocks": {
       const parts: Buffer[] = [Buffer.from([TAG.Blocks])]
       for (const block of m.blocks) {
@@ -210,6 +224,15 @@ export const decodeApp = (bytes: Uint8Array): AppMessage | undefined => {
     }
     case TAG.GetFinalized:
       return body.length === 0 ? { _tag: "GetFinalized" } : undefined
+    case TAG.Uploads: {
+      if (body.length < 1) return undefined
+      const end = 1 + body[0]!
+      if (body[0] === 0 || end > body.length || (body.length - end) % 20 !== 0) return undefined
+      const ids: ObjectId[] = []
+      for (let i = end; i < body.length; i += 20)
+        ids.push(body.toString("hex", i, i + 20) as ObjectId)
+      return { _tag: "Uploads", repo: body.toString("utf8", 1, end), ids }
+    }
     default:
       return undefined
   }

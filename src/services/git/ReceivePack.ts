@@ -30,6 +30,7 @@ import type { LedgerShape } from "../Ledger.ts"
 import type { RepoRow } from "../Metadata.ts"
 import type { ObjectStoreShape, StoredObject } from "../ObjectStore.ts"
 import type { RefStoreShape } from "../RefStore.ts"
+import type { RepoObjectsShape } from "../RepoObjects.ts"
 import { parseCommitInfo, parseTagTarget, parseTreeEntries } from "./ObjectWalk.ts"
 import { makeBodyReader, readPktSection } from "./BodyReader.ts"
 import { ingestPack, wholeObject } from "./PackIngest.ts"
@@ -43,6 +44,8 @@ interface Deps {
   readonly metrics: Metrics["Type"]
   readonly replicator: ObjectReplicatorShape
   readonly nonces: PushNonces
+  /** Which objects the repository may name (RepoObjects). */
+  readonly scope: Pick<RepoObjectsShape, "invisible" | "recordUploaded">
 }
 
 /** The ids an object refers to (what must exist for it to be connected). */
@@ -151,12 +154,17 @@ export const makeReceivePack = (deps: Deps) => {
       if (needsPack) {
         const ingested = yield* ingestPack(reader, {
           maxBytes: options.maxBytes,
+          // Thin bases: only objects visible in this repository (RepoObjects).
           lookup: (ids) =>
-            objects.getMany(ids).pipe(
-              Effect.map((os) =>
-                os.map((o) => (o ? { type: o.type, content: o.content } : undefined)),
+            Effect.zip(
+              objects.getMany(ids).pipe(Effect.catchAll(() => Effect.succeed([]))),
+              Effect.map(deps.scope.invisible(repo, ids), (hidden) => new Set(hidden)),
+            ).pipe(
+              Effect.map(([os, hidden]) =>
+                os.map((o) =>
+                  o && !hidden.has(o.id) ? { type: o.type, content: o.content } : undefined,
+                ),
               ),
-              Effect.catchAll(() => Effect.succeed([])),
             ),
           onProgress: quiet ? undefined : (text) => wire.progress(text),
           keepContent: (type) => type !== "blob",
@@ -185,7 +193,14 @@ export const makeReceivePack = (deps: Deps) => {
       const reached = new Set<ObjectId>()
       for (const c of commands) if (!isDelete(c) && !receivedIds.has(c.new)) external.add(c.new)
       const absent = new Set(yield* objects.missing([...external]))
-      const connected = (tip: ObjectId) => {
+      // Objects of other repositories count as missing: only what is visible here (RepoObjects).
+      for (const id of yield* deps.scope.invisible(
+        repo,
+        [...external].filter((id) => !absent.has(id)),
+      ))
+        absent.add(id)
+      /** The first missing object below `tip`, or undefined when it is connected. */
+      const missingBelow = (tip: ObjectId) => {
         const stack = [tip]
         const seen = new Set<ObjectId>()
         const local: ObjectId[] = []
@@ -194,7 +209,7 @@ export const makeReceivePack = (deps: Deps) => {
           if (seen.has(id) || reached.has(id)) continue
           seen.add(id)
           if (!receivedIds.has(id)) {
-            if (absent.has(id)) return false
+            if (absent.has(id)) return id
             continue // stored objects are connected by construction
           }
           local.push(id)
@@ -202,7 +217,7 @@ export const makeReceivePack = (deps: Deps) => {
           if (refs) stack.push(...refs)
         }
         for (const id of local) reached.add(id)
-        return true
+        return undefined
       }
       for (const c of commands) {
         const problem = refNameProblem(c.ref)
@@ -215,8 +230,13 @@ export const makeReceivePack = (deps: Deps) => {
           continue
         }
         if (isDelete(c)) continue
-        if (!connected(c.new))
-          results.set(c.ref, { name: c.ref, ok: false, reason: "missing necessary objects" })
+        const lacking = missingBelow(c.new)
+        if (lacking !== undefined)
+          results.set(c.ref, {
+            name: c.ref,
+            ok: false,
+            reason: `missing necessary objects (${lacking} is not in the pack or this repository)`,
+          })
       }
 
       // 3. Store what is connected (every object of a clean push); a delta whose base is
@@ -287,6 +307,12 @@ export const makeReceivePack = (deps: Deps) => {
           for (const r of detail.refs) results.set(r.name, r)
         }
       }
+      // What the pack brought that no updated ref reaches stays nameable here (RepoObjects).
+      const landed = commands.every((c) => results.get(c.ref)?.ok === true)
+      yield* deps.scope.recordUploaded(
+        repo,
+        keep.filter((o) => !landed || !reached.has(o.id)).map((o) => o.id),
+      )
       metrics.gitOperations.inc({
         service: "receive-pack",
         outcome: [...results.values()].every((r) => r.ok) ? "ok" : "rejected",
