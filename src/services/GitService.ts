@@ -21,6 +21,7 @@ import { type RepoRow, repoKey } from "./Metadata.ts"
 import { ObjectReplicator } from "./ObjectReplicator.ts"
 import { ObjectStore } from "./ObjectStore.ts"
 import { RefStore } from "./RefStore.ts"
+import { uploadsKey } from "./RepoUploads.ts"
 import { RepoObjects } from "./RepoObjects.ts"
 import { Metrics } from "../layers/Metrics.ts"
 import { makeUploadPack } from "./git/UploadPack.ts"
@@ -51,16 +52,18 @@ const make = Effect.gen(function* () {
   const receive = makeReceivePack({ objects, refs, ledger, metrics, replicator, nonces, scope })
   // After a push, the repository's clone list is computed in the background (one
   // repository at a time, a moment later), so the next clone need not walk the history.
+  // Queued by identity (RepoUploads' key); each entry also names the refs (owner/name).
   const warming = yield* Queue.unbounded<string>()
-  const queued = new Set<string>()
+  const queued = new Map<string, string>()
   let working = 0
   const gauge = () => metrics.gitCloneListsPending.set(queued.size + working)
-  const enqueue = (repo: string) =>
+  const enqueue = (repo: RepoRow) =>
     Effect.suspend(() => {
-      if (queued.has(repo)) return Effect.void
-      queued.add(repo)
+      const identity = uploadsKey(repo)
+      if (queued.has(identity)) return Effect.void
+      queued.set(identity, repoKey(repo))
       gauge()
-      return Queue.offer(warming, repo)
+      return Queue.offer(warming, identity)
     })
   yield* Effect.forkScoped(
     Effect.forever(
@@ -68,11 +71,13 @@ const make = Effect.gen(function* () {
         const first = yield* Queue.take(warming)
         yield* Effect.sleep(WARM_DELAY)
         // Pushes that queued other repositories meanwhile are served in this round too.
-        for (const repo of [first, ...(yield* Queue.takeAll(warming))]) {
+        for (const identity of [first, ...(yield* Queue.takeAll(warming))]) {
+          const repo = queued.get(identity)
           // Taken off the queue before the work: a push arriving meanwhile queues it again.
-          queued.delete(repo)
+          queued.delete(identity)
+          if (repo === undefined) continue
           working = 1
-          yield* upload.warm(repo).pipe(
+          yield* upload.warm(repo, identity).pipe(
             Effect.tap((built) =>
               built
                 ? Effect.logDebug("clone list written").pipe(Effect.annotateLogs({ repo }))
@@ -107,17 +112,14 @@ const make = Effect.gen(function* () {
         ),
       ),
     uploadPack: (repo: RepoRow, protocol: string, body: Buffer, sink: ResponseSink) =>
-      upload.serve(repoKey(repo), protocol, body, sink),
+      upload.serve(repoKey(repo), protocol, body, sink, uploadsKey(repo)),
     receivePack: (
       repo: RepoRow,
       principal: Principal,
       body: Readable,
       sink: ResponseSink,
       options: { maxBytes: number },
-    ) =>
-      receive
-        .serve(repo, principal, body, sink, options)
-        .pipe(Effect.ensuring(enqueue(repoKey(repo)))),
+    ) => receive.serve(repo, principal, body, sink, options).pipe(Effect.ensuring(enqueue(repo))),
   }
 })
 

@@ -14,7 +14,10 @@
  * as if it were missing. Visibility is closed under references: every write checks what
  * its new objects name, so whatever a visible object names is visible too.
  *
- * Cost: an id that is a tip or recorded as uploaded needs no walk. Next come the tips'
+ * Cost: an id that is a tip or recorded as uploaded needs no walk, nor one in the
+ * repository's clone list (CloneLists.ts: what its tips reached after its last push; kept
+ * under the same identity as its uploads, so a repository created again under an old name
+ * does not inherit it). Next come the tips'
  * snapshots (each tip commit's tree, walked without history): where a push's external
  * references are, so a push to a repository needs no history walk; then the history's
  * commits alone (no tree read) and the snapshots of those the asker named (a push based
@@ -31,6 +34,8 @@
 import { Context, Effect, Layer } from "effect"
 import type { ObjectId } from "../domain/git/ObjectId.ts"
 import type { ObjectFilter } from "../domain/protocol/UploadRequest.ts"
+import type { RawIdSet } from "../domain/git/RawIdSet.ts"
+import { cloneListIds, storedCloneListOf } from "./git/CloneLists.ts"
 import { makeWalker, type ObjectSource } from "./git/ObjectWalk.ts"
 import { type RepoRow, repoKey } from "./Metadata.ts"
 import { ObjectReplicator } from "./ObjectReplicator.ts"
@@ -47,6 +52,8 @@ export const CLOSURE_CACHE_BYTES = 16 * 1024 * 1024
 /** Snapshots (and commit lists) kept, most recent, each at most SNAPSHOT_BYTES. */
 const SNAPSHOTS_KEPT = 6
 const SNAPSHOT_BYTES = 1024 * 1024
+/** Clone lists held as id sets (about 1 MB each for 32,000 objects). */
+const LIST_SETS_KEPT = 4
 
 interface Closure {
   /** Every tip the closure was computed from. */
@@ -236,6 +243,23 @@ export const makeRepoObjects = (options: { readonly cacheBytes?: number } = {}) 
         return pending.filter((id) => !sortedHas(theirs, id))
       })
 
+    // Clone lists as id sets, by list key: the last few repositories asked about.
+    const listSets = new Map<string, RawIdSet>()
+    const listedOf = (key: string) =>
+      Effect.gen(function* () {
+        const stored = yield* storedCloneListOf(objects, key).pipe(
+          Effect.orElseSucceed(() => undefined),
+        )
+        if (!stored) return undefined
+        let set = listSets.get(stored.key)
+        if (!set) {
+          set = cloneListIds(stored.bytes)
+          listSets.set(stored.key, set)
+          if (listSets.size > LIST_SETS_KEPT) listSets.delete(listSets.keys().next().value!)
+        }
+        return set
+      })
+
     /** The ids (distinct, in order of first appearance) that are not visible in `repo`. */
     const invisible = (repo: ScopedRepo, ids: ReadonlyArray<ObjectId>) =>
       Effect.gen(function* () {
@@ -252,6 +276,11 @@ export const makeRepoObjects = (options: { readonly cacheBytes?: number } = {}) 
         const recorded = yield* uploads.recorded(key, pending).pipe(Effect.orDie)
         pending = pending.filter((_, i) => !recorded[i])
         if (pending.length === 0 || tips.length === 0) return pending
+        // The repository's clone list (CloneLists.ts), written after its last push: what
+        // its tips reached then, which a push's external references nearly always are.
+        const listed = yield* listedOf(key)
+        if (listed) pending = pending.filter((id) => !listed.has(id))
+        if (pending.length === 0) return pending
         if (cached && tips.every((t) => cached.tips.has(t))) return pending
         if (!cached) {
           pending = yield* cheapLooks(key, tips, pending)

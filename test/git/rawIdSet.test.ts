@@ -31,6 +31,19 @@ describe("RawIdSet", () => {
     )
   })
 
+  it("numbers ids in the order they were first added and gives each back", () => {
+    const set = new RawIdSet(2)
+    const ids = Array.from({ length: 300 }, () => randomBytes(20))
+    ids.forEach((id, i) => {
+      expect(set.indexOfRaw(id, 0)).toBe(i)
+    })
+    ids.forEach((id, i) => {
+      expect(set.indexOf(hex(id))).toBe(i)
+      expect(set.idAt(i)).toBe(hex(id))
+    })
+    expect(set.size).toBe(300)
+  })
+
   it("finds ids that share their first four bytes (the hash) but differ later", () => {
     const set = new RawIdSet()
     const a = Buffer.alloc(20, 0)

@@ -24,7 +24,8 @@ import {
   sortedHas,
   sortedIds,
 } from "../../src/services/RepoObjects.ts"
-import { RepoUploads, RepoUploadsMemory } from "../../src/services/RepoUploads.ts"
+import { RepoUploads, RepoUploadsMemory, uploadsKey } from "../../src/services/RepoUploads.ts"
+import { makeCloneLists } from "../../src/services/git/CloneLists.ts"
 
 const ZERO = "0".repeat(40) as ObjectId
 const mine: ScopedRepo = { id: 1, created_at: 100, owner_login: "ada", name: "mine" }
@@ -181,6 +182,42 @@ describe("RepoObjects", () => {
         // A miss everywhere walks (and keeps) the whole closure.
         expect(yield* scope.invisible(mine, [c1, old, stranger])).toEqual([stranger])
         expect((yield* scope.cached).repos).toBe(1)
+      }),
+    ))
+
+  it("finds what is in the repository's own clone list without a walk; never another's", () =>
+    run(
+      Effect.gen(function* () {
+        const b = yield* builder
+        const objects = yield* ObjectStore
+        const blob = yield* b.put("blob", "listed\n")
+        const tree = yield* b.tree([["100644", "l.txt", blob]])
+        const c = yield* b.commit(tree)
+        yield* setRef(mine, "refs/heads/main", c)
+        yield* setRef(theirs, "refs/heads/main", c)
+        // A list written for `mine` (under its identity) that also names an object no ref
+        // reaches any more (as after a rewind, before the list is written again).
+        const gone = yield* b.put("blob", "rewound away\n")
+        const lists = makeCloneLists(objects)
+        yield* lists.put(
+          [c],
+          [
+            { id: c, type: "commit" },
+            { id: tree, type: "tree" },
+            { id: blob, type: "blob" },
+            { id: gone, type: "blob" },
+          ],
+          uploadsKey(mine),
+        )
+        const scope = yield* makeRepoObjects()
+        expect(yield* scope.invisible(mine, [gone, blob])).toEqual([])
+        // Found in the list: neither a snapshot nor the history was walked.
+        expect((yield* scope.cached).repos).toBe(0)
+        // The same list does not speak for another repository, nor for a repository
+        // created again under the same name (another identity).
+        expect(yield* scope.invisible(theirs, [gone])).toEqual([gone])
+        const again: ScopedRepo = { ...mine, id: 9, created_at: 200 }
+        expect(yield* scope.invisible(again, [gone])).toEqual([gone])
       }),
     ))
 

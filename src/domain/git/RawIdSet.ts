@@ -56,6 +56,29 @@ export class RawIdSet {
     return true
   }
 
+  /**
+   * The number of the id at `offset` (ids are numbered 0, 1, … in the order they were
+   * first added), adding it when it is new.
+   */
+  indexOfRaw(bytes: Uint8Array, offset: number): number {
+    const at = this.find(bytes, offset)
+    if (at >= 0) return this.slots[at]! - 1
+    this.addRaw(bytes, offset)
+    return this.count - 1
+  }
+
+  indexOf(id: ObjectId): number {
+    return this.indexOfRaw(Buffer.from(id, "hex"), 0)
+  }
+
+  /** The id numbered `index`. */
+  idAt(index: number): ObjectId {
+    let hex = ""
+    for (let w = 0; w < WORDS; w++)
+      hex += this.words[index * WORDS + w]!.toString(16).padStart(8, "0")
+    return hex as ObjectId
+  }
+
   has(id: ObjectId): boolean {
     return this.hasRaw(Buffer.from(id, "hex"), 0)
   }

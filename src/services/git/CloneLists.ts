@@ -16,6 +16,7 @@
 import { createHash } from "node:crypto"
 import { Effect } from "effect"
 import type { ObjectId, ObjectType } from "../../domain/git/ObjectId.ts"
+import { RawIdSet } from "../../domain/git/RawIdSet.ts"
 import type { ObjectStoreShape, StorageError } from "../ObjectStore.ts"
 
 export type CloneList = ReadonlyArray<{ readonly id: ObjectId; readonly type: ObjectType }>
@@ -56,6 +57,32 @@ export interface CloneListsOptions {
   readonly memoryBytes?: number
 }
 
+const storedKey = (key: string) => `clone-list/${key}`
+const repoKey = (repo: string) => `clone-list-of/${repo}`
+
+const readPointer = (objects: ObjectStoreShape, repo: string) =>
+  Effect.map(objects.getDerived(repoKey(repo)), (v) => {
+    if (!v) return undefined
+    try {
+      const p = JSON.parse(Buffer.from(v).toString("utf8")) as { key: string; wants: ObjectId[] }
+      return typeof p.key === "string" && Array.isArray(p.wants) ? p : undefined
+    } catch {
+      return undefined
+    }
+  })
+
+/**
+ * The encoded list stored for a repository and its key (for RepoObjects: every object in
+ * it was reachable from the repository's tips when it was written), if there is one.
+ */
+export const storedCloneListOf = (objects: ObjectStoreShape, repo: string) =>
+  Effect.gen(function* () {
+    const p = yield* readPointer(objects, repo)
+    if (!p) return undefined
+    const bytes = yield* objects.getDerived(storedKey(p.key))
+    return bytes && bytes.length % RECORD === 0 ? { key: p.key, bytes } : undefined
+  })
+
 export const makeCloneLists = (objects: ObjectStoreShape, options: CloneListsOptions = {}) => {
   const limit = options.memoryBytes ?? 4 * 1024 * 1024
   const memory = new Map<string, Buffer>()
@@ -75,9 +102,6 @@ export const makeCloneLists = (objects: ObjectStoreShape, options: CloneListsOpt
       bytes -= v.length
     }
   }
-
-  const storedKey = (key: string) => `clone-list/${key}`
-  const repoKey = (repo: string) => `clone-list-of/${repo}`
 
   /** The list for these wants, if known (memory first, then the store). */
   const get = (wants: ReadonlyArray<ObjectId>) =>
@@ -120,16 +144,7 @@ export const makeCloneLists = (objects: ObjectStoreShape, options: CloneListsOpt
       )
     })
 
-  const pointer = (repo: string) =>
-    Effect.map(objects.getDerived(repoKey(repo)), (v) => {
-      if (!v) return undefined
-      try {
-        const p = JSON.parse(Buffer.from(v).toString("utf8")) as { key: string; wants: ObjectId[] }
-        return typeof p.key === "string" && Array.isArray(p.wants) ? p : undefined
-      } catch {
-        return undefined
-      }
-    })
+  const pointer = (repo: string) => readPointer(objects, repo)
 
   /** The repository's stored list and the wants it was computed for, if any. */
   const previous = (repo: string) =>
@@ -151,6 +166,13 @@ export const makeCloneLists = (objects: ObjectStoreShape, options: CloneListsOpt
 }
 
 export type CloneLists = ReturnType<typeof makeCloneLists>
+
+/** The ids of an encoded list as a RawIdSet (built from the bytes, no strings). */
+export const cloneListIds = (bytes: Uint8Array): RawIdSet => {
+  const set = new RawIdSet(bytes.length / RECORD)
+  for (let at = 0; at + RECORD <= bytes.length; at += RECORD) set.addRaw(bytes, at + 1)
+  return set
+}
 
 const ORDER: Record<ObjectType, number> = { tag: 0, commit: 1, tree: 2, blob: 3 }
 

@@ -31,7 +31,8 @@ import type { RepoRow } from "../Metadata.ts"
 import type { ObjectStoreShape, StoredObject } from "../ObjectStore.ts"
 import type { RefStoreShape } from "../RefStore.ts"
 import type { RepoObjectsShape } from "../RepoObjects.ts"
-import { parseCommitInfo, parseTagTarget, parseTreeEntries } from "./ObjectWalk.ts"
+import { RawIdSet } from "../../domain/git/RawIdSet.ts"
+import { forEachTreeEntry, parseCommitInfo, parseTagTarget } from "./ObjectWalk.ts"
 import { makeBodyReader, readPktSection } from "./BodyReader.ts"
 import { ingestPack, wholeObject } from "./PackIngest.ts"
 import { makeWire } from "./Wire.ts"
@@ -48,20 +49,32 @@ interface Deps {
   readonly scope: Pick<RepoObjectsShape, "invisible" | "recordUploaded">
 }
 
-/** The ids an object refers to (what must exist for it to be connected). */
-const referencesOf = (o: { type: string; content: Uint8Array }): ObjectId[] => {
+/**
+ * The objects an object refers to (what must exist for it to be connected), as numbers in
+ * `ids`: a large push names about a million tree entries, nearly all of them repeats, and
+ * numbering them where they lie in the tree makes no string per entry.
+ */
+const referencesOf = (
+  ids: RawIdSet,
+  o: { type: string; content: Uint8Array },
+): Int32Array | undefined => {
   if (o.type === "commit") {
     const info = parseCommitInfo(o.content)
-    return info ? [info.tree, ...info.parents] : []
+    return info ? Int32Array.from([info.tree, ...info.parents], (id) => ids.indexOf(id)) : undefined
   }
   if (o.type === "tree") {
-    return (parseTreeEntries(o.content) ?? []).filter((e) => !e.isGitlink).map((e) => e.id)
+    const out: number[] = []
+    const content = o.content
+    forEachTreeEntry(content, (mode, at) => {
+      if ((mode & 0o170000) !== 0o160000) out.push(ids.indexOfRaw(content, at))
+    })
+    return Int32Array.from(out)
   }
   if (o.type === "tag") {
     const t = parseTagTarget(o.content)
-    return t ? [t.id] : []
+    return t ? Int32Array.of(ids.indexOf(t.id)) : undefined
   }
-  return []
+  return undefined
 }
 
 export const makeReceivePack = (deps: Deps) => {
@@ -136,21 +149,14 @@ export const makeReceivePack = (deps: Deps) => {
       // 1. The pack (absent when every command is a deletion).
       const needsPack = commands.some((c) => !isDelete(c))
       let received: ReadonlyArray<StoredObject> = []
-      let receivedIds = new Set<ObjectId>()
-      // What each received commit, tree and tag refers to, and the referred ids that are
-      // not in the pack (checked against the store in one round trip: a push of a few
-      // commits to a big tree names thousands).
-      const references = new Map<ObjectId, ObjectId[]>()
+      // Every id the push names, numbered (RawIdSet); what each received commit, tree and
+      // tag refers to; and which numbers came in the pack. Referred ids that are not in the
+      // pack are checked against the store in one round trip (a push of a few commits to a
+      // big tree names thousands).
+      const ids = new RawIdSet(1 << 12)
+      const references: Array<Int32Array | undefined> = []
+      let inPack = new Uint8Array(0)
       const external = new Set<ObjectId>()
-      // Ids are kept as one string each: every tree's entries parse into fresh strings,
-      // and keeping those held about a million duplicates for a large history.
-      const canon = new Map<ObjectId, ObjectId>()
-      const canonical = (id: ObjectId) => {
-        const seen = canon.get(id)
-        if (seen !== undefined) return seen
-        canon.set(id, id)
-        return id
-      }
       if (needsPack) {
         const ingested = yield* ingestPack(reader, {
           maxBytes: options.maxBytes,
@@ -169,8 +175,9 @@ export const makeReceivePack = (deps: Deps) => {
           onProgress: quiet ? undefined : (text) => wire.progress(text),
           keepContent: (type) => type !== "blob",
           // References are taken as each object resolves; the contents are not kept.
-          onContent: (id, type, content) =>
-            references.set(canonical(id), referencesOf({ type, content }).map(canonical)),
+          onContent: (id, type, content) => {
+            references[ids.indexOf(id)] = referencesOf(ids, { type, content })
+          },
         })
         if (ingested instanceof Error) {
           metrics.gitOperations.inc({ service: "receive-pack", outcome: "bad-pack" })
@@ -183,15 +190,18 @@ export const makeReceivePack = (deps: Deps) => {
         metrics.gitBytesReceived.inc(ingested.bytes)
         metrics.gitThinBases.inc(ingested.thinBases)
         received = ingested.objects
-        receivedIds = new Set(received.map((o) => o.id))
-        for (const id of canon.keys()) if (!receivedIds.has(id)) external.add(id)
-        canon.clear()
+        const numbers = received.map((o) => ids.indexOf(o.id))
+        inPack = new Uint8Array(ids.size)
+        for (const n of numbers) inPack[n] = 1
+        for (let n = 0; n < inPack.length; n++) if (!inPack[n]) external.add(ids.idAt(n))
       }
+      const numberOf = (id: ObjectId) => ids.indexOf(id)
+      const isInPack = (n: number) => n < inPack.length && inPack[n] === 1
 
       // 2. Checks before anything is stored: ref names, connectivity of each new tip.
       const results = new Map<string, RefResult>()
-      const reached = new Set<ObjectId>()
-      for (const c of commands) if (!isDelete(c) && !receivedIds.has(c.new)) external.add(c.new)
+      for (const c of commands) if (!isDelete(c) && !isInPack(numberOf(c.new))) external.add(c.new)
+      const reached = new Uint8Array(ids.size)
       const absent = new Set(yield* objects.missing([...external]))
       // Objects of other repositories count as missing: only what is visible here (RepoObjects).
       for (const id of yield* deps.scope.invisible(
@@ -201,24 +211,26 @@ export const makeReceivePack = (deps: Deps) => {
         absent.add(id)
       /** The first missing object below `tip`, or undefined when it is connected. */
       const missingBelow = (tip: ObjectId) => {
-        const stack = [tip]
-        const seen = new Set<ObjectId>()
-        const local: ObjectId[] = []
+        const stack = [numberOf(tip)]
+        const seen = new Uint8Array(ids.size)
+        const local: number[] = []
         while (stack.length > 0) {
-          const id = stack.pop()!
-          if (seen.has(id) || reached.has(id)) continue
-          seen.add(id)
-          if (!receivedIds.has(id)) {
+          const n = stack.pop()!
+          if (seen[n] || reached[n]) continue
+          seen[n] = 1
+          if (!isInPack(n)) {
+            const id = ids.idAt(n)
             if (absent.has(id)) return id
             continue // stored objects are connected by construction
           }
-          local.push(id)
-          const refs = references.get(id)
-          if (refs) stack.push(...refs)
+          local.push(n)
+          const refs = references[n]
+          if (refs) for (const r of refs) stack.push(r)
         }
-        for (const id of local) reached.add(id)
+        for (const n of local) reached[n] = 1
         return undefined
       }
+      const wasReached = (id: ObjectId) => reached[numberOf(id)] === 1
       for (const c of commands) {
         const problem = refNameProblem(c.ref)
         if (problem || !c.ref.startsWith("refs/")) {
@@ -241,14 +253,14 @@ export const makeReceivePack = (deps: Deps) => {
 
       // 3. Store what is connected (every object of a clean push); a delta whose base is
       // not kept is stored whole, so the store never refers to an object it lacks.
-      const keep = results.size === 0 ? received : received.filter((o) => reached.has(o.id))
+      const keep = results.size === 0 ? received : received.filter((o) => wasReached(o.id))
       if (keep.length > 0) {
         const kept = new Set(keep.map((o) => o.id))
         const batch: StoredObject[] = []
         for (const o of keep) {
           // A base that came in this pack but is not kept would leave the delta dangling.
           const dangling =
-            o.repr.kind === "delta" && !kept.has(o.repr.base) && receivedIds.has(o.repr.base)
+            o.repr.kind === "delta" && !kept.has(o.repr.base) && isInPack(numberOf(o.repr.base))
           batch.push(dangling ? yield* wholeObject(o, received) : o)
         }
         // Written in slices so one huge push does not become one huge write batch in
@@ -311,7 +323,7 @@ export const makeReceivePack = (deps: Deps) => {
       const landed = commands.every((c) => results.get(c.ref)?.ok === true)
       yield* deps.scope.recordUploaded(
         repo,
-        keep.filter((o) => !landed || !reached.has(o.id)).map((o) => o.id),
+        keep.filter((o) => !landed || !wasReached(o.id)).map((o) => o.id),
       )
       metrics.gitOperations.inc({
         service: "receive-pack",

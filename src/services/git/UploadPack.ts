@@ -139,6 +139,7 @@ export const makeUploadPack = (deps: Deps) => {
     req: UploadRequest,
     common: ReadonlyArray<ObjectId>,
     repo: string,
+    identity: string,
   ) =>
     Effect.gen(function* () {
       const notTips: ObjectId[] = []
@@ -180,7 +181,7 @@ export const makeUploadPack = (deps: Deps) => {
         // choosing other want sets must not fill the disk with lists.
         const canonical = yield* cloneWants(repo)
         const same = sameSet(canonical, req.wants)
-        yield* lists.put(req.wants, result.objects, same ? repo : undefined)
+        yield* lists.put(req.wants, result.objects, same ? identity : undefined)
         metrics.gitCloneLists.inc({ outcome: "walked" })
       }
       return result
@@ -200,11 +201,11 @@ export const makeUploadPack = (deps: Deps) => {
    * Computes and keeps the object list a clone of `repo` will ask for, unless it is
    * already known (run in the background after a push).
    */
-  const warm = (repo: string) =>
+  const warm = (repo: string, identity: string) =>
     Effect.gen(function* () {
       const wants = yield* cloneWants(repo)
       if (wants.length === 0 || (yield* lists.has(wants))) return false
-      const before = yield* lists.previous(repo)
+      const before = yield* lists.previous(identity)
       if (before && (yield* onlyGrew(before.wants, wants))) {
         // The usual push adds commits on top: walk only what it added.
         const added = yield* makeWalker(source).walk({
@@ -212,12 +213,12 @@ export const makeUploadPack = (deps: Deps) => {
           haves: before.wants,
           clientShallows: [],
         })
-        yield* lists.put(wants, extendCloneList(added.objects, before.list), repo)
+        yield* lists.put(wants, extendCloneList(added.objects, before.list), identity)
         metrics.gitCloneLists.inc({ outcome: "extended" })
         return true
       }
       const result = yield* makeWalker(source).walk({ wants, haves: [], clientShallows: [] })
-      yield* lists.put(wants, result.objects, repo)
+      yield* lists.put(wants, result.objects, identity)
       metrics.gitCloneLists.inc({ outcome: "warmed" })
       return true
     })
@@ -251,7 +252,12 @@ export const makeUploadPack = (deps: Deps) => {
   const isDeepen = (req: UploadRequest) =>
     req.depth !== undefined || req.deepenSince !== undefined || req.deepenNot.length > 0
 
-  const serveV0 = (repo: string, packets: ReadonlyArray<TextPacket>, sink: ResponseSink) =>
+  const serveV0 = (
+    repo: string,
+    identity: string,
+    packets: ReadonlyArray<TextPacket>,
+    sink: ResponseSink,
+  ) =>
     Effect.gen(function* () {
       const req = parseV0Request(packets.map((p) => (p.kind === "data" ? p.text : null)))
       if (req instanceof ProtocolError) {
@@ -272,7 +278,7 @@ export const makeUploadPack = (deps: Deps) => {
       const common = yield* commonHaves(req.haves)
       let walk: WalkResult | undefined
       if (isDeepen(req)) {
-        walk = yield* walkFor(walker, req, common, repo)
+        walk = yield* walkFor(walker, req, common, repo, identity)
         for (const id of walk.shallow) yield* plain.line(`shallow ${id}\n`)
         for (const id of walk.unshallow) yield* plain.line(`unshallow ${id}\n`)
         yield* plain.flush()
@@ -297,7 +303,7 @@ export const makeUploadPack = (deps: Deps) => {
         if (multi) for (const id of common) yield* plain.line(`ACK ${id} common\n`)
         yield* plain.line(last ? `ACK ${last}\n` : "NAK\n")
       }
-      walk ??= yield* walkFor(walker, req, common, repo)
+      walk ??= yield* walkFor(walker, req, common, repo, identity)
       yield* sendPack(
         wire,
         req,
@@ -332,7 +338,12 @@ export const makeUploadPack = (deps: Deps) => {
       yield* wire.flush()
     })
 
-  const fetchV2 = (repo: string, args: ReadonlyArray<string>, sink: ResponseSink) =>
+  const fetchV2 = (
+    repo: string,
+    identity: string,
+    args: ReadonlyArray<string>,
+    sink: ResponseSink,
+  ) =>
     Effect.gen(function* () {
       const plain = makeWire(sink, "none")
       const req = parseV2Fetch(args)
@@ -362,7 +373,7 @@ export const makeUploadPack = (deps: Deps) => {
         yield* plain.line("ready\n")
         yield* plain.raw(Buffer.from("0001"))
       }
-      const walk = yield* walkFor(walker, req, common, repo)
+      const walk = yield* walkFor(walker, req, common, repo, identity)
       if (isDeepen(req)) {
         yield* plain.line("shallow-info\n")
         for (const id of walk.shallow) yield* plain.line(`shallow ${id}\n`)
@@ -379,7 +390,12 @@ export const makeUploadPack = (deps: Deps) => {
       yield* plain.flush()
     })
 
-  const serveV2 = (repo: string, packets: ReadonlyArray<TextPacket>, sink: ResponseSink) =>
+  const serveV2 = (
+    repo: string,
+    identity: string,
+    packets: ReadonlyArray<TextPacket>,
+    sink: ResponseSink,
+  ) =>
     Effect.gen(function* () {
       let command: string | undefined
       const args: string[] = []
@@ -396,11 +412,22 @@ export const makeUploadPack = (deps: Deps) => {
         } else args.push(text)
       }
       if (command === "ls-refs") return yield* lsRefs(repo, args, sink)
-      if (command === "fetch") return yield* fetchV2(repo, args, sink)
+      if (command === "fetch") return yield* fetchV2(repo, identity, args, sink)
       yield* makeWire(sink, "none").line(`ERR unknown command '${command ?? ""}'\n`)
     })
 
-  const serve = (repo: string, protocol: string, body: Buffer, sink: ResponseSink) =>
+  /**
+   * `repo` names the refs (`owner/name`); `identity` the repository itself (RepoUploads'
+   * key, which a repository created again under the same name does not share): its
+   * stored clone list is kept under it.
+   */
+  const serve = (
+    repo: string,
+    protocol: string,
+    body: Buffer,
+    sink: ResponseSink,
+    identity: string = repo,
+  ) =>
     Effect.gen(function* () {
       const packets = parsePacketsText(body)
       if (packets instanceof Error) {
@@ -408,7 +435,9 @@ export const makeUploadPack = (deps: Deps) => {
         metrics.gitOperations.inc({ service: "upload-pack", outcome: "bad-request" })
         return
       }
-      yield* wantsV2(protocol) ? serveV2(repo, packets, sink) : serveV0(repo, packets, sink)
+      yield* wantsV2(protocol)
+        ? serveV2(repo, identity, packets, sink)
+        : serveV0(repo, identity, packets, sink)
       metrics.gitOperations.inc({ service: "upload-pack", outcome: "ok" })
     })
 
