@@ -64,6 +64,14 @@ describe("clone lists", () => {
         yield* lists.put([id(7)], list, "o/r")
         expect(yield* stored([id(2)])).toBeUndefined()
         expect(yield* stored([id(7)])).toBeDefined()
+        // Shared by two repositories (a fork): kept until neither points at it.
+        yield* lists.put([id(5)], list, "o/a")
+        expect(yield* lists.adopt([id(5)], "o/b")).toBe(true)
+        yield* lists.put([id(6)], list, "o/a")
+        expect(yield* stored([id(5)])).toBeDefined()
+        yield* lists.put([id(6)], list, "o/b")
+        expect(yield* stored([id(5)])).toBeUndefined()
+        expect(yield* lists.adopt([id(5)], "o/c")).toBe(false)
         // Without a repository (a fetch of other tips): memory only.
         yield* lists.put([id(8)], list)
         expect(yield* stored([id(8)])).toBeUndefined()

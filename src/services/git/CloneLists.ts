@@ -59,6 +59,7 @@ export interface CloneListsOptions {
 
 const storedKey = (key: string) => `clone-list/${key}`
 const repoKey = (repo: string) => `clone-list-of/${repo}`
+const countKey = (key: string) => `clone-list-count/${key}`
 
 const readPointer = (objects: ObjectStoreShape, repo: string) =>
   Effect.map(objects.getDerived(repoKey(repo)), (v) => {
@@ -136,12 +137,34 @@ export const makeCloneLists = (objects: ObjectStoreShape, options: CloneListsOpt
       remember(key, encoded)
       if (repo === undefined) return
       yield* objects.putDerived(storedKey(key), encoded)
+      yield* point(repo, key, wants)
+    })
+
+  /**
+   * Makes `key` the repository's list. Lists are shared by repositories with the same tips
+   * (forks): each stored list counts the repositories pointing at it, and is deleted when
+   * the last one moves on, so the disk holds about one list per repository.
+   */
+  const point = (repo: string, key: string, wants: ReadonlyArray<ObjectId>) =>
+    Effect.gen(function* () {
       const before = yield* pointer(repo)
-      if (before && before.key !== key) yield* objects.putDerived(storedKey(before.key), undefined)
+      if (before?.key === key) return
       yield* objects.putDerived(
         repoKey(repo),
         Buffer.from(JSON.stringify({ key, wants: [...new Set(wants)] })),
       )
+      yield* count(key, +1)
+      if (before && (yield* count(before.key, -1)) <= 0) {
+        yield* objects.putDerived(storedKey(before.key), undefined)
+        yield* objects.putDerived(countKey(before.key), undefined)
+      }
+    })
+  const count = (key: string, by: number) =>
+    Effect.gen(function* () {
+      const v = yield* objects.getDerived(countKey(key))
+      const n = (v ? Number(Buffer.from(v).toString("utf8")) || 0 : 0) + by
+      if (by > 0 || n > 0) yield* objects.putDerived(countKey(key), Buffer.from(String(n)))
+      return n
     })
 
   const pointer = (repo: string) => readPointer(objects, repo)
@@ -155,14 +178,19 @@ export const makeCloneLists = (objects: ObjectStoreShape, options: CloneListsOpt
       return list ? { wants: p.wants, list } : undefined
     })
 
-  /** Whether a list for these wants is stored. */
-  const has = (wants: ReadonlyArray<ObjectId>) =>
-    Effect.map(
-      objects.getDerived(storedKey(cloneListKey(wants))),
-      (v) => v !== undefined || memory.has(cloneListKey(wants)),
-    )
+  /**
+   * Whether a list for these wants is stored; if so it becomes the repository's list too
+   * (a fork, or another repository with the same tips, wrote it).
+   */
+  const adopt = (wants: ReadonlyArray<ObjectId>, repo: string) =>
+    Effect.gen(function* () {
+      const key = cloneListKey(wants)
+      if ((yield* objects.getDerived(storedKey(key))) === undefined) return false
+      yield* point(repo, key, wants)
+      return true
+    })
 
-  return { get, put, has, previous }
+  return { get, put, adopt, previous }
 }
 
 export type CloneLists = ReturnType<typeof makeCloneLists>

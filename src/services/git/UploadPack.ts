@@ -204,7 +204,7 @@ export const makeUploadPack = (deps: Deps) => {
   const warm = (repo: string, identity: string) =>
     Effect.gen(function* () {
       const wants = yield* cloneWants(repo)
-      if (wants.length === 0 || (yield* lists.has(wants))) return false
+      if (wants.length === 0 || (yield* lists.adopt(wants, identity))) return false
       const before = yield* lists.previous(identity)
       if (before && (yield* onlyGrew(before.wants, wants))) {
         // The usual push adds commits on top: walk only what it added.
