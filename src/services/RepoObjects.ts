@@ -35,7 +35,7 @@ import { Context, Effect, Layer } from "effect"
 import type { ObjectId } from "../domain/git/ObjectId.ts"
 import type { ObjectFilter } from "../domain/protocol/UploadRequest.ts"
 import type { RawIdSet } from "../domain/git/RawIdSet.ts"
-import { cloneListIds, storedCloneListOf } from "./git/CloneLists.ts"
+import { cloneListIds, cloneListKeyOf, storedCloneList } from "./git/CloneLists.ts"
 import { makeWalker, type ObjectSource } from "./git/ObjectWalk.ts"
 import { type RepoRow, repoKey } from "./Metadata.ts"
 import { ObjectReplicator } from "./ObjectReplicator.ts"
@@ -247,18 +247,17 @@ export const makeRepoObjects = (options: { readonly cacheBytes?: number } = {}) 
     const listSets = new Map<string, RawIdSet>()
     const listedOf = (key: string) =>
       Effect.gen(function* () {
-        const stored = yield* storedCloneListOf(objects, key).pipe(
-          Effect.orElseSucceed(() => undefined),
-        )
-        if (!stored) return undefined
-        let set = listSets.get(stored.key)
-        if (!set) {
-          set = cloneListIds(stored.bytes)
-          listSets.set(stored.key, set)
-          if (listSets.size > LIST_SETS_KEPT) listSets.delete(listSets.keys().next().value!)
-        }
+        const listKey = yield* cloneListKeyOf(objects, key)
+        if (listKey === undefined) return undefined
+        const known = listSets.get(listKey)
+        if (known) return known
+        const bytes = yield* storedCloneList(objects, listKey)
+        if (!bytes) return undefined
+        const set = cloneListIds(bytes)
+        listSets.set(listKey, set)
+        if (listSets.size > LIST_SETS_KEPT) listSets.delete(listSets.keys().next().value!)
         return set
-      })
+      }).pipe(Effect.orElseSucceed(() => undefined))
 
     /** The ids (distinct, in order of first appearance) that are not visible in `repo`. */
     const invisible = (repo: ScopedRepo, ids: ReadonlyArray<ObjectId>) =>

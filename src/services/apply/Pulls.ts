@@ -46,29 +46,83 @@ export const storeLoader = (objects: ObjectStoreShape) => (id: ObjectId) =>
     .getMany([id])
     .pipe(Effect.map(([o]) => (o ? { type: o.type, content: o.content } : undefined)))
 
-/** Commits reachable from `head` and not from `base`, oldest first (parents before children). */
+/**
+ * Commits reachable from `head` and not from `base`, oldest first (parents before children).
+ *
+ * Both ends are painted newest first by committer time (git's merge-base strategy), and the
+ * walk stops once every queued commit is reachable from `base` and more than CLOCK_SLOP
+ * older than every commit found in the range, so it reads about the size of the range, not
+ * the whole history (a push of ten commits to a 3,000-commit branch read all 3,000, one at
+ * a time, in apply). Like git without generation numbers, a committer clock that ran more
+ * than CLOCK_SLOP behind its parents' can leave a base commit in the list. Deterministic:
+ * ties are broken by id, so every validator takes the same steps.
+ */
+/** Seconds a committer clock may run behind its parents' without misleading commitsBetween. */
+export const CLOCK_SLOP = 3600
+
 export const commitsBetween = (objects: ObjectStoreShape, base: ObjectId, head: ObjectId) =>
   Effect.gen(function* () {
+    const HEAD = 1
+    const BASE = 2
     const parentsOf = new Map<ObjectId, ObjectId[]>()
-    const walk = (from: ObjectId, stop: Set<ObjectId> | undefined, limit: number) =>
+    const time = new Map<ObjectId, number>()
+    const flags = new Map<ObjectId, number>()
+    const load = (id: ObjectId) =>
       Effect.gen(function* () {
-        const seen = new Set<ObjectId>()
-        const stack = [from]
-        while (stack.length > 0 && seen.size < limit) {
-          const id = stack.pop()!
-          if (seen.has(id) || stop?.has(id)) continue
-          const [o] = yield* objects.getMany([id])
-          if (!o || o.type !== "commit") continue
-          const links = commitLinks(o.content)
-          if (links instanceof ObjectParseError) continue
-          seen.add(id)
-          parentsOf.set(id, links.parents)
-          stack.push(...links.parents)
+        if (parentsOf.has(id)) return
+        const [o] = yield* objects.getMany([id])
+        const links = o && o.type === "commit" ? commitLinks(o.content) : undefined
+        if (!links || links instanceof ObjectParseError) {
+          parentsOf.set(id, [])
+          time.set(id, Number.NEGATIVE_INFINITY)
+          return
         }
-        return seen
+        parentsOf.set(id, links.parents)
+        time.set(id, links.time)
       })
-    const fromBase = yield* walk(base, undefined, 1_000_000)
-    const range = yield* walk(head, fromBase, 100_000)
+    // Queued commits, newest last (popped first); ties by id.
+    const queue: ObjectId[] = []
+    const later = (a: ObjectId, b: ObjectId) =>
+      time.get(a)! - time.get(b)! || (a < b ? -1 : a > b ? 1 : 0)
+    const enqueue = (id: ObjectId) => {
+      let lo = 0
+      let hi = queue.length
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1
+        if (later(queue[mid]!, id) < 0) lo = mid + 1
+        else hi = mid
+      }
+      queue.splice(lo, 0, id)
+    }
+    const paint = (id: ObjectId, flag: number) =>
+      Effect.gen(function* () {
+        const had = flags.get(id) ?? 0
+        if ((had | flag) === had) return
+        flags.set(id, had | flag)
+        yield* load(id)
+        if (!queue.includes(id)) enqueue(id)
+      })
+    yield* paint(head, HEAD)
+    yield* paint(base, BASE)
+    let oldestInRange = Number.POSITIVE_INFINITY
+    let examined = 0
+    const range = new Set<ObjectId>()
+    while (queue.length > 0 && examined++ < 1_000_000) {
+      const pureHead = queue.some((id) => flags.get(id) === HEAD)
+      const newest = queue[queue.length - 1]!
+      // Base-only commits newer than something in the range may still reach it.
+      if (!pureHead && time.get(newest)! < oldestInRange - CLOCK_SLOP) break
+      const id = queue.pop()!
+      const f = flags.get(id)!
+      if (f === HEAD) {
+        if (range.size >= 100_000) break
+        range.add(id)
+        oldestInRange = Math.min(oldestInRange, time.get(id)!)
+      } else range.delete(id)
+      for (const p of parentsOf.get(id)!) yield* paint(p, f)
+    }
+    // A commit painted from base after it entered the range is not in it.
+    for (const id of range) if (flags.get(id) !== HEAD) range.delete(id)
     // Order parents before children (a topological order, deterministic).
     const order: ObjectId[] = []
     const placed = new Set<ObjectId>()

@@ -73,16 +73,17 @@ const readPointer = (objects: ObjectStoreShape, repo: string) =>
   })
 
 /**
- * The encoded list stored for a repository and its key (for RepoObjects: every object in
- * it was reachable from the repository's tips when it was written), if there is one.
+ * The key of the list stored for a repository (for RepoObjects: every object in it was
+ * reachable from the repository's tips when it was written), if there is one.
  */
-export const storedCloneListOf = (objects: ObjectStoreShape, repo: string) =>
-  Effect.gen(function* () {
-    const p = yield* readPointer(objects, repo)
-    if (!p) return undefined
-    const bytes = yield* objects.getDerived(storedKey(p.key))
-    return bytes && bytes.length % RECORD === 0 ? { key: p.key, bytes } : undefined
-  })
+export const cloneListKeyOf = (objects: ObjectStoreShape, repo: string) =>
+  Effect.map(readPointer(objects, repo), (p) => p?.key)
+
+/** A stored list's encoded bytes, by key. */
+export const storedCloneList = (objects: ObjectStoreShape, key: string) =>
+  Effect.map(objects.getDerived(storedKey(key)), (bytes) =>
+    bytes && bytes.length % RECORD === 0 ? bytes : undefined,
+  )
 
 export const makeCloneLists = (objects: ObjectStoreShape, options: CloneListsOptions = {}) => {
   const limit = options.memoryBytes ?? 4 * 1024 * 1024
