@@ -491,10 +491,23 @@ export const makeCiHandlers = (deps: {
     })
 
   /** Runs of every workflow in `sha`'s tree that `trigger` starts. */
-  const createRunsFor = (repo: RepoRow, trigger: Trigger, actor: UserRow, block: Block) =>
+  const createRunsFor = (
+    repo: RepoRow,
+    base: Trigger,
+    actor: UserRow,
+    block: Block,
+    // The paths a change touched, for `paths:` filters: a tree diff, computed only when
+    // the commit has workflow files (most pushes have none).
+    pathsOf?: Effect.Effect<ReadonlyArray<string> | undefined, StorageError | ObjectCorrupt>,
+  ) =>
     Effect.gen(function* () {
       const ids: number[] = []
-      for (const file of yield* workflowFiles(trigger.event.sha)) {
+      const files = yield* workflowFiles(base.event.sha)
+      if (files.length === 0) return ids
+      const trigger: Trigger = pathsOf
+        ? { ...base, event: { ...base.event, changedPaths: yield* pathsOf } }
+        : base
+      for (const file of files) {
         const parsed = parseFile(file)
         // An invalid file's triggers are unknown: it fails the pushes and pull requests that
         // carry it, where its author sees it (as on GitHub).
@@ -618,7 +631,6 @@ export const makeCiHandlers = (deps: {
             event: "push",
             ref: change.name,
             sha: change.new,
-            changedPaths: yield* changedPaths(change.old, change.new),
             actor: actor.login,
             repository: `${repo.owner_login}/${repo.name}`,
           },
@@ -627,6 +639,7 @@ export const makeCiHandlers = (deps: {
         },
         actor,
         block,
+        changedPaths(change.old, change.new),
       )
       if (!isBranch) return
       const branch = change.name.slice("refs/heads/".length)
@@ -654,7 +667,6 @@ export const makeCiHandlers = (deps: {
             sha: pull.head_sha,
             action,
             baseRef: `refs/heads/${pull.base_ref}`,
-            changedPaths: yield* changedPaths(pull.base_sha, pull.head_sha),
             actor: actor.login,
             repository: `${repo.owner_login}/${repo.name}`,
           },
@@ -664,6 +676,7 @@ export const makeCiHandlers = (deps: {
         },
         actor,
         block,
+        changedPaths(pull.base_sha, pull.head_sha),
       )
     })
 

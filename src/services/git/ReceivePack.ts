@@ -202,13 +202,10 @@ export const makeReceivePack = (deps: Deps) => {
       const results = new Map<string, RefResult>()
       for (const c of commands) if (!isDelete(c) && !isInPack(numberOf(c.new))) external.add(c.new)
       const reached = new Uint8Array(ids.size)
-      const absent = new Set(yield* objects.missing([...external]))
-      // Objects of other repositories count as missing: only what is visible here (RepoObjects).
-      for (const id of yield* deps.scope.invisible(
-        repo,
-        [...external].filter((id) => !absent.has(id)),
-      ))
-        absent.add(id)
+      // Objects of other repositories count as missing: only what is visible here
+      // (RepoObjects). An object the store lacks is visible nowhere, so this one check
+      // answers both (and a push on top of a known history needs no read of its objects).
+      const absent = new Set(yield* deps.scope.invisible(repo, [...external]))
       /** The first missing object below `tip`, or undefined when it is connected. */
       const missingBelow = (tip: ObjectId) => {
         const stack = [numberOf(tip)]
