@@ -77,33 +77,6 @@ export const parseCommitInfo = (content: Uint8Array): CommitInfo | undefined => 
   return { tree, parents, time }
 }
 
-/** Tree entries (mode, id); names are not needed for reachability. */
-export const parseTreeEntries = (content: Uint8Array): TreeEntry[] | undefined => {
-  const buf = Buffer.from(content.buffer, content.byteOffset, content.byteLength)
-  const entries: TreeEntry[] = []
-  let pos = 0
-  while (pos < buf.length) {
-    // Mode: octal digits up to a space (read byte by byte: this loop runs for every
-    // entry of every tree a clone walks).
-    let mode = 0
-    let p = pos
-    while (p < buf.length && buf[p] !== 32) {
-      const d = buf[p]! - 48
-      if (d < 0 || d > 7) return undefined
-      mode = mode * 8 + d
-      p++
-    }
-    if (p >= buf.length) return undefined
-    const nul = buf.indexOf(0, p + 1)
-    if (nul < 0 || nul + 21 > buf.length) return undefined
-    const id = buf.toString("hex", nul + 1, nul + 21) as ObjectId
-    const kind = mode & 0o170000
-    entries.push({ mode, id, isTree: kind === 0o040000, isGitlink: kind === 0o160000 })
-    pos = nul + 21
-  }
-  return entries
-}
-
 /**
  * Calls `visit` with each entry's mode and where its raw 20-byte id lies in `buf`, without
  * making an object or a string per entry (a clone's walk meets about a million entries).
@@ -136,6 +109,21 @@ const TREE_KIND = 0o040000
 const GITLINK_KIND = 0o160000
 const hexAt = (buf: Uint8Array, at: number) =>
   Buffer.from(buf.buffer, buf.byteOffset + at, 20).toString("hex") as ObjectId
+
+/** Tree entries (mode, id); names are not needed for reachability. */
+export const parseTreeEntries = (content: Uint8Array): TreeEntry[] | undefined => {
+  const entries: TreeEntry[] = []
+  const ok = forEachTreeEntry(content, (mode, at) => {
+    const kind = mode & 0o170000
+    entries.push({
+      mode,
+      id: hexAt(content, at),
+      isTree: kind === TREE_KIND,
+      isGitlink: kind === GITLINK_KIND,
+    })
+  })
+  return ok ? entries : undefined
+}
 
 /** The object a tag points at (`object <id>` and `type <t>` headers). */
 export const parseTagTarget = (content: Uint8Array): { id: ObjectId; type: string } | undefined => {
