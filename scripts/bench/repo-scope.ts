@@ -7,7 +7,8 @@
  *   same blob by path (contents API, no walk);
  * - whole history: the first read by id of a blob only an old commit has (the repository's
  *   closure walked once and kept), against `git clone --bare --no-checkout` of the
- *   repository (which enumerates the same closure and more);
+ *   repository (which transfers the same closure and more; since clone lists
+ *   (CloneLists.ts), a clone reads the list written after the push instead of walking);
  * - cached: the same reads again.
  * GUTS_BENCH_QUICK=1: small repository; GUTS_BENCH_RUNS (default 3; each in a new repository).
  */
