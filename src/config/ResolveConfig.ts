@@ -18,7 +18,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Data, Either, Schema } from "effect"
-import { readClusterFile } from "../layers/chain/ClusterNode.ts"
+import { readClusterFile } from "../layers/chain/ClusterFile.ts"
 import { timingProblem } from "../domain/HookFailover.ts"
 import type { NodeConfigShape } from "../services/NodeConfig.ts"
 import { type FileValue, parseConfigFile } from "./ConfigFile.ts"

@@ -9,7 +9,12 @@ import * as os from "node:os"
 import * as zlib from "node:zlib"
 import { Effect, Layer } from "effect"
 import type { ObjectId } from "../domain/git/ObjectId.ts"
-import { ObjectNotFound, ObjectStore, type StoredObject } from "../services/ObjectStore.ts"
+import {
+  materialized,
+  ObjectNotFound,
+  ObjectStore,
+  type StoredObject,
+} from "../services/ObjectStore.ts"
 import { hashOf, makeResolver } from "./ObjectResolver.ts"
 import { DamageLog, scrubRecords } from "./chain/ObjectSync.ts"
 
@@ -47,7 +52,8 @@ export const makeMemoryObjectStore = () => {
       }),
     putBatch: (batch) =>
       Effect.sync(() => {
-        for (const o of batch) if (!objects.has(o.id)) objects.set(o.id, o)
+        // A spooled representation is read into memory: the spool ends with its push.
+        for (const o of batch) if (!objects.has(o.id)) objects.set(o.id, materialized(o))
       }),
     availableBytes: Effect.sync(() => os.freemem()),
     getDerived: (key) => Effect.sync(() => derived.get(key)),

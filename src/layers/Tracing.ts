@@ -13,21 +13,29 @@
  *   it that this node is waiting for (a root span otherwise).
  * One push is thus one trace: request → receive-pack → submit → consensus, apply.
  */
-import { NodeSdk } from "@effect/opentelemetry"
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
-import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base"
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { GUTS_VERSION } from "../domain/Version.ts"
 import type { NodeConfigShape } from "../services/NodeConfig.ts"
 
 export const tracingLayer = (tracing: NodeConfigShape["tracing"]): Layer.Layer<never> =>
   tracing === undefined
     ? Layer.empty
-    : Layer.discard(
-        NodeSdk.layer(() => ({
-          resource: { serviceName: tracing.serviceName, serviceVersion: GUTS_VERSION },
-          spanProcessor: new BatchSpanProcessor(new OTLPTraceExporter({ url: tracing.endpoint }), {
-            scheduledDelayMillis: 1_000,
-          }),
-        })),
+    : // The OpenTelemetry SDK loads only when tracing is on (it is megabytes of modules).
+      Layer.unwrapEffect(
+        Effect.promise(async () => {
+          const [{ NodeSdk }, { OTLPTraceExporter }, { BatchSpanProcessor }] = await Promise.all([
+            import("@effect/opentelemetry"),
+            import("@opentelemetry/exporter-trace-otlp-http"),
+            import("@opentelemetry/sdk-trace-base"),
+          ])
+          return Layer.discard(
+            NodeSdk.layer(() => ({
+              resource: { serviceName: tracing.serviceName, serviceVersion: GUTS_VERSION },
+              spanProcessor: new BatchSpanProcessor(
+                new OTLPTraceExporter({ url: tracing.endpoint }),
+                { scheduledDelayMillis: 1_000 },
+              ),
+            })),
+          )
+        }),
       )

@@ -6,13 +6,7 @@
  */
 import { Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
-import {
-  generateNodeKey,
-  type KeyFileAccess,
-  type KeyFileExists,
-  libp2pPeerIdOf,
-  writeNodeKey,
-} from "../layers/p2p/NodeKey.ts"
+import type { KeyFileAccess, KeyFileExists } from "../layers/p2p/NodeKey.ts"
 
 export interface KeygenArgs {
   /** Where to write the key file. */
@@ -31,6 +25,10 @@ export const runKeygen = (
   args: KeygenArgs,
 ): Effect.Effect<KeygenResult, KeyFileExists | KeyFileAccess> =>
   Effect.gen(function* () {
+    // Loaded here, not at the top: `guts` itself must not load libp2p for every command.
+    const { generateNodeKey, libp2pPeerIdOf, writeNodeKey } = yield* Effect.promise(
+      () => import("../layers/p2p/NodeKey.ts"),
+    )
     const key = generateNodeKey()
     yield* writeNodeKey(args.out, key, { force: args.force ?? false })
     const result: KeygenResult = {

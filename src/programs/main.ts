@@ -11,7 +11,8 @@
 import "../layers/p2p/Polyfills.ts"
 import * as fs from "node:fs"
 import { Command, Options } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Either } from "effect"
 import {
   builtinFlagValues,

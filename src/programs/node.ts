@@ -9,11 +9,10 @@ import { gitRoutes } from "../layers/http/GitRoutes.ts"
 import { healthRoutes } from "../layers/http/HealthRoutes.ts"
 import { httpServerLayer } from "../layers/http/HttpServer.ts"
 import { LedgerLocal } from "../layers/LedgerLocal.ts"
+import { readClusterFile } from "../layers/chain/ClusterFile.ts"
 import { metadataLayer } from "../layers/MetadataSqlite.ts"
 import { Metrics, MetricsServerLive } from "../layers/Metrics.ts"
 import { storageLayer } from "../layers/Storage.ts"
-import { clusterLayer, readClusterFile } from "../layers/chain/ClusterNode.ts"
-import { loadNodeKey } from "../layers/p2p/NodeKey.ts"
 import { RateLimiterLive, type RateLimiter } from "../layers/http/RateLimit.ts"
 import { Access } from "../services/Access.ts"
 import { Apply } from "../services/Apply.ts"
@@ -51,6 +50,11 @@ import { runnerRoutes } from "../layers/http/RunnerRoutes.ts"
 import { ciTickerLayer } from "../layers/CiTicker.ts"
 import { QueueGaugesLive } from "../layers/QueueGauges.ts"
 
+// Consensus, libp2p and node keys load only when the node is a cluster validator: a
+// single-validator node never needs them, and they are tens of megabytes of memory.
+const loadCluster = Effect.promise(() => import("../layers/chain/ClusterNode.ts"))
+const loadNodeKeyModule = Effect.promise(() => import("../layers/p2p/NodeKey.ts"))
+
 /** Refreshes `guts_storage_available_bytes` every 15 s. */
 const StorageGaugeLive = Layer.scopedDiscard(
   Effect.gen(function* () {
@@ -84,7 +88,8 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
             )
           : Layer.unwrapEffect(
               Effect.gen(function* () {
-                const key = yield* loadNodeKey(cluster.keyFile)
+                const { clusterLayer } = yield* loadCluster
+                const key = yield* (yield* loadNodeKeyModule).loadNodeKey(cluster.keyFile)
                 return clusterLayer({
                   key,
                   cluster: readClusterFile(cluster.file),
@@ -101,7 +106,7 @@ export const nodeLayer = (overrides: Partial<NodeConfigShape>) => {
           ? webhookDispatcherLayer(undefined)
           : Layer.unwrapEffect(
               Effect.gen(function* () {
-                const key = yield* loadNodeKey(cluster.keyFile)
+                const key = yield* (yield* loadNodeKeyModule).loadNodeKey(cluster.keyFile)
                 const validators = readClusterFile(cluster.file).validators.map((v) => v.publicKey)
                 return webhookDispatcherLayer({ validators, me: key.publicKeyHex })
               }),

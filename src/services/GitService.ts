@@ -13,10 +13,13 @@
  * the protocol (ERR lines, side-band 3, `ng` / `unpack` statuses), so the client prints
  * them and the node keeps serving others.
  */
+import * as os from "node:os"
+import * as path from "node:path"
 import type { Readable } from "node:stream"
-import { Clock, Context, Duration, Effect, Layer, Queue } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, Queue } from "effect"
 import type { Principal } from "./Auth.ts"
 import { Ledger } from "./Ledger.ts"
+import { NodeConfig } from "./NodeConfig.ts"
 import { type RepoRow, repoKey } from "./Metadata.ts"
 import { ObjectReplicator } from "./ObjectReplicator.ts"
 import { ObjectStore } from "./ObjectStore.ts"
@@ -49,7 +52,23 @@ const make = Effect.gen(function* () {
   const advertiser = makeAdvertiser({ objects, refs })
   const upload = makeUploadPack({ objects, refs, metrics, advertiser })
   const nonces = makePushNonces()
-  const receive = makeReceivePack({ objects, refs, ledger, metrics, replicator, nonces, scope })
+  // A push's pack is spooled under the data directory (in the system's temporary one for
+  // a node without one on disk, and in tests).
+  const config = yield* Effect.serviceOption(NodeConfig)
+  const spoolDir =
+    Option.isSome(config) && config.value.storage === "rocksdb"
+      ? path.join(config.value.dataDir, "tmp")
+      : os.tmpdir()
+  const receive = makeReceivePack({
+    objects,
+    refs,
+    ledger,
+    metrics,
+    replicator,
+    nonces,
+    scope,
+    spoolDir,
+  })
   // After a push, the repository's clone list is computed in the background (one
   // repository at a time, a moment later), so the next clone need not walk the history.
   // Queued by identity (RepoUploads' key); each entry also names the refs (owner/name).

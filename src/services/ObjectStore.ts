@@ -19,16 +19,44 @@
 import { Context, Data, type Effect } from "effect"
 import type { ObjectId, ObjectType } from "../domain/git/ObjectId.ts"
 
-/** How an object is kept: its deflated bytes, whole or as a delta over `base`. */
+/**
+ * How an object is kept: its deflated bytes, whole or as a delta over `base`.
+ * `deflated` may be read back from a spool on each access (a large push keeps its pack
+ * in a file, not in memory); `deflatedLength`, when present, is its length without a read.
+ */
 export type PackedRepr =
-  | { readonly kind: "whole"; readonly deflated: Uint8Array }
+  | {
+      readonly kind: "whole"
+      readonly deflated: Uint8Array
+      readonly deflatedLength?: number
+    }
   | {
       readonly kind: "delta"
       readonly base: ObjectId
       readonly deflated: Uint8Array
+      readonly deflatedLength?: number
       /** Inflated size of the delta data itself (what a pack entry header states). */
       readonly deltaSize: number
     }
+
+/** The object with its deflated bytes in memory (a spooled one read, a plain one as is). */
+export const materialized = (o: StoredObject): StoredObject => {
+  const r = o.repr
+  if (r.deflatedLength === undefined) return o
+  return {
+    id: o.id,
+    type: o.type,
+    size: o.size,
+    repr:
+      r.kind === "whole"
+        ? { kind: "whole", deflated: r.deflated }
+        : { kind: "delta", base: r.base, deflated: r.deflated, deltaSize: r.deltaSize },
+  }
+}
+
+/** The length of a representation's deflated bytes (without reading a spooled one). */
+export const deflatedLengthOf = (repr: PackedRepr): number =>
+  repr.deflatedLength ?? repr.deflated.length
 
 export interface StoredObject {
   readonly id: ObjectId

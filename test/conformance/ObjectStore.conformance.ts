@@ -5,11 +5,15 @@
  * copy+insert delta) so the suite does not lean on the code it checks.
  */
 import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import * as zlib from "node:zlib"
 import { Context, Effect, Either, type Layer } from "effect"
 import { describe, expect, it } from "vitest"
 import type { ObjectId, ObjectType } from "../../src/domain/git/ObjectId.ts"
 import { ObjectStore, type StoredObject } from "../../src/services/ObjectStore.ts"
+import { scopedSpool } from "../../src/services/git/PackSpool.ts"
 
 /** Damages a store behind its back, as a failing disk or an attacker with file access would. */
 export interface TamperShape {
@@ -198,6 +202,61 @@ export const objectStoreConformance = (name: string, harness: ObjectStoreHarness
           ])
           const stored = yield* store.getStoredMany(ids)
           expect(stored.map((s) => s?.id)).toEqual([batch[7]!.id, undefined, batch[3]!.id])
+        }),
+      ))
+
+    it("stores representations read from a pack spool, readable after the spool is closed", () =>
+      run(
+        Effect.gen(function* () {
+          const store = yield* ObjectStore
+          // A push's objects come with their deflated bytes in a spool file, read on each
+          // access; the spool closes when the push ends, so the store must keep the bytes.
+          const dir = fs.mkdtempSync(path.join(os.tmpdir(), "guts-spool-conformance-"))
+          const { spool, ids } = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const spool = (yield* scopedSpool(dir))!
+              const base = whole("blob", Buffer.from("spooled base\n"))
+              const delta = deltaOver(
+                { id: base.id, content: Buffer.from("spooled base\n") },
+                "and more\n",
+              )
+              const spooled = (o: StoredObject): StoredObject => {
+                const bytes = o.repr.deflated
+                const at = spool.append(bytes)
+                const read = () => spool.read(at, bytes.length)
+                return {
+                  ...o,
+                  repr:
+                    o.repr.kind === "whole"
+                      ? {
+                          kind: "whole",
+                          deflatedLength: bytes.length,
+                          get deflated() {
+                            return read()
+                          },
+                        }
+                      : {
+                          kind: "delta",
+                          base: o.repr.base,
+                          deltaSize: o.repr.deltaSize,
+                          deflatedLength: bytes.length,
+                          get deflated() {
+                            return read()
+                          },
+                        },
+                }
+              }
+              yield* store.putBatch([spooled(base), spooled(delta.stored)])
+              return { spool, ids: [base.id, delta.id] }
+            }),
+          )
+          fs.rmSync(dir, { recursive: true, force: true })
+          expect(() => spool.read(0, 1)).toThrow(/after the push that owned it ended/)
+          const got = yield* store.getMany(ids)
+          expect(got.map((o) => o && Buffer.from(o.content).toString())).toEqual([
+            "spooled base\n",
+            "spooled base\nand more\n",
+          ])
         }),
       ))
 

@@ -7,7 +7,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
-import { ClusterConfigInvalid, readClusterFile } from "../../src/layers/chain/ClusterNode.ts"
+import { ClusterConfigInvalid, readClusterFile } from "../../src/layers/chain/ClusterFile.ts"
 
 const key = (c: string) => c.repeat(64)
 const write = (content: unknown) => {

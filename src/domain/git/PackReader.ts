@@ -21,7 +21,9 @@
  *   the base→delta forest, each delta applied exactly once, holding at most `cacheBytes` of
  *   base contents (evicted bases are re-derived from the nearest held ancestor);
  * - each entry keeps its deflated bytes, so objects are stored and served again exactly as
- *   received (delta reuse), and its CRC32, so a `.idx` can be written for the pack.
+ *   received (delta reuse), and its CRC32, so a `.idx` can be written for the pack. Given a
+ *   DeflatedSpool, the bytes go there (a file, for pushes) and are read back when used, so
+ *   memory holds per entry only where its bytes are, never the pack.
  */
 import { createHash, type Hash } from "node:crypto"
 import { Data } from "effect"
@@ -96,11 +98,84 @@ export class PackError extends Data.TaggedError("PackError")<{
   }
 }
 
+/**
+ * Where a parser keeps entries' deflated bytes instead of in memory: appended as parsed,
+ * read back (a fresh buffer each time) when resolving and storing. A read may throw (an
+ * I/O failure, or a spool already closed).
+ */
+export interface DeflatedSpool {
+  /** Appends bytes (copying them); returns their position. */
+  append(bytes: Uint8Array): number
+  read(at: number, length: number): Buffer
+}
+
+/** Deflated bytes at `at` in a spool; `deflated` reads them back on each access. */
+class Spooled {
+  constructor(
+    private readonly spool: DeflatedSpool,
+    private readonly at: number,
+    readonly deflatedLength: number,
+  ) {}
+  get deflated(): Buffer {
+    return this.spool.read(this.at, this.deflatedLength)
+  }
+}
+
+class SpooledWhole extends Spooled {
+  readonly kind = "whole" as const
+}
+
+class SpooledDelta extends Spooled {
+  readonly kind = "delta" as const
+  constructor(
+    spool: DeflatedSpool,
+    at: number,
+    deflatedLength: number,
+    readonly base: ObjectId,
+    readonly deltaSize: number,
+  ) {
+    super(spool, at, deflatedLength)
+  }
+}
+
+/** The base of a spooled entry: `deflated` is read back from the spool on each access. */
+class SpooledEntryBase {
+  constructor(
+    readonly spool: DeflatedSpool,
+    readonly spooledAt: number,
+    readonly deflatedLength: number,
+    readonly offset: number,
+    readonly crc32: number,
+  ) {}
+  get deflated(): Buffer {
+    return this.spool.read(this.spooledAt, this.deflatedLength)
+  }
+}
+
+/** The representation an entry is stored as (spooled bytes stay in the spool). */
+const reprOf = (
+  e: EntryBase,
+  delta: { base: ObjectId; deltaSize: number } | undefined,
+): PackedRepr => {
+  if (e.spool)
+    return delta
+      ? new SpooledDelta(e.spool, e.spooledAt, e.deflatedLength, delta.base, delta.deltaSize)
+      : new SpooledWhole(e.spool, e.spooledAt, e.deflatedLength)
+  return delta
+    ? { kind: "delta", base: delta.base, deflated: e.deflated, deltaSize: delta.deltaSize }
+    : { kind: "whole", deflated: e.deflated }
+}
+
 interface EntryBase {
   /** Offset of the entry's header in the pack. */
   readonly offset: number
-  /** The entry's zlib stream, exactly as in the pack. */
+  /** The entry's zlib stream, exactly as in the pack (read from the spool if there is one). */
   readonly deflated: Buffer
+  /** Its length (no spool read). */
+  readonly deflatedLength: number
+  /** The spool that holds the stream at `spooledAt` (undefined: held in `deflated`). */
+  readonly spool: DeflatedSpool | undefined
+  readonly spooledAt: number
   /** CRC32 of the entry's bytes in the pack (header, base reference, zlib stream). */
   readonly crc32: number
 }
@@ -140,6 +215,8 @@ export interface ParserOptions {
   readonly keepContent?: (type: ObjectType) => boolean
   /** Inflated delta data retained for the resolver (saves inflating twice). Default 64 MiB. */
   readonly retainDeltaBytes?: number
+  /** Where entries' deflated bytes go (default: kept in memory, one buffer per entry). */
+  readonly spool?: DeflatedSpool
 }
 
 /** Worst-case deflate output for `size` bytes: stored blocks of 64 KiB, 5 bytes each. */
@@ -225,8 +302,10 @@ export class PackParser {
   private readonly maxObjectSize: number
   private readonly keepContent: (type: ObjectType) => boolean
   private readonly retainDeltaBytes: number
+  private readonly spool: DeflatedSpool | undefined
 
   constructor(options: ParserOptions = {}) {
+    this.spool = options.spool
     this.maxObjectSize = options.maxObjectSize ?? DEFAULT_MAX_OBJECT_SIZE
     this.keepContent = options.keepContent ?? ((type) => type !== "blob")
     this.retainDeltaBytes = options.retainDeltaBytes ?? 64 * 1024 * 1024
@@ -464,7 +543,19 @@ export class PackParser {
       )
     const raw = this.buffer.subarray(0, pos + used)
     const crc = crc32(raw)
-    const deflated = Buffer.from(this.buffer.subarray(pos, pos + used))
+    const stream = this.buffer.subarray(pos, pos + used)
+    // The entry's common part: its stream in the spool, or a copy of it in memory.
+    const base: EntryBase = this.spool
+      ? new SpooledEntryBase(this.spool, this.spool.append(stream), used, offset, crc)
+      : {
+          offset,
+          deflated: Buffer.from(stream),
+          deflatedLength: used,
+          spool: undefined,
+          spooledAt: -1,
+          crc32: crc,
+        }
+    let entry: PackEntry
     if (header.type === 6 || header.type === 7) {
       const dh = deltaHeader(out)
       if (dh instanceof DeltaError)
@@ -481,39 +572,31 @@ export class PackParser {
         delta = out
         this.retained += out.length
       }
-      if (header.type === 6)
-        this.entries.push({
-          kind: "ofs-delta",
-          offset,
-          baseOffset,
-          deltaSize: header.size,
-          deflated,
-          crc32: crc,
-          delta,
-        })
-      else
-        this.entries.push({
-          kind: "ref-delta",
-          offset,
-          base: baseId!,
-          deltaSize: header.size,
-          deflated,
-          crc32: crc,
-          delta,
-        })
+      entry =
+        header.type === 6
+          ? Object.assign(base, {
+              kind: "ofs-delta" as const,
+              baseOffset,
+              deltaSize: header.size,
+              delta,
+            })
+          : Object.assign(base, {
+              kind: "ref-delta" as const,
+              base: baseId!,
+              deltaSize: header.size,
+              delta,
+            })
     } else {
       const type = OBJECT_TYPE_BY_CODE[header.type]!
-      this.entries.push({
-        kind: "whole",
-        offset,
+      entry = Object.assign(base, {
+        kind: "whole" as const,
         type,
         size: header.size,
-        deflated,
-        crc32: crc,
         id: hashObject(type, out),
         content: this.keepContent(type) ? out : undefined,
       })
     }
+    this.entries.push(entry)
     this.offsets.add(offset)
     this.consume(pos + used)
     return undefined
@@ -881,7 +964,7 @@ export class PackResolver {
       byOffset.set(e.offset, i)
       let repr: PackedRepr
       if (e.kind === "whole") {
-        repr = { kind: "whole", deflated: e.deflated }
+        repr = reprOf(e, undefined)
         if (this.keepContent(e.type) && !this.contents.has(e.id)) {
           const content = this.wholeContent(i)
           if (content instanceof PackError) return content
@@ -889,9 +972,9 @@ export class PackResolver {
         }
       } else if (e.kind === "ofs-delta") {
         const base = this.ids[byOffset.get(e.baseOffset)!]!
-        repr = { kind: "delta", base, deflated: e.deflated, deltaSize: e.deltaSize }
+        repr = reprOf(e, { base, deltaSize: e.deltaSize })
       } else {
-        repr = { kind: "delta", base: e.base, deflated: e.deflated, deltaSize: e.deltaSize }
+        repr = reprOf(e, { base: e.base, deltaSize: e.deltaSize })
       }
       objects[i] = { id: this.ids[i]!, type: this.types[i]!, size: this.sizes[i]!, repr }
     }

@@ -11,6 +11,7 @@ import { applyDelta, DeltaError } from "../../domain/git/Delta.ts"
 import { hashObject } from "../../domain/git/GitObject.ts"
 import type { ObjectId, ObjectType } from "../../domain/git/ObjectId.ts"
 import {
+  deflatedLengthOf,
   type GitObject,
   ObjectCorrupt,
   type ObjectStoreShape,
@@ -178,7 +179,7 @@ export const chunkObjects = (objects: ReadonlyArray<StoredObject>, limit = 8 * 1
   let current: StoredObject[] = []
   let size = 0
   for (const o of objects) {
-    const n = o.repr.deflated.length + 48
+    const n = deflatedLengthOf(o.repr) + 48
     if (size + n > limit && current.length > 0) {
       chunks.push(current)
       current = []

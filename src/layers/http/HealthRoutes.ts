@@ -24,7 +24,7 @@ import { ObjectStore } from "../../services/ObjectStore.ts"
 import type { RefStore } from "../../services/RefStore.ts"
 import { stateDigest } from "../../services/StateDigest.ts"
 import { adminTokenPath } from "../Bootstrap.ts"
-import { readClusterFile } from "../chain/ClusterNode.ts"
+import { readClusterFile } from "../chain/ClusterFile.ts"
 import { sendJson, type Route } from "./HttpServer.ts"
 
 /** What readiness is decided from. */

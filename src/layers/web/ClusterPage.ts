@@ -9,7 +9,7 @@ import { Metrics } from "../Metrics.ts"
 import { Ledger } from "../../services/Ledger.ts"
 import { Network } from "../../services/Network.ts"
 import { NodeConfig } from "../../services/NodeConfig.ts"
-import { readClusterFile } from "../chain/ClusterNode.ts"
+import { readClusterFile } from "../chain/ClusterFile.ts"
 import { type Html, html } from "./Html.ts"
 import { page, webRoute } from "./WebKit.ts"
 

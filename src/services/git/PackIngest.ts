@@ -8,6 +8,7 @@ import { Effect } from "effect"
 import { applyDelta, DeltaError } from "../../domain/git/Delta.ts"
 import type { ObjectId, ObjectType } from "../../domain/git/ObjectId.ts"
 import {
+  type DeflatedSpool,
   type ExternalBase,
   PackError,
   PackParser,
@@ -28,6 +29,24 @@ export interface IngestOptions {
   readonly keepContent?: (type: ObjectType) => boolean
   /** Receives each kept content as it is resolved (then `contents` stays empty). */
   readonly onContent?: (id: ObjectId, type: ObjectType, content: Uint8Array) => void
+  /** Where entries' deflated bytes are kept (PackSpool); in memory without one. */
+  readonly spool?: DeflatedSpool | undefined
+}
+
+/** A spool that failed (disk full, I/O error) fails the push with what to do. */
+const spoolFailure = (e: unknown) =>
+  new PackError({
+    reason: "invalid",
+    message: `the node could not keep the pack in its spool (${e instanceof Error ? e.message : String(e)}); check the node's disk space and try again`,
+  })
+
+/** Runs a parser or resolver step that may read or write the spool. */
+const guarded = <A>(f: () => A): A | PackError => {
+  try {
+    return f()
+  } catch (e) {
+    return spoolFailure(e)
+  }
 }
 
 export interface Ingested {
@@ -39,7 +58,7 @@ export interface Ingested {
 
 export const ingestPack = (reader: BodyReader, options: IngestOptions) =>
   Effect.gen(function* () {
-    const parser = new PackParser()
+    const parser = new PackParser(options.spool ? { spool: options.spool } : {})
     let reported = 0
     for (;;) {
       const chunk = yield* reader.next.pipe(
@@ -49,7 +68,7 @@ export const ingestPack = (reader: BodyReader, options: IngestOptions) =>
       )
       if (chunk instanceof PackError) return chunk
       if (chunk === undefined) break
-      const err = parser.push(chunk)
+      const err = guarded(() => parser.push(chunk))
       if (err) return err
       if (parser.bytes > options.maxBytes)
         return new PackError({
@@ -60,7 +79,7 @@ export const ingestPack = (reader: BodyReader, options: IngestOptions) =>
         yield* options.onProgress(`Receiving objects: ${reported}/${parser.expected}\r`)
       }
     }
-    const err = parser.end()
+    const err = guarded(() => parser.end())
     if (err) return err
     const external = new Map<ObjectId, ExternalBase>()
     // Thin-pack bases are read together: their delta chains in the store are resolved a
@@ -73,11 +92,13 @@ export const ingestPack = (reader: BodyReader, options: IngestOptions) =>
     })
     // Resolution is CPU work; yield first so other requests are not starved.
     yield* Effect.yieldNow()
-    const resolved = resolvePack(parser.entries, {
-      external,
-      ...(options.keepContent ? { keepContent: options.keepContent } : {}),
-      ...(options.onContent ? { onContent: options.onContent } : {}),
-    })
+    const resolved = guarded(() =>
+      resolvePack(parser.entries, {
+        external,
+        ...(options.keepContent ? { keepContent: options.keepContent } : {}),
+        ...(options.onContent ? { onContent: options.onContent } : {}),
+      }),
+    )
     if (resolved instanceof PackError) return resolved
     if (options.onProgress)
       yield* options.onProgress(`Resolving deltas: ${resolved.objects.length} objects, done.\n`)

@@ -28,13 +28,14 @@ import type { ObjectReplicatorShape } from "../ObjectReplicator.ts"
 import type { ResponseSink } from "../GitService.ts"
 import type { LedgerShape } from "../Ledger.ts"
 import type { RepoRow } from "../Metadata.ts"
-import type { ObjectStoreShape, StoredObject } from "../ObjectStore.ts"
+import { deflatedLengthOf, type ObjectStoreShape, type StoredObject } from "../ObjectStore.ts"
 import type { RefStoreShape } from "../RefStore.ts"
 import type { RepoObjectsShape } from "../RepoObjects.ts"
 import { RawIdSet } from "../../domain/git/RawIdSet.ts"
 import { forEachTreeEntry, parseCommitInfo, parseTagTarget } from "./ObjectWalk.ts"
 import { makeBodyReader, readPktSection } from "./BodyReader.ts"
 import { ingestPack, wholeObject } from "./PackIngest.ts"
+import { scopedSpool } from "./PackSpool.ts"
 import { makeWire } from "./Wire.ts"
 import type { PushNonces } from "./PushNonce.ts"
 
@@ -47,6 +48,8 @@ interface Deps {
   readonly nonces: PushNonces
   /** Which objects the repository may name (RepoObjects). */
   readonly scope: Pick<RepoObjectsShape, "invisible" | "recordUploaded">
+  /** Where a push's pack is spooled while it is checked and stored (PackSpool). */
+  readonly spoolDir: string
 }
 
 /**
@@ -158,8 +161,11 @@ export const makeReceivePack = (deps: Deps) => {
       let inPack = new Uint8Array(0)
       const external = new Set<ObjectId>()
       if (needsPack) {
+        // The pack's bytes wait in a file until stored (closed when the push ends).
+        const spool = yield* scopedSpool(deps.spoolDir)
         const ingested = yield* ingestPack(reader, {
           maxBytes: options.maxBytes,
+          spool,
           // Thin bases: only objects visible in this repository (RepoObjects).
           lookup: (ids) =>
             Effect.zip(
@@ -267,7 +273,7 @@ export const makeReceivePack = (deps: Deps) => {
         let sliceBytes = 0
         for (const o of batch) {
           slice.push(o)
-          sliceBytes += o.repr.deflated.length
+          sliceBytes += deflatedLengthOf(o.repr)
           if (sliceBytes >= 8 * 1024 * 1024) {
             yield* objects.putBatch(slice)
             slice = []
@@ -332,7 +338,7 @@ export const makeReceivePack = (deps: Deps) => {
           (c) => results.get(c.ref) ?? { name: c.ref, ok: false, reason: "not processed" },
         ),
       )
-    })
+    }).pipe(Effect.scoped)
 
   return { serve }
 }
