@@ -12,6 +12,14 @@
  * Writes never replace a stored object — a second representation of the same id could
  * otherwise close a delta cycle (A over B, then B over A) — except `repair`, which only
  * writes verified whole records.
+ *
+ * Presence markers: with each record, in the same write batch, goes a key of the 20 id
+ * bytes and one more byte (PRESENCE_TAG) with an empty value. Asking whether objects exist
+ * (before every write, and `missing`) reads the markers, not the records: a push of objects
+ * the store already has (a mirror, a second copy of a history) would otherwise read every
+ * record back, tens of megabytes of values, only to learn that they are there. A record
+ * from before markers has none; for ids without a marker the records themselves are read,
+ * so such a record is still found (and never replaced). Scans skip marker keys (21 bytes).
  */
 import * as fs from "node:fs"
 import * as zlib from "node:zlib"
@@ -38,6 +46,18 @@ import { Rocks } from "./Rocks.ts"
 
 /** The key of an object in the `objects` column family (tests use it to damage records). */
 export const objectKey = (id: ObjectId): Buffer => objectIdToBytes(id)
+
+/** The last byte of a presence marker's key (after the 20 id bytes). */
+const PRESENCE_TAG = 0x70
+const EMPTY = Buffer.alloc(0)
+
+/** The key of an object's presence marker (see the module header). */
+export const presenceKey = (id: ObjectId): Buffer => {
+  const key = Buffer.allocUnsafe(21)
+  key.write(id, 0, 20, "hex")
+  key[20] = PRESENCE_TAG
+  return key
+}
 
 const varint = (n: number) => {
   const out: number[] = []
@@ -143,9 +163,14 @@ export const makeRocksObjectStore = (cacheBytes = 8 * 1024 * 1024) =>
         ),
       )
     const missing = (ids: ReadonlyArray<ObjectId>) =>
-      Effect.map(rocks.getMany("objects", ids.map(objectKey)), (values) =>
-        ids.filter((_, i) => values[i] === undefined),
-      )
+      Effect.gen(function* () {
+        const marks = yield* rocks.getMany("objects", ids.map(presenceKey))
+        const unmarked = ids.filter((_, i) => marks[i] === undefined)
+        if (unmarked.length === 0) return []
+        // No marker: absent, or a record written before markers (whose value is read).
+        const records = yield* rocks.getMany("objects", unmarked.map(objectKey))
+        return unmarked.filter((_, i) => records[i] === undefined)
+      })
     const writeNew = (objects: ReadonlyArray<StoredObject>) =>
       writeLock.withPermits(1)(
         Effect.gen(function* () {
@@ -155,6 +180,7 @@ export const makeRocksObjectStore = (cacheBytes = 8 * 1024 * 1024) =>
             // A batch may name an object twice; the first representation wins.
             if (!absent.delete(o.id)) continue
             ops.push({ key: objectKey(o.id), value: encodeStored(o) })
+            ops.push({ key: presenceKey(o.id), value: EMPTY })
           }
           yield* rocks.write("objects", ops)
         }),
@@ -171,13 +197,13 @@ export const makeRocksObjectStore = (cacheBytes = 8 * 1024 * 1024) =>
         const entries = yield* rocks.scan("objects", Buffer.from([b]))
         const records: StoredObject[] = []
         for (const { key, value } of entries) {
-          if (key.length !== 20) continue
+          if (key.length !== 20) continue // a presence marker
+          checked++
           const id = objectIdFromBytes(key, 0)
           const o = decodeStored(id, value)
           if (typeof o === "string") corrupt.push(new ObjectCorrupt({ id, reason: o }))
           else records.push(o)
         }
-        checked += entries.length
         corrupt.push(...(yield* scrubRecords(records, get)))
         yield* Effect.yieldNow()
       }
@@ -229,15 +255,18 @@ export const makeRocksObjectStore = (cacheBytes = 8 * 1024 * 1024) =>
             const sound = objects.filter((o) => hashOf(o.type, o.content) === o.id)
             yield* rocks.write(
               "objects",
-              sound.map((o) => ({
-                key: objectKey(o.id),
-                value: encodeStored({
-                  id: o.id,
-                  type: o.type,
-                  size: o.content.length,
-                  repr: { kind: "whole", deflated: zlib.deflateSync(o.content) },
-                }),
-              })),
+              sound.flatMap((o) => [
+                {
+                  key: objectKey(o.id),
+                  value: encodeStored({
+                    id: o.id,
+                    type: o.type,
+                    size: o.content.length,
+                    repr: { kind: "whole", deflated: zlib.deflateSync(o.content) },
+                  }),
+                },
+                { key: presenceKey(o.id), value: EMPTY },
+              ]),
               { durable: true },
             )
             for (const o of sound) damage.delete(o.id)

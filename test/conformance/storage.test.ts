@@ -13,12 +13,17 @@ import RocksDB from "rocksdb-native"
 import { describe, expect, it } from "vitest"
 import { ZERO_ID } from "../../src/domain/git/ObjectId.ts"
 import { makeMemoryObjectStore } from "../../src/layers/ObjectStoreMemory.ts"
-import { encodeStored, ObjectStoreRocks, objectKey } from "../../src/layers/ObjectStoreRocks.ts"
+import {
+  encodeStored,
+  ObjectStoreRocks,
+  objectKey,
+  presenceKey,
+} from "../../src/layers/ObjectStoreRocks.ts"
 import { RefStoreMemory } from "../../src/layers/RefStoreMemory.ts"
 import { RefStoreRocks } from "../../src/layers/RefStoreRocks.ts"
 import { Rocks, rocksLayer } from "../../src/layers/Rocks.ts"
 import { storageLayer } from "../../src/layers/Storage.ts"
-import { ObjectStore } from "../../src/services/ObjectStore.ts"
+import { ObjectStore, type StoredObject } from "../../src/services/ObjectStore.ts"
 import { RefStore } from "../../src/services/RefStore.ts"
 import { appendDelta, gitHash, objectStoreConformance, Tamper } from "./ObjectStore.conformance.ts"
 import { refStoreConformance } from "./RefStore.conformance.ts"
@@ -139,6 +144,64 @@ describe("RocksDB storage on disk", () => {
         refs: [{ name: "refs/heads/main", id: tipId }],
         head: "refs/heads/main",
       })
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("finds a record written before presence markers, never replaces it, and counts it once", async () => {
+    const dir = tempDir()
+    try {
+      const content = Buffer.from("written by an older node\n")
+      const id = gitHash("blob", content)
+      const old: StoredObject = {
+        id,
+        type: "blob",
+        size: content.length,
+        repr: { kind: "whole", deflated: zlib.deflateSync(content) },
+      }
+      const fresh = Buffer.from("written now\n")
+      const result = await Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const ctx = yield* Layer.build(
+              Layer.merge(ObjectStoreRocks, rocksTamper).pipe(Layer.provideMerge(rocksLayer(dir))),
+            )
+            const objects = Context.get(ctx, ObjectStore)
+            const rocks = Context.get(ctx, Rocks)
+            // The record alone, as a node from before markers wrote it.
+            yield* rocks.write("objects", [{ key: objectKey(id), value: encodeStored(old) }])
+            const missingBefore = yield* objects.missing([id])
+            // A second representation (a delta over something else) must not replace it.
+            const freshId = yield* objects.put("blob", fresh)
+            const other = appendDelta(fresh, Buffer.from("x"))
+            yield* objects.putBatch([
+              {
+                id,
+                type: "blob",
+                size: content.length,
+                repr: {
+                  kind: "delta",
+                  base: freshId,
+                  deflated: zlib.deflateSync(other),
+                  deltaSize: other.length,
+                },
+              },
+            ])
+            const kept = (yield* objects.getStored(id)).repr.kind
+            const markers = yield* rocks.getMany("objects", [presenceKey(id), presenceKey(freshId)])
+            const scrub = yield* objects.scrub
+            return { missingBefore, kept, markers: markers.map((m) => m !== undefined), scrub }
+          }),
+        ),
+      )
+      expect(result.missingBefore).toEqual([])
+      expect(result.kept).toBe("whole")
+      // New writes carry a marker; the old record has none (and needs none).
+      expect(result.markers).toEqual([false, true])
+      // Two records, two checked: markers are not objects.
+      expect(result.scrub.checked).toBe(2)
+      expect(result.scrub.corrupt).toEqual([])
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
