@@ -24,6 +24,8 @@ RUN npm run build && npm prune --omit=dev
 FROM node:20-slim
 ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=262144 \
+    MALLOC_TRIM_THRESHOLD_=1048576 \
     GUTS_DATA_DIR=/var/lib/guts \
     GUTS_LOG_FORMAT=json
 RUN groupadd --system guts \
@@ -41,5 +43,6 @@ VOLUME ["/var/lib/guts"]
 EXPOSE 8080 9090 9000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch(`http://127.0.0.1:${process.env.GUTS_HTTP_PORT || 8080}/health/live`).then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "--enable-source-maps", "dist/programs/main.js"]
+# Memory settings: docs/operators.md, "Memory".
+ENTRYPOINT ["node", "--max-semi-space-size=8", "--max-old-space-size=1536", "--enable-source-maps", "dist/programs/main.js"]
 CMD ["node"]

@@ -24,6 +24,7 @@ import { generateNodeKey, writeNodeKey } from "../../src/layers/p2p/NodeKey.ts"
 import {
   build,
   freePort,
+  NODE_RUNTIME,
   git,
   log as logLine,
   root,
@@ -67,6 +68,7 @@ const startNode = async (
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      ...NODE_RUNTIME.flags,
       "dist/programs/main.js",
       "node",
       "--data-dir",
@@ -84,7 +86,7 @@ const startNode = async (
     {
       cwd: root,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, MALLOC_ARENA_MAX: "2" },
+      env: { ...process.env, ...NODE_RUNTIME.env },
     },
   )
   let output = ""

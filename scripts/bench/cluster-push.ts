@@ -24,6 +24,7 @@ import {
   type GutsProcess,
   generateRepo,
   log,
+  NODE_RUNTIME,
   QUICK_SPEC,
   root,
   startGuts,
@@ -69,6 +70,7 @@ const startCluster = async (dir: string) => {
     spawn(
       process.execPath,
       [
+        ...NODE_RUNTIME.flags,
         "dist/programs/main.js",
         "node",
         "--data-dir",
@@ -87,7 +89,7 @@ const startCluster = async (dir: string) => {
       {
         cwd: root,
         stdio: ["ignore", "ignore", "inherit"],
-        env: { ...process.env, MALLOC_ARENA_MAX: "2", GUTS_LOG_LEVEL: "warning" },
+        env: { ...process.env, ...NODE_RUNTIME.env, GUTS_LOG_LEVEL: "warning" },
       },
     ),
   )

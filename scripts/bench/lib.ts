@@ -213,6 +213,22 @@ export const startHttpBackend = async (projectRoot: string) => {
   }
 }
 
+/**
+ * How `npm start` runs a node (package.json; the Dockerfile and deploy/guts.service say
+ * the same): glibc with two arenas and fixed mmap/trim thresholds, so freed buffers go
+ * back to the system instead of staying in a grown heap; V8 with an 8 MB young generation
+ * and a 1,536 MB old-generation limit, under which V8 collects garbage before the heap
+ * grows to four times what is live (docs/operators.md, "Memory").
+ */
+export const NODE_RUNTIME = {
+  flags: ["--max-semi-space-size=8", "--max-old-space-size=1536"],
+  env: {
+    MALLOC_ARENA_MAX: "2",
+    MALLOC_MMAP_THRESHOLD_: "262144",
+    MALLOC_TRIM_THRESHOLD_: "1048576",
+  },
+} as const
+
 export interface GutsProcess {
   readonly url: string
   readonly metricsUrl: string
@@ -238,6 +254,7 @@ export const startGuts = async (dataDir: string): Promise<GutsProcess> => {
   const child = spawn(
     process.execPath,
     [
+      ...NODE_RUNTIME.flags,
       "dist/programs/main.js",
       "node",
       "--data-dir",
@@ -249,11 +266,11 @@ export const startGuts = async (dataDir: string): Promise<GutsProcess> => {
       "--host",
       "127.0.0.1",
     ],
-    // As `npm start` runs it (MALLOC_ARENA_MAX=2: see package.json).
+    // As `npm start` runs it (NODE_RUNTIME).
     {
       cwd: root,
       stdio: ["ignore", "ignore", "inherit"],
-      env: { ...process.env, MALLOC_ARENA_MAX: "2" },
+      env: { ...process.env, ...NODE_RUNTIME.env },
     },
   )
   const url = `http://127.0.0.1:${httpPort}`
@@ -396,6 +413,7 @@ export const startBenchNode = async (
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      ...NODE_RUNTIME.flags,
       ...nodeFlags,
       "dist/programs/main.js",
       "node",
@@ -417,7 +435,7 @@ export const startBenchNode = async (
     {
       cwd: root,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, MALLOC_ARENA_MAX: "2" },
+      env: { ...process.env, ...NODE_RUNTIME.env },
     },
   )
   let output = ""
