@@ -139,9 +139,36 @@ describe("service files", () => {
     expect(docker).toMatch(/^RUN npm ci$/m)
     expect(docker).toMatch(/npm run build/)
     expect(docker).toMatch(
-      /^ENTRYPOINT \["node", "--enable-source-maps", "dist\/programs\/main\.js"\]$/m,
+      /^ENTRYPOINT \["node", "--max-semi-space-size=8", "--max-old-space-size=1536", "--enable-source-maps", "dist\/programs\/main\.js"\]$/m,
     )
     expect(docker).toMatch(/^CMD \["node"\]$/m)
+  })
+
+  it("npm start, the Dockerfile, the systemd unit and the benchmarks run a node with the same memory settings", () => {
+    // docs/operators.md, "Memory": the settings the RSS figures are measured with.
+    const start = JSON.parse(read("package.json")).scripts.start as string
+    const docker = read("Dockerfile")
+    const unit = read("deploy/guts.service")
+    const bench = read("scripts/bench/lib.ts")
+    const env = [
+      "MALLOC_ARENA_MAX=2",
+      "MALLOC_MMAP_THRESHOLD_=262144",
+      "MALLOC_TRIM_THRESHOLD_=1048576",
+    ]
+    const flags = ["--max-semi-space-size=8", "--max-old-space-size=1536"]
+    for (const e of env) {
+      expect(start).toContain(e)
+      expect(docker).toContain(e)
+      expect(unit).toContain(`Environment=${e}`)
+      const [k, v] = e.split("=")
+      expect(bench).toContain(`${k}: "${v}"`)
+    }
+    for (const f of flags) {
+      expect(start).toContain(`node ${flags.join(" ")}`)
+      expect(docker).toContain(`"${f}"`)
+      expect(unit).toMatch(new RegExp(`^ExecStart=/usr/bin/node ${flags.join(" ")} `, "m"))
+      expect(bench).toContain(`"${f}"`)
+    }
   })
 
   it("the systemd unit checks the configuration first and does not restart on exit status 2", () => {
