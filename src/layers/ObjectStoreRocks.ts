@@ -40,6 +40,8 @@ import {
   type ScrubReport,
   StorageError,
   type StoredObject,
+  copyDeflated,
+  deflatedLengthOf,
 } from "../services/ObjectStore.ts"
 import { hashOf, makeResolver } from "./ObjectResolver.ts"
 import { Rocks } from "./Rocks.ts"
@@ -70,14 +72,14 @@ const varint = (n: number) => {
 }
 
 export const encodeStored = (o: StoredObject): Buffer => {
-  const head = [OBJECT_TYPE_CODE[o.type], o.repr.kind === "whole" ? 0 : 1, ...varint(o.size)]
-  if (o.repr.kind === "whole") return Buffer.concat([Buffer.from(head), o.repr.deflated])
-  return Buffer.concat([
-    Buffer.from(head),
-    objectIdToBytes(o.repr.base),
-    Buffer.from(varint(o.repr.deltaSize)),
-    o.repr.deflated,
-  ])
+  const r = o.repr
+  const head = [OBJECT_TYPE_CODE[o.type], r.kind === "whole" ? 0 : 1, ...varint(o.size)]
+  if (r.kind === "delta") head.push(...objectIdToBytes(r.base), ...varint(r.deltaSize))
+  // One buffer for the record; spooled bytes are read straight into it.
+  const out = Buffer.allocUnsafe(head.length + deflatedLengthOf(r))
+  out.set(head, 0)
+  copyDeflated(r, out, head.length)
+  return out
 }
 
 /** The record, or why it is not one. */

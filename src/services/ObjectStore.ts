@@ -29,12 +29,15 @@ export type PackedRepr =
       readonly kind: "whole"
       readonly deflated: Uint8Array
       readonly deflatedLength?: number
+      /** Copies the deflated bytes into `target` at `offset` (a spooled one, without a buffer of its own). */
+      readonly copyDeflatedTo?: (target: Uint8Array, offset: number) => void
     }
   | {
       readonly kind: "delta"
       readonly base: ObjectId
       readonly deflated: Uint8Array
       readonly deflatedLength?: number
+      readonly copyDeflatedTo?: (target: Uint8Array, offset: number) => void
       /** Inflated size of the delta data itself (what a pack entry header states). */
       readonly deltaSize: number
     }
@@ -52,6 +55,12 @@ export const materialized = (o: StoredObject): StoredObject => {
         ? { kind: "whole", deflated: r.deflated }
         : { kind: "delta", base: r.base, deflated: r.deflated, deltaSize: r.deltaSize },
   }
+}
+
+/** Writes a representation's deflated bytes into `target` at `offset`. */
+export const copyDeflated = (repr: PackedRepr, target: Uint8Array, offset: number): void => {
+  if (repr.copyDeflatedTo) repr.copyDeflatedTo(target, offset)
+  else target.set(repr.deflated, offset)
 }
 
 /** The length of a representation's deflated bytes (without reading a spooled one). */

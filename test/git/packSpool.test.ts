@@ -17,6 +17,7 @@ import {
   parsePack,
   resolvePack,
 } from "../../src/domain/git/PackReader.ts"
+import { copyDeflated } from "../../src/services/ObjectStore.ts"
 import { ingestPack } from "../../src/services/git/PackIngest.ts"
 import { type FileSpool, scopedSpool } from "../../src/services/git/PackSpool.ts"
 import type { BodyReader } from "../../src/services/git/BodyReader.ts"
@@ -123,6 +124,10 @@ describe("PackParser with a spool", () => {
         expect(o.repr.kind).toBe(want.repr.kind)
         expect(o.repr.deflatedLength).toBe(want.repr.deflated.length)
         expect(Buffer.from(o.repr.deflated).equals(Buffer.from(want.repr.deflated))).toBe(true)
+        // Copied into a record without a buffer of its own, at an offset.
+        const record = Buffer.alloc(3 + want.repr.deflated.length)
+        copyDeflated(o.repr, record, 3)
+        expect(record.subarray(3).equals(Buffer.from(want.repr.deflated))).toBe(true)
       })
       // Nothing of the pack is held in the entries: their bytes are in the spool.
       expect(spool.size).toBe(expected.objects.reduce((n, o) => n + o.repr.deflated.length, 0))
@@ -136,6 +141,7 @@ describe("PackParser with a spool", () => {
         throw new Error("ENOSPC: no space left on device")
       },
       read: () => Buffer.alloc(0),
+      readInto: () => {},
     }
     const chunks = [pack]
     const reader: BodyReader = {

@@ -107,6 +107,8 @@ export interface DeflatedSpool {
   /** Appends bytes (copying them); returns their position. */
   append(bytes: Uint8Array): number
   read(at: number, length: number): Buffer
+  /** Reads into `target` at `offset` (no buffer of its own). */
+  readInto(at: number, length: number, target: Uint8Array, offset: number): void
 }
 
 /** Deflated bytes at `at` in a spool; `deflated` reads them back on each access. */
@@ -118,6 +120,9 @@ class Spooled {
   ) {}
   get deflated(): Buffer {
     return this.spool.read(this.at, this.deflatedLength)
+  }
+  copyDeflatedTo(target: Uint8Array, offset: number): void {
+    this.spool.readInto(this.at, this.deflatedLength, target, offset)
   }
 }
 

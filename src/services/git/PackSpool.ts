@@ -52,18 +52,26 @@ export class FileSpool implements DeflatedSpool {
   }
 
   read(at: number, length: number): Buffer {
+    const out = Buffer.allocUnsafe(length)
+    this.readInto(at, length, out, 0)
+    return out
+  }
+
+  readInto(at: number, length: number, target: Uint8Array, offset: number): void {
     this.open()
     if (at < 0 || at + length > this.size)
       throw new RangeError(`pack spool: ${length} bytes at ${at} are past its end (${this.size})`)
+    if (offset < 0 || offset + length > target.length)
+      throw new RangeError(
+        `pack spool: ${length} bytes do not fit at ${offset} in ${target.length}`,
+      )
     if (at + length > this.written) this.writeStage()
-    const out = Buffer.allocUnsafe(length)
     for (let done = 0; done < length; ) {
-      const n = fs.readSync(this.fd, out, done, length - done, at + done)
+      const n = fs.readSync(this.fd, target, offset + done, length - done, at + done)
       if (n === 0)
         throw new Error(`pack spool: the file ended at ${at + done} (expected ${at + length})`)
       done += n
     }
-    return out
   }
 
   close(): void {
