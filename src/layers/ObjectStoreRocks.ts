@@ -18,8 +18,9 @@
  * (before every write, and `missing`) reads the markers, not the records: a push of objects
  * the store already has (a mirror, a second copy of a history) would otherwise read every
  * record back, tens of megabytes of values, only to learn that they are there. A record
- * from before markers has none; for ids without a marker the records themselves are read,
- * so such a record is still found (and never replaced). Scans skip marker keys (21 bytes).
+ * from before markers (a directory of layout 2, see Rocks) has none: there, for ids
+ * without a marker the records themselves are read, so such a record is still found (and
+ * never replaced). Scans skip marker keys (21 bytes).
  */
 import * as fs from "node:fs"
 import * as zlib from "node:zlib"
@@ -168,7 +169,7 @@ export const makeRocksObjectStore = (cacheBytes = 16 * 1024 * 1024) =>
       Effect.gen(function* () {
         const marks = yield* rocks.getMany("objects", ids.map(presenceKey))
         const unmarked = ids.filter((_, i) => marks[i] === undefined)
-        if (unmarked.length === 0) return []
+        if (unmarked.length === 0 || rocks.markersComplete) return unmarked
         // No marker: absent, or a record written before markers (whose value is read).
         const records = yield* rocks.getMany("objects", unmarked.map(objectKey))
         return unmarked.filter((_, i) => records[i] === undefined)

@@ -27,9 +27,16 @@ import { StorageError } from "../services/ObjectStore.ts"
 export type ColumnFamily = "objects" | "refs" | "meta"
 export const COLUMN_FAMILIES: ReadonlyArray<ColumnFamily> = ["objects", "refs", "meta"]
 
-/** Bumped when the key layout changes, so an old directory is refused rather than misread. */
+/**
+ * Bumped when the key layout changes, so an old directory is refused rather than misread.
+ * 3: every object record has its presence marker (ObjectStoreRocks); a directory of
+ * layout 2 (records before markers) is still opened, and its store looks at the records
+ * of ids without a marker. A node of layout 2 refuses a layout-3 directory, so no old
+ * node can write unmarked records into one.
+ */
 const LAYOUT_KEY = Buffer.from("layout")
-const LAYOUT_VERSION = Buffer.from("guts-rocks-2")
+const LAYOUT_VERSION = Buffer.from("guts-rocks-3")
+const LAYOUT_BEFORE_MARKERS = Buffer.from("guts-rocks-2")
 
 export interface RocksWrite {
   readonly key: Buffer
@@ -40,6 +47,11 @@ export interface RocksWrite {
 export interface RocksShape {
   /** The database directory (`<data-dir>/db`). */
   readonly dir: string
+  /**
+   * Whether every object record has its presence marker (layout 3, see LAYOUT_VERSION);
+   * false for a directory of layout 2, whose records may have none.
+   */
+  readonly markersComplete: boolean
   readonly get: (cf: ColumnFamily, key: Buffer) => Effect.Effect<Buffer | undefined, StorageError>
   /** One round trip for many keys; undefined where a key is absent. */
   readonly getMany: (
@@ -170,7 +182,7 @@ const makeWalSyncer = (dir: string) => {
   }
 }
 
-const openDb = async (dir: string): Promise<NativeDb> => {
+const openDb = async (dir: string): Promise<{ db: NativeDb; markersComplete: boolean }> => {
   fs.mkdirSync(dir, { recursive: true })
   // Smaller memtables than RocksDB's 64 MB default keep a node's RSS in budget (they are
   // per column family); large values (big blobs) go to blob files instead of the LSM tree.
@@ -182,6 +194,7 @@ const openDb = async (dir: string): Promise<NativeDb> => {
     minBlobSize: 64 * 1024,
   }) as unknown as NativeDb
   await db.ready()
+  let markersComplete = true
   try {
     const meta = db.columnFamily("meta")
     const layout = await meta.get(LAYOUT_KEY)
@@ -193,6 +206,8 @@ const openDb = async (dir: string): Promise<NativeDb> => {
       await w.flush()
       w.destroy()
       await syncWal(dir)
+    } else if (layout.equals(LAYOUT_BEFORE_MARKERS)) {
+      markersComplete = false
     } else if (!layout.equals(LAYOUT_VERSION)) {
       throw new LayoutMismatch({ found: layout.toString("utf8") })
     }
@@ -200,12 +215,12 @@ const openDb = async (dir: string): Promise<NativeDb> => {
     await db.close()
     throw e
   }
-  return db
+  return { db, markersComplete }
 }
 
 export const makeRocks = (dir: string) =>
   Effect.gen(function* () {
-    const db = yield* Effect.acquireRelease(
+    const { db, markersComplete } = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () => openDb(dir),
         catch: (cause) =>
@@ -217,7 +232,7 @@ export const makeRocks = (dir: string) =>
             cause,
           }),
       }),
-      (db) =>
+      ({ db }) =>
         Effect.tryPromise(() => db.close()).pipe(
           Effect.catchAll((e) => Effect.logWarning(`closing ${dir} failed`, e)),
         ),
@@ -231,6 +246,7 @@ export const makeRocks = (dir: string) =>
 
     return Rocks.of({
       dir,
+      markersComplete,
       get: (cf, key) =>
         Effect.tryPromise({
           try: async () => (await session(cf).get(key)) ?? undefined,

@@ -149,7 +149,7 @@ describe("RocksDB storage on disk", () => {
     }
   })
 
-  it("finds a record written before presence markers, never replaces it, and counts it once", async () => {
+  it("opens a directory of the layout before presence markers, finds its records, never replaces them, and counts each once", async () => {
     const dir = tempDir()
     try {
       const content = Buffer.from("written by an older node\n")
@@ -161,6 +161,19 @@ describe("RocksDB storage on disk", () => {
         repr: { kind: "whole", deflated: zlib.deflateSync(content) },
       }
       const fresh = Buffer.from("written now\n")
+      // A directory as a node of layout 2 left it: its layout key, and a record alone.
+      await Effect.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const rocks = Context.get(yield* Layer.build(rocksLayer(dir)), Rocks)
+            expect(rocks.markersComplete).toBe(true) // a fresh directory is of layout 3
+            yield* rocks.write("meta", [
+              { key: Buffer.from("layout"), value: Buffer.from("guts-rocks-2") },
+            ])
+            yield* rocks.write("objects", [{ key: objectKey(id), value: encodeStored(old) }])
+          }),
+        ),
+      )
       const result = await Effect.runPromise(
         Effect.scoped(
           Effect.gen(function* () {
@@ -169,8 +182,7 @@ describe("RocksDB storage on disk", () => {
             )
             const objects = Context.get(ctx, ObjectStore)
             const rocks = Context.get(ctx, Rocks)
-            // The record alone, as a node from before markers wrote it.
-            yield* rocks.write("objects", [{ key: objectKey(id), value: encodeStored(old) }])
+            const markersComplete = rocks.markersComplete
             const missingBefore = yield* objects.missing([id])
             // A second representation (a delta over something else) must not replace it.
             const freshId = yield* objects.put("blob", fresh)
@@ -191,10 +203,17 @@ describe("RocksDB storage on disk", () => {
             const kept = (yield* objects.getStored(id)).repr.kind
             const markers = yield* rocks.getMany("objects", [presenceKey(id), presenceKey(freshId)])
             const scrub = yield* objects.scrub
-            return { missingBefore, kept, markers: markers.map((m) => m !== undefined), scrub }
+            return {
+              markersComplete,
+              missingBefore,
+              kept,
+              markers: markers.map((m) => m !== undefined),
+              scrub,
+            }
           }),
         ),
       )
+      expect(result.markersComplete).toBe(false)
       expect(result.missingBefore).toEqual([])
       expect(result.kept).toBe("whole")
       // New writes carry a marker; the old record has none (and needs none).
