@@ -221,7 +221,11 @@ export const startHttpBackend = async (projectRoot: string) => {
  * grows to four times what is live (docs/operators.md, "Memory").
  */
 export const NODE_RUNTIME = {
-  flags: ["--max-semi-space-size=8", "--max-old-space-size=1536"],
+  // GUTS_BENCH_NODE_FLAGS replaces the V8 flags, to measure a node without them.
+  flags: process.env.GUTS_BENCH_NODE_FLAGS?.split(" ").filter((f) => f !== "") ?? [
+    "--max-semi-space-size=8",
+    "--max-old-space-size=1536",
+  ],
   env: {
     MALLOC_ARENA_MAX: "2",
     MALLOC_MMAP_THRESHOLD_: "262144",
