@@ -146,7 +146,7 @@ const surfaceCorruption = <A, E>(
 /** Derived data lives in the meta column family under its own prefix. */
 const derivedKey = (key: string) => Buffer.from(`derived/${key}`)
 
-export const makeRocksObjectStore = (cacheBytes = 16 * 1024 * 1024) =>
+export const makeRocksObjectStore = (cacheBytes = 8 * 1024 * 1024) =>
   Effect.gen(function* () {
     const rocks = yield* Rocks
     // Check-then-write must not interleave with another writer (see the module header).

@@ -58,7 +58,12 @@ export interface Ingested {
 
 export const ingestPack = (reader: BodyReader, options: IngestOptions) =>
   Effect.gen(function* () {
-    const parser = new PackParser(options.spool ? { spool: options.spool } : {})
+    // With a spool, inflated deltas are retained up to 16 MB (the rest are inflated again
+    // from the spool when applied): the pack itself no longer sits in memory, so this is
+    // most of what a push holds.
+    const parser = new PackParser(
+      options.spool ? { spool: options.spool, retainDeltaBytes: 16 * 1024 * 1024 } : {},
+    )
     let reported = 0
     for (;;) {
       const chunk = yield* reader.next.pipe(
