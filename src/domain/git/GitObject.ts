@@ -14,7 +14,7 @@
  * Text fields are `Text`: a string when the bytes are valid UTF-8, else the bytes
  * themselves. `textString` gives a display string either way.
  */
-import { createHash } from "node:crypto"
+import { createHash, hash } from "node:crypto"
 import { Data } from "effect"
 import type { ObjectId, ObjectType } from "./ObjectId.ts"
 
@@ -58,12 +58,29 @@ export const textString = (t: Text): string =>
 export const objectHeader = (type: ObjectType, size: number): Buffer =>
   Buffer.from(`${type} ${size}\0`, "latin1")
 
-/** The object id: SHA-1 of `<type> <size>\0<content>`. */
-export const hashObject = (type: ObjectType, content: Uint8Array): ObjectId =>
-  createHash("sha1")
-    .update(objectHeader(type, content.length))
-    .update(content)
-    .digest("hex") as ObjectId
+/** Up to this size, header and content are hashed in one call from a reused buffer. */
+const ONE_SHOT_LIMIT = 256 * 1024
+let scratch = Buffer.allocUnsafe(4096)
+
+/**
+ * The object id: SHA-1 of `<type> <size>\0<content>`. Small objects (nearly all of a
+ * pack) are copied behind their header into one reused buffer and hashed with a single
+ * `crypto.hash` call: no Hash object and no header buffer per object (a push hashes every
+ * object it receives, tens of thousands, and reads re-hash what they resolve).
+ */
+export const hashObject = (type: ObjectType, content: Uint8Array): ObjectId => {
+  if (content.length > ONE_SHOT_LIMIT)
+    return createHash("sha1")
+      .update(objectHeader(type, content.length))
+      .update(content)
+      .digest("hex") as ObjectId
+  const header = `${type} ${content.length}\0`
+  const n = header.length + content.length
+  if (scratch.length < n) scratch = Buffer.allocUnsafe(Math.max(n, scratch.length * 2))
+  scratch.write(header, 0, "latin1")
+  scratch.set(content, header.length)
+  return hash("sha1", scratch.subarray(0, n), "hex") as ObjectId
+}
 
 /** The object id as 20 raw bytes. */
 export const hashObjectBytes = (type: ObjectType, content: Uint8Array): Buffer =>
