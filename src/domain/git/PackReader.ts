@@ -111,18 +111,18 @@ export interface DeflatedSpool {
   readInto(at: number, length: number, target: Uint8Array, offset: number): void
 }
 
-/** Deflated bytes at `at` in a spool; `deflated` reads them back on each access. */
+/** Deflated bytes at `spooledAt` in a spool; `deflated` reads them back on each access. */
 class Spooled {
   constructor(
-    private readonly spool: DeflatedSpool,
-    private readonly at: number,
+    readonly spool: DeflatedSpool,
+    readonly spooledAt: number,
     readonly deflatedLength: number,
   ) {}
   get deflated(): Buffer {
-    return this.spool.read(this.at, this.deflatedLength)
+    return this.spool.read(this.spooledAt, this.deflatedLength)
   }
   copyDeflatedTo(target: Uint8Array, offset: number): void {
-    this.spool.readInto(this.at, this.deflatedLength, target, offset)
+    this.spool.readInto(this.spooledAt, this.deflatedLength, target, offset)
   }
 }
 
@@ -143,17 +143,16 @@ class SpooledDelta extends Spooled {
   }
 }
 
-/** The base of a spooled entry: `deflated` is read back from the spool on each access. */
-class SpooledEntryBase {
+/** The base of a spooled entry: its stream stays in the spool. */
+class SpooledEntryBase extends Spooled {
   constructor(
-    readonly spool: DeflatedSpool,
-    readonly spooledAt: number,
-    readonly deflatedLength: number,
+    spool: DeflatedSpool,
+    spooledAt: number,
+    deflatedLength: number,
     readonly offset: number,
     readonly crc32: number,
-  ) {}
-  get deflated(): Buffer {
-    return this.spool.read(this.spooledAt, this.deflatedLength)
+  ) {
+    super(spool, spooledAt, deflatedLength)
   }
 }
 
