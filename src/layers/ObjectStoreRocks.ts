@@ -165,9 +165,10 @@ export const makeRocksObjectStore = (cacheBytes = 8 * 1024 * 1024) =>
           v ? decodeOrFail(ids[i]!, v, damage) : Effect.succeed(undefined),
         ),
       )
-    const missing = (ids: ReadonlyArray<ObjectId>) =>
+    /** The ids without a record; `markers` are their presence keys when already made. */
+    const missing = (ids: ReadonlyArray<ObjectId>, markers = ids.map(presenceKey)) =>
       Effect.gen(function* () {
-        const marks = yield* rocks.getMany("objects", ids.map(presenceKey))
+        const marks = yield* rocks.getMany("objects", markers)
         const unmarked = ids.filter((_, i) => marks[i] === undefined)
         if (unmarked.length === 0 || rocks.markersComplete) return unmarked
         // No marker: absent, or a record written before markers (whose value is read).
@@ -177,13 +178,15 @@ export const makeRocksObjectStore = (cacheBytes = 8 * 1024 * 1024) =>
     const writeNew = (objects: ReadonlyArray<StoredObject>) =>
       writeLock.withPermits(1)(
         Effect.gen(function* () {
-          const absent = new Set(yield* missing(objects.map((o) => o.id)))
+          const ids = objects.map((o) => o.id)
+          const markers = ids.map(presenceKey)
+          const absent = new Set(yield* missing(ids, markers))
           const ops = []
-          for (const o of objects) {
+          for (const [i, o] of objects.entries()) {
             // A batch may name an object twice; the first representation wins.
             if (!absent.delete(o.id)) continue
             ops.push({ key: objectKey(o.id), value: encodeStored(o) })
-            ops.push({ key: presenceKey(o.id), value: EMPTY })
+            ops.push({ key: markers[i]!, value: EMPTY })
           }
           yield* rocks.write("objects", ops)
         }),
@@ -216,7 +219,7 @@ export const makeRocksObjectStore = (cacheBytes = 8 * 1024 * 1024) =>
 
     return ObjectStore.of({
       has: (id) => Effect.map(rocks.get("objects", objectKey(id)), (v) => v !== undefined),
-      missing,
+      missing: (ids) => missing(ids),
       get,
       getMany: (ids) =>
         damage.noting(

@@ -19,7 +19,7 @@ import {
 } from "../../src/domain/git/PackReader.ts"
 import { copyDeflated } from "../../src/services/ObjectStore.ts"
 import { ingestPack } from "../../src/services/git/PackIngest.ts"
-import { type FileSpool, scopedSpool } from "../../src/services/git/PackSpool.ts"
+import { type FileSpool, SpoolError, scopedSpool } from "../../src/services/git/PackSpool.ts"
 import type { BodyReader } from "../../src/services/git/BodyReader.ts"
 
 let dir: string
@@ -138,7 +138,7 @@ describe("PackParser with a spool", () => {
     const pack = gitPack()
     const failing: DeflatedSpool = {
       append: () => {
-        throw new Error("ENOSPC: no space left on device")
+        throw new SpoolError("pack spool write: ENOSPC: no space left on device")
       },
       read: () => Buffer.alloc(0),
       readInto: () => {},

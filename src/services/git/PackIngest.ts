@@ -17,6 +17,7 @@ import {
 } from "../../domain/git/PackReader.ts"
 import type { StoredObject } from "../ObjectStore.ts"
 import type { BodyReader } from "./BodyReader.ts"
+import { SpoolError } from "./PackSpool.ts"
 
 export interface IngestOptions {
   readonly maxBytes: number
@@ -40,12 +41,16 @@ const spoolFailure = (e: unknown) =>
     message: `the node could not keep the pack in its spool (${e instanceof Error ? e.message : String(e)}); check the node's disk space and try again`,
   })
 
-/** Runs a parser or resolver step that may read or write the spool. */
+/**
+ * Runs a parser or resolver step that may read or write the spool: a SpoolError becomes
+ * a PackError; anything else (a bug) is not disguised as one.
+ */
 const guarded = <A>(f: () => A): A | PackError => {
   try {
     return f()
   } catch (e) {
-    return spoolFailure(e)
+    if (e instanceof SpoolError) return spoolFailure(e)
+    throw e
   }
 }
 

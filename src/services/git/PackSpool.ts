@@ -17,11 +17,24 @@ import type { DeflatedSpool } from "../../domain/git/PackReader.ts"
 
 const STAGE_BYTES = 1024 * 1024
 
-const writeFully = (fd: number, bytes: Uint8Array, position: number) => {
-  for (let done = 0; done < bytes.length; ) {
-    done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done)
+/** A spool's read or write failed (an I/O error, a full disk, a use after close). */
+export class SpoolError extends Error {}
+
+/** Runs a file operation of the spool, its failure as a SpoolError. */
+const io = <A>(what: string, f: () => A): A => {
+  try {
+    return f()
+  } catch (e) {
+    throw new SpoolError(`${what}: ${e instanceof Error ? e.message : String(e)}`)
   }
 }
+
+const writeFully = (fd: number, bytes: Uint8Array, position: number) =>
+  io("pack spool write", () => {
+    for (let done = 0; done < bytes.length; ) {
+      done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done)
+    }
+  })
 
 export class FileSpool implements DeflatedSpool {
   private readonly stage = Buffer.allocUnsafe(STAGE_BYTES)
@@ -60,16 +73,18 @@ export class FileSpool implements DeflatedSpool {
   readInto(at: number, length: number, target: Uint8Array, offset: number): void {
     this.open()
     if (at < 0 || at + length > this.size)
-      throw new RangeError(`pack spool: ${length} bytes at ${at} are past its end (${this.size})`)
+      throw new SpoolError(`pack spool: ${length} bytes at ${at} are past its end (${this.size})`)
     if (offset < 0 || offset + length > target.length)
       throw new RangeError(
         `pack spool: ${length} bytes do not fit at ${offset} in ${target.length}`,
       )
     if (at + length > this.written) this.writeStage()
     for (let done = 0; done < length; ) {
-      const n = fs.readSync(this.fd, target, offset + done, length - done, at + done)
+      const n = io("pack spool read", () =>
+        fs.readSync(this.fd, target, offset + done, length - done, at + done),
+      )
       if (n === 0)
-        throw new Error(`pack spool: the file ended at ${at + done} (expected ${at + length})`)
+        throw new SpoolError(`pack spool: the file ended at ${at + done} (expected ${at + length})`)
       done += n
     }
   }
@@ -81,7 +96,8 @@ export class FileSpool implements DeflatedSpool {
   }
 
   private open() {
-    if (this.closed) throw new Error("pack spool: read or write after the push that owned it ended")
+    if (this.closed)
+      throw new SpoolError("pack spool: read or write after the push that owned it ended")
   }
 
   private writeStage() {
