@@ -297,6 +297,7 @@ export const toNodeConfig = (s: ResolvedSettings): NodeConfigShape => ({
   storage: s.storage,
   publicUrl: s.publicUrl,
   maxPushBytes: s.maxPushBytes,
+  clonePackMinObjects: s.clonePackMinObjects,
   shutdownGraceMs: s.shutdownGraceMs,
   rateLimitAuthenticated: s.rateLimitAuthenticated,
   rateLimitAnonymous: s.rateLimitAnonymous,

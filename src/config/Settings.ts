@@ -209,6 +209,12 @@ export const Settings = Schema.Struct({
     default: 2 * 1024 * 1024 * 1024,
     defaultText: "2147483648 (2 GiB)",
   }),
+  clonePackMinObjects: setting(integer(0, undefined, "objects"), {
+    group: "limits",
+    description:
+      "a repository whose full clone holds at least this many objects gets a cached clone pack under data-dir/clone-packs after a push (about its packed size on disk); clones stream it",
+    default: 1000,
+  }),
   shutdownGraceMs: setting(integer(0, undefined, "milliseconds"), {
     group: "limits",
     description: "how long shutdown waits for in-flight requests before interrupting them",

@@ -47,6 +47,12 @@ const makeMetrics = () => {
       labelNames: ["outcome"] as const,
       registers: [registry],
     }),
+    gitClonePacks: new prom.Counter({
+      name: "guts_git_clone_packs_total",
+      help: "Cached clone packs: built after a push, served to a clone, or failed (clones then write the pack themselves)",
+      labelNames: ["outcome"] as const,
+      registers: [registry],
+    }),
     gitCloneListsPending: new prom.Gauge({
       name: "guts_git_clone_lists_pending",
       help: "Repositories whose clone list is waiting to be computed after a push",

@@ -13,6 +13,7 @@
  * the protocol (ERR lines, side-band 3, `ng` / `unpack` statuses), so the client prints
  * them and the node keeps serving others.
  */
+import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { Readable } from "node:stream"
@@ -28,6 +29,8 @@ import { uploadsKey } from "./RepoUploads.ts"
 import { RepoObjects } from "./RepoObjects.ts"
 import { Metrics } from "../layers/Metrics.ts"
 import { makeUploadPack } from "./git/UploadPack.ts"
+import { makeClonePackStore } from "./git/ClonePacks.ts"
+import { storedCloneList } from "./git/CloneLists.ts"
 import { makeReceivePack } from "./git/ReceivePack.ts"
 import { makeAdvertiser } from "./git/Advertise.ts"
 import { makePushNonces } from "./git/PushNonce.ts"
@@ -50,15 +53,47 @@ const make = Effect.gen(function* () {
   const replicator = yield* ObjectReplicator
   const scope = yield* RepoObjects
   const advertiser = makeAdvertiser({ objects, refs })
-  const upload = makeUploadPack({ objects, refs, metrics, advertiser })
-  const nonces = makePushNonces()
-  // A push's pack is spooled under the data directory (in the system's temporary one for
-  // a node without one on disk, and in tests).
+  // A push's pack is spooled under the data directory, and cached clone packs are kept
+  // there (in the system's temporary directory for a node without one on disk, and in
+  // tests: a directory of this process's own, removed when it stops).
   const config = yield* Effect.serviceOption(NodeConfig)
-  const spoolDir =
-    Option.isSome(config) && config.value.storage === "rocksdb"
-      ? path.join(config.value.dataDir, "tmp")
-      : os.tmpdir()
+  const onDisk = Option.isSome(config) && config.value.storage === "rocksdb"
+  const spoolDir = onDisk ? path.join(config.value.dataDir, "tmp") : os.tmpdir()
+  const packDir = onDisk
+    ? path.join(config.value.dataDir, "clone-packs")
+    : yield* Effect.acquireRelease(
+        Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "guts-clone-packs-"))),
+        (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })),
+      )
+  const packs = makeClonePackStore(packDir)
+  const upload = makeUploadPack({
+    objects,
+    refs,
+    metrics,
+    advertiser,
+    packs,
+    packMinObjects: Option.isSome(config) ? config.value.clonePackMinObjects : undefined,
+  })
+  // Packs whose list is gone (its repository moved on while the node was down, or a
+  // write cut short by a crash) are deleted in the background.
+  yield* Effect.forkScoped(
+    packs
+      .sweep((key) =>
+        Effect.map(storedCloneList(objects, key), (l) => l !== undefined).pipe(
+          Effect.orElseSucceed(() => true),
+        ),
+      )
+      .pipe(
+        Effect.tap((n) =>
+          n > 0
+            ? Effect.logInfo("deleted stale cached clone packs").pipe(
+                Effect.annotateLogs({ count: n }),
+              )
+            : Effect.void,
+        ),
+      ),
+  )
+  const nonces = makePushNonces()
   const receive = makeReceivePack({
     objects,
     refs,
@@ -103,10 +138,34 @@ const make = Effect.gen(function* () {
                 : Effect.void,
             ),
             Effect.catchAllCause((cause) =>
-              Effect.logWarning(
-                "computing the clone list failed; clones will walk instead",
-                cause,
-              ).pipe(Effect.annotateLogs({ repo })),
+              Effect.as(
+                Effect.logWarning(
+                  "computing the clone list failed; clones will walk instead",
+                  cause,
+                ).pipe(Effect.annotateLogs({ repo })),
+                false,
+              ),
+            ),
+            // Then the pack those clones receive, written once for all of them.
+            Effect.zipRight(
+              upload.buildPack(repo).pipe(
+                Effect.tap((built) =>
+                  built
+                    ? Effect.logDebug("cached clone pack written").pipe(
+                        Effect.annotateLogs({ repo }),
+                      )
+                    : Effect.void,
+                ),
+                Effect.catchAllCause((cause) =>
+                  Effect.zipRight(
+                    Effect.sync(() => metrics.gitClonePacks.inc({ outcome: "failed" })),
+                    Effect.logWarning(
+                      "writing the cached clone pack failed; clones will write their packs instead",
+                      cause,
+                    ).pipe(Effect.annotateLogs({ repo })),
+                  ),
+                ),
+              ),
             ),
             Effect.ensuring(
               Effect.sync(() => {

@@ -19,6 +19,8 @@ export interface NodeConfigShape {
   readonly publicUrl: string | undefined
   /** Largest git request body accepted, in bytes (a push pack). */
   readonly maxPushBytes: number
+  /** Clone lists of at least this many objects get a cached clone pack (default 1,000). */
+  readonly clonePackMinObjects?: number | undefined
   /** How long shutdown waits for in-flight requests before interrupting them. */
   readonly shutdownGraceMs: number
   /** API requests per hour per token (0: unlimited). */
@@ -77,6 +79,7 @@ export const defaultNodeConfig: NodeConfigShape = {
   storage: "rocksdb",
   publicUrl: undefined,
   maxPushBytes: 2 * 1024 * 1024 * 1024,
+  clonePackMinObjects: 1000,
   shutdownGraceMs: 10_000,
   rateLimitAuthenticated: 5000,
   rateLimitAnonymous: 60,

@@ -55,6 +55,8 @@ export const cloneListKey = (wants: ReadonlyArray<ObjectId>) =>
 export interface CloneListsOptions {
   /** Bytes of encoded lists kept in memory. */
   readonly memoryBytes?: number
+  /** Called when a stored list is deleted (no repository points at it any more). */
+  readonly onRemoved?: (key: string) => Effect.Effect<void>
 }
 
 const storedKey = (key: string) => `clone-list/${key}`
@@ -158,6 +160,7 @@ export const makeCloneLists = (objects: ObjectStoreShape, options: CloneListsOpt
       if (before && (yield* count(before.key, -1)) <= 0) {
         yield* objects.putDerived(storedKey(before.key), undefined)
         yield* objects.putDerived(countKey(before.key), undefined)
+        if (options.onRemoved) yield* options.onRemoved(before.key)
       }
     })
   const count = (key: string, by: number) =>

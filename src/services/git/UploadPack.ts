@@ -20,7 +20,14 @@ import type { RefStoreShape } from "../RefStore.ts"
 import type { Advertiser } from "./Advertise.ts"
 import { ObjectStore } from "../ObjectStore.ts"
 import { rangeFacts } from "./Ancestry.ts"
-import { type CloneList, extendCloneList, makeCloneLists } from "./CloneLists.ts"
+import type { ClonePackStore } from "./ClonePacks.ts"
+import {
+  type CloneList,
+  cloneListKey,
+  extendCloneList,
+  makeCloneLists,
+  storedCloneList,
+} from "./CloneLists.ts"
 import { makeWalker, type WalkResult } from "./ObjectWalk.ts"
 import { makeFramer, makeWire, sidebandOf, type Wire } from "./Wire.ts"
 
@@ -29,14 +36,21 @@ interface Deps {
   readonly refs: RefStoreShape
   readonly metrics: Metrics["Type"]
   readonly advertiser: Advertiser
+  /** Where cached clone packs live; none: every clone writes its pack. */
+  readonly packs?: ClonePackStore | undefined
+  /** Clone lists shorter than this get no cached pack (their clones are quick anyway). */
+  readonly packMinObjects?: number | undefined
 }
 
 /** Pack output is batched into chunks of about this size before writing. */
 const CHUNK = 256 * 1024
 
 export const makeUploadPack = (deps: Deps) => {
-  const { objects, metrics, advertiser } = deps
-  const lists = makeCloneLists(objects)
+  const { objects, metrics, advertiser, packs } = deps
+  const packMinObjects = deps.packMinObjects ?? 1000
+  // A pack goes with its list: when no repository points at a list any more, neither
+  // is its pack needed.
+  const lists = makeCloneLists(objects, packs ? { onRemoved: packs.remove } : {})
 
   const source = {
     read: (id: ObjectId) => objects.get(id),
@@ -68,34 +82,23 @@ export const makeUploadPack = (deps: Deps) => {
       return haves.filter((h) => !missing.has(h))
     })
 
-  /** Streams the pack for a finished negotiation. */
-  const sendPack = (
-    wire: Wire,
-    req: UploadRequest,
-    walk: WalkResult,
-    tagRefs: ReadonlyArray<{ id: ObjectId; peeled?: ObjectId | undefined }>,
+  /**
+   * Writes a pack of `list` to `sink`, reusing stored representations: a delta goes as is
+   * when its base is in the pack (or, with `thin`, known to the client), else whole.
+   * `afterEntry` runs after each entry (to send or write out what is ready).
+   */
+  const writePack = <E>(
+    list: CloneList,
+    sending: ReadonlySet<ObjectId>,
+    clientHas: { readonly has: (id: ObjectId) => boolean } | undefined,
+    ofsDelta: boolean,
+    sink: (bytes: Buffer) => void,
+    afterEntry: () => Effect.Effect<void, E>,
   ) =>
     Effect.gen(function* () {
-      const list = [...walk.objects]
-      const sending = new Set(list.map((o) => o.id))
-      if (req.capabilities.has("include-tag")) {
-        for (const t of tagRefs) {
-          if (t.peeled && sending.has(t.peeled) && !sending.has(t.id) && !walk.known.has(t.id)) {
-            sending.add(t.id)
-            list.push({ id: t.id, type: "tag" })
-          }
-        }
-      }
-      const quiet = req.capabilities.has("no-progress")
-      if (!quiet) yield* wire.progress(`Enumerating objects: ${list.length}, done.\n`)
-      const ofs = req.capabilities.has("ofs-delta")
-      const thin = req.capabilities.has("thin-pack")
-      // `thin` lets a delta name a base written later in this pack or held by the client;
-      // which of those holds is decided here, object by object.
-      const pack = new PackWriter({ count: list.length, ofsDelta: ofs, thin: true })
-      const framer = makeFramer(wire.sideband)
-      const sink = framer.push
-      const send = (end: boolean) => Effect.forEach(framer.take(end), wire.raw, { discard: true })
+      // Deltas may name a base written later in this pack or held by the client; which of
+      // those holds is decided here, object by object.
+      const pack = new PackWriter({ count: list.length, ofsDelta, thin: true })
       const check = (err: PackWriteError | undefined) =>
         err ? Effect.dieMessage(`pack writing failed: ${err.message}`) : Effect.void
       yield* check(pack.headerTo(sink))
@@ -112,7 +115,7 @@ export const makeUploadPack = (deps: Deps) => {
           repr.kind === "whole" ||
           pack.offsetOf(repr.base) !== undefined ||
           sending.has(repr.base) ||
-          (thin && walk.known.has(repr.base))
+          (clientHas?.has(repr.base) ?? false)
         if (reusable) yield* check(pack.writeTo(itemFromStored(stored), sink))
         else {
           // The delta's base will not be there: send the object whole.
@@ -124,14 +127,137 @@ export const makeUploadPack = (deps: Deps) => {
             ),
           )
         }
-        if (framer.readyBytes() >= CHUNK) yield* send(false)
+        yield* afterEntry()
       }
       const trailer = pack.trailer()
       if (trailer instanceof PackWriteError) return yield* check(trailer)
       sink(trailer)
-      yield* send(true)
+    })
+
+  /**
+   * Streams the cached pack for `key` through `framer` if there is a good one; false when
+   * there is none (nothing was sent then).
+   */
+  const sendCached = <E>(
+    key: string,
+    count: number,
+    framer: ReturnType<typeof makeFramer>,
+    send: (end: boolean) => Effect.Effect<void, E>,
+  ) =>
+    Effect.gen(function* () {
+      if (!packs) return false
+      const file = yield* packs.open(key, count)
+      if (!file) return false
+      yield* Effect.gen(function* () {
+        const buffer = Buffer.allocUnsafe(CHUNK)
+        for (let at = 0; at < file.size; ) {
+          // Bytes already went out: a failure now can only end the response.
+          const n = yield* file
+            .read(buffer, at, Math.min(CHUNK, file.size - at))
+            .pipe(Effect.orDieWith((e) => new Error(e.message)))
+          if (n <= 0)
+            return yield* Effect.dieMessage(`the cached clone pack for ${key} ended early`)
+          framer.push(buffer.subarray(0, n))
+          at += n
+          yield* send(false)
+        }
+        yield* send(true)
+      }).pipe(Effect.ensuring(file.close))
+      return true
+    })
+
+  /**
+   * Streams the pack for a finished negotiation. `cloneKey` is set for a plain full clone:
+   * its cached pack is sent when there is one.
+   */
+  const sendPack = (
+    wire: Wire,
+    req: UploadRequest,
+    walk: WalkResult,
+    tagRefs: ReadonlyArray<{ id: ObjectId; peeled?: ObjectId | undefined }>,
+    cloneKey: string | undefined,
+  ) =>
+    Effect.gen(function* () {
+      const list = [...walk.objects]
+      const sending = new Set(list.map((o) => o.id))
+      if (req.capabilities.has("include-tag")) {
+        for (const t of tagRefs) {
+          if (t.peeled && sending.has(t.peeled) && !sending.has(t.id) && !walk.known.has(t.id)) {
+            sending.add(t.id)
+            list.push({ id: t.id, type: "tag" })
+          }
+        }
+      }
+      const quiet = req.capabilities.has("no-progress")
+      if (!quiet) yield* wire.progress(`Enumerating objects: ${list.length}, done.\n`)
+      const ofs = req.capabilities.has("ofs-delta")
+      const thin = req.capabilities.has("thin-pack")
+      const framer = makeFramer(wire.sideband)
+      const send = (end: boolean) => Effect.forEach(framer.take(end), wire.raw, { discard: true })
+      // A cached pack holds the list as computed for these wants, with ofs-deltas: usable
+      // when include-tag added nothing and the client reads ofs-deltas.
+      const cached =
+        cloneKey !== undefined &&
+        ofs &&
+        list.length === walk.objects.length &&
+        (yield* sendCached(cloneKey, list.length, framer, send))
+      if (cached) metrics.gitClonePacks.inc({ outcome: "served" })
+      else {
+        yield* writePack(list, sending, thin ? walk.known : undefined, ofs, framer.push, () =>
+          framer.readyBytes() >= CHUNK ? send(false) : Effect.void,
+        )
+        yield* send(true)
+      }
       metrics.gitBytesServed.inc(framer.total())
       if (!quiet) yield* wire.progress(`Total ${list.length} (reused ${list.length})\n`)
+    })
+
+  /**
+   * Writes the cached pack of `repo`'s clone list when the list is stored, long enough to
+   * be worth a file, and has no pack yet (run in the background after `warm`).
+   */
+  const buildPack = (repo: string) =>
+    Effect.gen(function* () {
+      if (!packs) return false
+      const wants = yield* cloneWants(repo)
+      if (wants.length === 0) return false
+      const key = cloneListKey(wants)
+      const list = yield* lists.get(wants)
+      if (!list || list.length < packMinObjects || (yield* packs.has(key))) return false
+      const writer = yield* packs.create(key)
+      let pending: Buffer[] = []
+      let bytes = 0
+      const writeOut = (always: boolean) =>
+        Effect.suspend(() => {
+          if (!always && bytes < 4 * CHUNK) return Effect.void
+          const out = pending
+          pending = []
+          bytes = 0
+          return writer.append(out)
+        })
+      yield* writePack(
+        list,
+        new Set(list.map((o) => o.id)),
+        undefined,
+        true,
+        (b) => {
+          pending.push(b)
+          bytes += b.length
+        },
+        () => writeOut(false),
+      ).pipe(
+        Effect.zipRight(writeOut(true)),
+        Effect.zipRight(writer.commit),
+        Effect.onError(() => writer.abort),
+      )
+      // A clone that walked may have moved the repository to another list meanwhile; a
+      // pack whose list is gone would only take space.
+      if ((yield* storedCloneList(objects, key)) === undefined) {
+        yield* packs.remove(key)
+        return false
+      }
+      metrics.gitClonePacks.inc({ outcome: "built" })
+      return true
     })
 
   const walkFor = (
@@ -155,11 +281,7 @@ export const makeUploadPack = (deps: Deps) => {
       }
       // A full clone's object list depends only on the wanted ids (content-addressed
       // history never changes), so it is computed once and kept (CloneLists.ts).
-      const plainClone =
-        common.length === 0 &&
-        req.shallows.length === 0 &&
-        !isDeepen(req) &&
-        req.filter === undefined
+      const plainClone = isPlainClone(req, common)
       if (plainClone) {
         const hit = yield* lists.get(req.wants)
         if (hit) {
@@ -252,6 +374,10 @@ export const makeUploadPack = (deps: Deps) => {
   const isDeepen = (req: UploadRequest) =>
     req.depth !== undefined || req.deepenSince !== undefined || req.deepenNot.length > 0
 
+  /** A full clone: no common objects, nothing shallow, no filter. */
+  const isPlainClone = (req: UploadRequest, common: ReadonlyArray<ObjectId>) =>
+    common.length === 0 && req.shallows.length === 0 && !isDeepen(req) && req.filter === undefined
+
   const serveV0 = (
     repo: string,
     identity: string,
@@ -309,6 +435,7 @@ export const makeUploadPack = (deps: Deps) => {
         req,
         walk,
         refs.filter((r) => r.peeled),
+        isPlainClone(req, common) ? cloneListKey(req.wants) : undefined,
       )
       if (sidebandOf(req.capabilities) !== "none") yield* plain.flush()
     })
@@ -386,6 +513,7 @@ export const makeUploadPack = (deps: Deps) => {
         req,
         walk,
         refs.filter((r) => r.peeled),
+        isPlainClone(req, common) ? cloneListKey(req.wants) : undefined,
       )
       yield* plain.flush()
     })
@@ -441,7 +569,7 @@ export const makeUploadPack = (deps: Deps) => {
       metrics.gitOperations.inc({ service: "upload-pack", outcome: "ok" })
     })
 
-  return { serve, warm }
+  return { serve, warm, buildPack }
 }
 
 const NOTHING_KNOWN = { has: () => false }
