@@ -17,7 +17,8 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { Readable } from "node:stream"
-import { Clock, Context, Duration, Effect, Layer, Option, Queue } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Option, PubSub, Queue } from "effect"
+import { Apply } from "./Apply.ts"
 import type { Principal } from "./Auth.ts"
 import { Ledger } from "./Ledger.ts"
 import { NodeConfig } from "./NodeConfig.ts"
@@ -66,6 +67,8 @@ const make = Effect.gen(function* () {
         (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true })),
       )
   const packs = makeClonePackStore(packDir)
+  // Set below, once the background queue exists.
+  let packMissing: (name: string, identity: string) => Effect.Effect<void> = () => Effect.void
   const upload = makeUploadPack({
     objects,
     refs,
@@ -73,6 +76,7 @@ const make = Effect.gen(function* () {
     advertiser,
     packs,
     packMinObjects: Option.isSome(config) ? config.value.clonePackMinObjects : undefined,
+    packMissing: (name, identity) => packMissing(name, identity),
   })
   // Packs whose list is gone (its repository moved on while the node was down, or a
   // write cut short by a crash) are deleted in the background.
@@ -111,14 +115,15 @@ const make = Effect.gen(function* () {
   const queued = new Map<string, string>()
   let working = 0
   const gauge = () => metrics.gitCloneListsPending.set(queued.size + working)
-  const enqueue = (repo: RepoRow) =>
+  const enqueueKeys = (identity: string, name: string) =>
     Effect.suspend(() => {
-      const identity = uploadsKey(repo)
       if (queued.has(identity)) return Effect.void
-      queued.set(identity, repoKey(repo))
+      queued.set(identity, name)
       gauge()
       return Queue.offer(warming, identity)
     })
+  const enqueue = (repo: RepoRow) => enqueueKeys(uploadsKey(repo), repoKey(repo))
+  packMissing = (name, identity) => Effect.asVoid(enqueueKeys(identity, name))
   yield* Effect.forkScoped(
     Effect.forever(
       Effect.gen(function* () {
@@ -178,6 +183,43 @@ const make = Effect.gen(function* () {
       }),
     ),
   )
+  // A deleted repository's clone list and cached pack are of no use to anyone: dropped
+  // once its deletion is applied (on every node, as each applies the block).
+  const apply = yield* Effect.serviceOption(Apply)
+  if (Option.isSome(apply)) {
+    const blocks = yield* PubSub.subscribe(apply.value.appliedBlocks)
+    yield* Effect.forkScoped(
+      Effect.forever(
+        Effect.flatMap(Queue.take(blocks), ({ block, outcomes }) =>
+          Effect.forEach(
+            block.txs,
+            (tx, i) => {
+              const outcome = outcomes[i]
+              const id = (outcome?.detail as { id?: unknown } | undefined)?.id
+              if (
+                tx._tag !== "DeleteRepository" ||
+                outcome?._tag !== "Applied" ||
+                outcome.height !== block.height ||
+                typeof id !== "number"
+              )
+                return Effect.void
+              return upload
+                .forgetRepository(id)
+                .pipe(
+                  Effect.catchAllCause((cause) =>
+                    Effect.logWarning(
+                      "dropping a deleted repository's clone list failed",
+                      cause,
+                    ).pipe(Effect.annotateLogs({ repoId: id })),
+                  ),
+                )
+            },
+            { discard: true },
+          ),
+        ),
+      ),
+    )
+  }
   return {
     advertise: (repo: RepoRow, service: "git-upload-pack" | "git-receive-pack", protocol: string) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>

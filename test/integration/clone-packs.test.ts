@@ -2,9 +2,10 @@
  * Cached clone packs (src/services/git/ClonePacks.ts): after a push, once the clone list
  * is written, the node writes the pack a full clone receives to a file; full clones then
  * stream it. Checked with the real git client: clones from the file are complete and
- * pass fsck (protocol v0 and v2), a push on top replaces the pack (the old one goes), a
- * clone of other tips never gets it, a damaged pack is deleted and the clone is still
- * served, and a fresh process serves the pack written before it (and sweeps leftovers).
+ * pass fsck (protocol v0 and v2), a push on top replaces the pack (the old one goes, and
+ * deleting the repository deletes its pack), a clone of other tips never gets it, a damaged pack is deleted and the clone is still
+ * served (and the pack is written again for the clones after it), and a fresh process
+ * serves the pack written before it (and sweeps leftovers).
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -93,8 +94,17 @@ describe("cached clone packs", () => {
         await waitFor(async () => (await packs(node, "built")) >= 2, "the second pack")
         await cloneAndCheck(work, url, "after", src, 2)
         expect(await packs(node, "served")).toBe(3)
-        if (storage === "rocksdb")
-          expect(packFiles(path.join(node.dataDir, "clone-packs"))).toHaveLength(1)
+        if (storage === "rocksdb") {
+          const packDir = path.join(node.dataDir, "clone-packs")
+          expect(packFiles(packDir)).toHaveLength(1)
+          // Deleting the repository deletes its pack.
+          const gone = await fetch(`${node.url}/api/repos/admin/packs`, {
+            method: "DELETE",
+            headers: { authorization: `Bearer ${node.token}` },
+          })
+          expect(gone.status).toBe(204)
+          await waitFor(async () => packFiles(packDir).length === 0, "the pack deleted")
+        }
       } finally {
         await node.close()
       }
@@ -164,8 +174,13 @@ describe("cached clone packs", () => {
       await cloneAndCheck(work, url(), "damaged", src, 2)
       expect(await packs(node, "served")).toBe(1)
       expect(packFiles(packDir)).toEqual([])
-      const lost = await runGit(work, ["-C", path.join(work, "damaged"), "cat-file", "-e", "v1"])
-      expect(lost.code).toBe(0)
+      const tag = await runGit(work, ["-C", path.join(work, "damaged"), "cat-file", "-e", "v1"])
+      expect(tag.code).toBe(0)
+      // That clone asked for the pack to be written again, for the clones after it.
+      await waitFor(async () => (await packs(node, "built")) >= 1, "the pack written again")
+      expect(packFiles(packDir)).toEqual([file])
+      await cloneAndCheck(work, url(), "rebuilt", src, 0)
+      expect(await packs(node, "served")).toBe(2)
     } finally {
       expect(await node.stop("SIGTERM")).toBe(0)
     }

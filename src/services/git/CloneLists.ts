@@ -62,6 +62,13 @@ export interface CloneListsOptions {
 const storedKey = (key: string) => `clone-list/${key}`
 const repoKey = (repo: string) => `clone-list-of/${repo}`
 const countKey = (key: string) => `clone-list-count/${key}`
+/** Repository id → the identity its list pointer is kept under (to forget it on deletion). */
+const byIdKey = (id: number) => `clone-list-repo/${id}`
+/** A RepoUploads identity is `<repository id>.<created_at>`. */
+const idOfIdentity = (identity: string) => {
+  const m = /^(\d+)\./.exec(identity)
+  return m ? Number(m[1]) : undefined
+}
 
 const readPointer = (objects: ObjectStoreShape, repo: string) =>
   Effect.map(objects.getDerived(repoKey(repo)), (v) => {
@@ -156,12 +163,34 @@ export const makeCloneLists = (objects: ObjectStoreShape, options: CloneListsOpt
         repoKey(repo),
         Buffer.from(JSON.stringify({ key, wants: [...new Set(wants)] })),
       )
+      const id = idOfIdentity(repo)
+      if (id !== undefined) yield* objects.putDerived(byIdKey(id), Buffer.from(repo))
       yield* count(key, +1)
-      if (before && (yield* count(before.key, -1)) <= 0) {
-        yield* objects.putDerived(storedKey(before.key), undefined)
-        yield* objects.putDerived(countKey(before.key), undefined)
-        if (options.onRemoved) yield* options.onRemoved(before.key)
-      }
+      if (before) yield* release(before.key)
+    })
+  /** One repository fewer points at list `key`: the last one deletes it (and its pack). */
+  const release = (key: string) =>
+    Effect.gen(function* () {
+      if ((yield* count(key, -1)) > 0) return
+      yield* objects.putDerived(storedKey(key), undefined)
+      yield* objects.putDerived(countKey(key), undefined)
+      if (options.onRemoved) yield* options.onRemoved(key)
+    })
+
+  /**
+   * Forgets the list of a deleted repository (by its id): its pointer goes, and the list
+   * (with its pack) when no other repository points at it.
+   */
+  const forgetRepository = (id: number) =>
+    Effect.gen(function* () {
+      const identity = yield* objects.getDerived(byIdKey(id))
+      if (identity === undefined) return false
+      const repo = Buffer.from(identity).toString("utf8")
+      const p = yield* pointer(repo)
+      yield* objects.putDerived(repoKey(repo), undefined)
+      yield* objects.putDerived(byIdKey(id), undefined)
+      if (p) yield* release(p.key)
+      return p !== undefined
     })
   const count = (key: string, by: number) =>
     Effect.gen(function* () {
@@ -194,7 +223,7 @@ export const makeCloneLists = (objects: ObjectStoreShape, options: CloneListsOpt
       return true
     })
 
-  return { get, put, adopt, previous }
+  return { get, put, adopt, previous, forgetRepository }
 }
 
 export type CloneLists = ReturnType<typeof makeCloneLists>

@@ -40,6 +40,8 @@ interface Deps {
   readonly packs?: ClonePackStore | undefined
   /** Clone lists shorter than this get no cached pack (their clones are quick anyway). */
   readonly packMinObjects?: number | undefined
+  /** Asks for `buildPack` to run for a repository (a large full clone found no pack). */
+  readonly packMissing?: ((repo: string, identity: string) => Effect.Effect<void>) | undefined
 }
 
 /** Pack output is batched into chunks of about this size before writing. */
@@ -176,6 +178,8 @@ export const makeUploadPack = (deps: Deps) => {
     walk: WalkResult,
     tagRefs: ReadonlyArray<{ id: ObjectId; peeled?: ObjectId | undefined }>,
     cloneKey: string | undefined,
+    repo: string,
+    identity: string,
   ) =>
     Effect.gen(function* () {
       const list = [...walk.objects]
@@ -203,6 +207,10 @@ export const makeUploadPack = (deps: Deps) => {
         (yield* sendCached(cloneKey, list.length, framer, send))
       if (cached) metrics.gitClonePacks.inc({ outcome: "served" })
       else {
+        // A large full clone without its pack (a restored node, packs deleted, a list
+        // written by a clone): have the pack written in the background for the next ones.
+        if (cloneKey !== undefined && packs && list.length >= packMinObjects && deps.packMissing)
+          yield* deps.packMissing(repo, identity)
         yield* writePack(list, sending, thin ? walk.known : undefined, ofs, framer.push, () =>
           framer.readyBytes() >= CHUNK ? send(false) : Effect.void,
         )
@@ -436,6 +444,8 @@ export const makeUploadPack = (deps: Deps) => {
         walk,
         refs.filter((r) => r.peeled),
         isPlainClone(req, common) ? cloneListKey(req.wants) : undefined,
+        repo,
+        identity,
       )
       if (sidebandOf(req.capabilities) !== "none") yield* plain.flush()
     })
@@ -514,6 +524,8 @@ export const makeUploadPack = (deps: Deps) => {
         walk,
         refs.filter((r) => r.peeled),
         isPlainClone(req, common) ? cloneListKey(req.wants) : undefined,
+        repo,
+        identity,
       )
       yield* plain.flush()
     })
@@ -569,7 +581,13 @@ export const makeUploadPack = (deps: Deps) => {
       metrics.gitOperations.inc({ service: "upload-pack", outcome: "ok" })
     })
 
-  return { serve, warm, buildPack }
+  return {
+    serve,
+    warm,
+    buildPack,
+    /** Drops a deleted repository's clone list and cached pack (unless shared). */
+    forgetRepository: lists.forgetRepository,
+  }
 }
 
 const NOTHING_KNOWN = { has: () => false }
