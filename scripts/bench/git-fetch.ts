@@ -18,6 +18,7 @@ import {
   startHttpBackend,
   stats,
   timeGit,
+  waitForCloneLists,
   withToken,
   writeResult,
 } from "./lib.ts"
@@ -37,6 +38,8 @@ try {
   const gutsUrl = withToken(`${guts.url}/admin/bench.git`, guts.token)
   const backendUrl = `${backend.url}/bench.git`
   git(bare, ["push", "-q", gutsUrl, "main"])
+  // The node's background work after a push (clone list, cached clone pack) is not timed.
+  if (!(await waitForCloneLists(guts))) log("clone list not written within 120 s")
   // A client 10 commits behind, for each server (copied fresh for every run).
   const behind = (url: string, name: string) => {
     const dir = path.join(work, name)

@@ -336,6 +336,15 @@ export const createGutsRepo = async (guts: GutsProcess, name: string) => {
   if (res.status !== 201) throw new Error(`create ${name}: ${res.status} ${await res.text()}`)
 }
 
+/** Deletes a repository of the administrator (its clone list and cached pack go with it). */
+export const deleteGutsRepo = async (guts: GutsProcess, name: string) => {
+  const res = await fetch(`${guts.url}/api/repos/admin/${name}`, {
+    method: "DELETE",
+    headers: { authorization: `Bearer ${guts.token}` },
+  })
+  if (res.status !== 204) throw new Error(`delete ${name}: ${res.status} ${await res.text()}`)
+}
+
 export const withToken = (url: string, token: string) => {
   const u = new URL(url)
   u.username = "bench"

@@ -298,6 +298,7 @@ export const toNodeConfig = (s: ResolvedSettings): NodeConfigShape => ({
   publicUrl: s.publicUrl,
   maxPushBytes: s.maxPushBytes,
   clonePackMinObjects: s.clonePackMinObjects,
+  clonePackPaceMs: s.clonePackPaceMs,
   shutdownGraceMs: s.shutdownGraceMs,
   rateLimitAuthenticated: s.rateLimitAuthenticated,
   rateLimitAnonymous: s.rateLimitAnonymous,

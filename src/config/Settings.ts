@@ -215,6 +215,12 @@ export const Settings = Schema.Struct({
       "a repository whose full clone holds at least this many objects gets a cached clone pack under data-dir/clone-packs after a push (about its packed size on disk); clones stream it",
     default: 1000,
   }),
+  clonePackPaceMs: setting(integer(0, undefined, "milliseconds"), {
+    group: "limits",
+    description:
+      "shortest pause between two cached clone packs of one repository (at least ten times as long as writing the last one took); clones in between are served the ordinary way",
+    default: 30_000,
+  }),
   shutdownGraceMs: setting(integer(0, undefined, "milliseconds"), {
     group: "limits",
     description: "how long shutdown waits for in-flight requests before interrupting them",

@@ -124,6 +124,40 @@ const make = Effect.gen(function* () {
     })
   const enqueue = (repo: RepoRow) => enqueueKeys(uploadsKey(repo), repoKey(repo))
   packMissing = (name, identity) => Effect.asVoid(enqueueKeys(identity, name))
+  // Writing a pack reads the whole repository, so a repository pushed to again and again
+  // gets a new one at most every clone-pack-pace-ms (or ten times as long as its last one took):
+  // packs then take at most about a tenth of a core. Clones in between are served the
+  // ordinary way, and the pack is written when the pause ends.
+  const lifetime = yield* Effect.scope
+  const packPaceMs = (Option.isSome(config) ? config.value.clonePackPaceMs : undefined) ?? 30_000
+  const nextPack = new Map<string, number>()
+  const deferred = new Set<string>()
+  const buildPaced = (repo: string, identity: string) =>
+    Effect.gen(function* () {
+      const start = yield* Clock.currentTimeMillis
+      const next = nextPack.get(identity) ?? 0
+      if (start < next) {
+        if (!deferred.has(identity)) {
+          deferred.add(identity)
+          yield* Effect.sleep(Duration.millis(next - start)).pipe(
+            Effect.zipRight(
+              Effect.suspend(() => {
+                deferred.delete(identity)
+                return enqueueKeys(identity, repo)
+              }),
+            ),
+            Effect.forkIn(lifetime),
+          )
+        }
+        return false
+      }
+      const built = yield* upload.buildPack(repo)
+      if (built) {
+        const end = yield* Clock.currentTimeMillis
+        nextPack.set(identity, end + Math.max(packPaceMs, 10 * (end - start)))
+      }
+      return built
+    })
   yield* Effect.forkScoped(
     Effect.forever(
       Effect.gen(function* () {
@@ -153,7 +187,7 @@ const make = Effect.gen(function* () {
             ),
             // Then the pack those clones receive, written once for all of them.
             Effect.zipRight(
-              upload.buildPack(repo).pipe(
+              buildPaced(repo, identity).pipe(
                 Effect.tap((built) =>
                   built
                     ? Effect.logDebug("cached clone pack written").pipe(

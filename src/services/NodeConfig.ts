@@ -21,6 +21,8 @@ export interface NodeConfigShape {
   readonly maxPushBytes: number
   /** Clone lists of at least this many objects get a cached clone pack (default 1,000). */
   readonly clonePackMinObjects?: number | undefined
+  /** Shortest pause between two cached clone packs of one repository (default 30 s). */
+  readonly clonePackPaceMs?: number | undefined
   /** How long shutdown waits for in-flight requests before interrupting them. */
   readonly shutdownGraceMs: number
   /** API requests per hour per token (0: unlimited). */
@@ -80,6 +82,7 @@ export const defaultNodeConfig: NodeConfigShape = {
   publicUrl: undefined,
   maxPushBytes: 2 * 1024 * 1024 * 1024,
   clonePackMinObjects: 1000,
+  clonePackPaceMs: 30_000,
   shutdownGraceMs: 10_000,
   rateLimitAuthenticated: 5000,
   rateLimitAnonymous: 60,

@@ -57,7 +57,10 @@ describe("cached clone packs", () => {
   for (const storage of ["rocksdb", "memory"] as const) {
     it(`are written after a push, served to full clones, and replaced by the next push (${storage})`, async () => {
       const work = tempDir("clone-packs")
-      const node: RunningNode = await startNode({ storage, config: { clonePackMinObjects: 1 } })
+      const node: RunningNode = await startNode({
+        storage,
+        config: { clonePackMinObjects: 1, clonePackPaceMs: 0 },
+      })
       try {
         const src = path.join(work, "src")
         await makeSource(src)
@@ -110,6 +113,39 @@ describe("cached clone packs", () => {
       }
     }, 120_000)
   }
+
+  it("are written at most once per clone-pack-pace-ms for a repository pushed to again and again", async () => {
+    const work = tempDir("clone-packs-pace")
+    const node = await startNode({ config: { clonePackMinObjects: 1, clonePackPaceMs: 4000 } })
+    try {
+      const src = path.join(work, "src")
+      await makeSource(src)
+      await createRepo(node, "paced")
+      const url = authUrl(`${node.url}/admin/paced.git`, node.token)
+      await git(src, ["push", "-q", url, "--all"])
+      await git(src, ["push", "-q", url, "--tags"])
+      await waitFor(async () => (await packs(node, "built")) >= 1, "the first pack")
+      const builtAt = Date.now()
+      write(src, "more.txt", "on top\n")
+      await commitAll(src, "on top", 10)
+      await git(src, ["push", "-q", url, "main"])
+      await waitFor(
+        async () => (await metric(node, "guts_git_clone_lists_total", "extended")) >= 1,
+        "the extended list",
+      )
+      // Within the pause: no pack for the new tips yet; the clone is served all the same.
+      await cloneAndCheck(work, url, "between", src, 2)
+      expect(await packs(node, "served")).toBe(0)
+      expect(await packs(node, "built")).toBe(1)
+      // When the pause ends, the pack is written without another push.
+      await waitFor(async () => (await packs(node, "built")) >= 2, "the paced pack")
+      expect(Date.now() - builtAt).toBeGreaterThanOrEqual(3500)
+      await cloneAndCheck(work, url, "after", src, 2)
+      expect(await packs(node, "served")).toBe(1)
+    } finally {
+      await node.close()
+    }
+  }, 60_000)
 
   it("are not written for small repositories (below clone-pack-min-objects)", async () => {
     const work = tempDir("clone-packs-small")

@@ -46,7 +46,7 @@ const documented = (): ReadonlyArray<Documented> => {
 
 /**
  * Labelled series that appear only when their event happens (a peer dropping messages or
- * misbehaving, a proposal refused, a view nullified), which a healthy cluster of one never
+ * misbehaving, a proposal refused, a view nullified, a large repository's clone pack), which a healthy cluster of one never
  * sees. For these only the type and, if present, the labels are checked.
  */
 const eventOnly = new Set([
@@ -55,6 +55,8 @@ const eventOnly = new Set([
   "guts_chain_messages_rejected_total",
   "guts_chain_proposals_rejected_total",
   "guts_consensus_nullifications_total",
+  // Only repositories of at least clone-pack-min-objects objects get cached clone packs.
+  "guts_git_clone_packs_total",
 ])
 
 /** Labels a sample carries besides the metric's own (histogram buckets have `le`). */
