@@ -46,6 +46,13 @@ interface Deps {
 
 /** Pack output is batched into chunks of about this size before writing. */
 const CHUNK = 256 * 1024
+/**
+ * A cached pack is written in the background, where time matters less than the node's
+ * peak memory: fewer records at a time, and written out in smaller pieces (measured on the
+ * push benchmark: peak RSS 307–316 MB with 128 records and 1 MB, 289–295 MB with these).
+ */
+const BUILD_WINDOW = 32
+const BUILD_FLUSH = 128 * 1024
 
 export const makeUploadPack = (deps: Deps) => {
   const { objects, metrics, advertiser, packs } = deps
@@ -96,6 +103,7 @@ export const makeUploadPack = (deps: Deps) => {
     ofsDelta: boolean,
     sink: (bytes: Buffer) => void,
     afterEntry: () => Effect.Effect<void, E>,
+    windowSize = 128,
   ) =>
     Effect.gen(function* () {
       // Deltas may name a base written later in this pack or held by the client; which of
@@ -105,7 +113,7 @@ export const makeUploadPack = (deps: Deps) => {
         err ? Effect.dieMessage(`pack writing failed: ${err.message}`) : Effect.void
       yield* check(pack.headerTo(sink))
       // Stored records read ahead at a time: larger windows held tens of MB of records.
-      const WINDOW = 128
+      const WINDOW = windowSize
       let window: ReadonlyArray<StoredObject | undefined> = []
       for (let i = 0; i < list.length; i++) {
         const o = list[i]!
@@ -237,7 +245,7 @@ export const makeUploadPack = (deps: Deps) => {
       let bytes = 0
       const writeOut = (always: boolean) =>
         Effect.suspend(() => {
-          if (!always && bytes < 4 * CHUNK) return Effect.void
+          if (!always && bytes < BUILD_FLUSH) return Effect.void
           const out = pending
           pending = []
           bytes = 0
@@ -253,6 +261,7 @@ export const makeUploadPack = (deps: Deps) => {
           bytes += b.length
         },
         () => writeOut(false),
+        BUILD_WINDOW,
       ).pipe(
         Effect.zipRight(writeOut(true)),
         Effect.zipRight(writer.commit),
