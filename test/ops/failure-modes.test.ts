@@ -29,6 +29,19 @@ beforeAll(async () => {
   cluster = await startPartitionedCluster(4)
   const first = cluster.members[0]!
   await createRepo({ url: first.url, token: first.token() }, "weather")
+  // Every member applies the repository's creation before a test cuts one off (a member
+  // still behind would answer "not found" instead of the error under test).
+  for (const m of cluster.members)
+    await eventually(
+      `member ${m.url} has the repository`,
+      async () =>
+        (
+          await fetch(`${m.url}/api/repos/admin/weather`, {
+            headers: { authorization: `token ${m.token()}` },
+          })
+        ).status,
+      (status) => status === 200,
+    )
   work = await initRepo(path.join(tempDir("failure-work"), "weather"))
 }, 180_000)
 
