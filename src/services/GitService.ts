@@ -117,12 +117,20 @@ const make = Effect.gen(function* () {
   const gauge = () => metrics.gitCloneListsPending.set(queued.size + working)
   const enqueueKeys = (identity: string, name: string) =>
     Effect.suspend(() => {
-      if (queued.has(identity)) return Effect.void
+      if (queued.has(identity) || deleted.has(identity)) return Effect.void
       queued.set(identity, name)
       gauge()
       return Queue.offer(warming, identity)
     })
-  const enqueue = (repo: RepoRow) => enqueueKeys(uploadsKey(repo), repoKey(repo))
+  // Deleted repositories (by identity) get no more background work: a queued or paused
+  // run for one would otherwise compute a list, under its dead identity, for whatever
+  // repository has taken its name since.
+  const identityOfId = new Map<number, string>()
+  const deleted = new Set<string>()
+  const enqueue = (repo: RepoRow) => {
+    identityOfId.set(repo.id, uploadsKey(repo))
+    return enqueueKeys(uploadsKey(repo), repoKey(repo))
+  }
   packMissing = (name, identity) => Effect.asVoid(enqueueKeys(identity, name))
   // Writing a pack reads the whole repository, so a repository pushed to again and again
   // gets a new one at most every clone-pack-pace-ms (or ten times as long as its last one took):
@@ -168,7 +176,7 @@ const make = Effect.gen(function* () {
           const repo = queued.get(identity)
           // Taken off the queue before the work: a push arriving meanwhile queues it again.
           queued.delete(identity)
-          if (repo === undefined) continue
+          if (repo === undefined || deleted.has(identity)) continue
           working = 1
           yield* upload.warm(repo, identity).pipe(
             Effect.tap((built) =>
@@ -237,16 +245,23 @@ const make = Effect.gen(function* () {
                 typeof id !== "number"
               )
                 return Effect.void
-              return upload
-                .forgetRepository(id)
-                .pipe(
-                  Effect.catchAllCause((cause) =>
-                    Effect.logWarning(
-                      "dropping a deleted repository's clone list failed",
-                      cause,
-                    ).pipe(Effect.annotateLogs({ repoId: id })),
-                  ),
-                )
+              const known = identityOfId.get(id)
+              if (known !== undefined) {
+                deleted.add(known)
+                identityOfId.delete(id)
+              }
+              return upload.forgetRepository(id).pipe(
+                Effect.tap((identity) =>
+                  Effect.sync(() => identity !== undefined && deleted.add(identity)),
+                ),
+                Effect.asVoid,
+                Effect.catchAllCause((cause) =>
+                  Effect.logWarning(
+                    "dropping a deleted repository's clone list failed",
+                    cause,
+                  ).pipe(Effect.annotateLogs({ repoId: id })),
+                ),
+              )
             },
             { discard: true },
           ),

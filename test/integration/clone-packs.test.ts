@@ -147,6 +147,58 @@ describe("cached clone packs", () => {
     }
   }, 60_000)
 
+  it("are not left behind by a repository deleted while its pack was paused and created again", async () => {
+    const work = tempDir("clone-packs-again")
+    const node = await startNode({ config: { clonePackMinObjects: 1, clonePackPaceMs: 2000 } })
+    const packDir = path.join(node.dataDir, "clone-packs")
+    const pending = async () => {
+      const text = await (await fetch(node.metricsUrl)).text()
+      return Number(/^guts_git_clone_lists_pending (\d+)/m.exec(text)?.[1] ?? 1)
+    }
+    try {
+      const first = path.join(work, "first")
+      await makeSource(first)
+      await createRepo(node, "again")
+      const url = authUrl(`${node.url}/admin/again.git`, node.token)
+      await git(first, ["push", "-q", url, "main"])
+      await waitFor(async () => (await packs(node, "built")) >= 1, "the first pack")
+      write(first, "more.txt", "on top\n")
+      await commitAll(first, "on top", 10)
+      await git(first, ["push", "-q", url, "main"])
+      await waitFor(
+        async () => (await metric(node, "guts_git_clone_lists_total", "extended")) >= 1,
+        "the extended list",
+      )
+      // Its next pack is paused; the repository goes, and another takes its name.
+      const gone = await fetch(`${node.url}/api/repos/admin/again`, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${node.token}` },
+      })
+      expect(gone.status).toBe(204)
+      await createRepo(node, "again")
+      const second = path.join(work, "second")
+      await initRepo(second)
+      write(second, "other.txt", "another history\n")
+      await commitAll(second, "other", 20)
+      await git(second, ["push", "-q", url, "main"])
+      await waitFor(async () => (await packs(node, "built")) >= 2, "the new repository's pack")
+      // The paused run ends meanwhile; then the new repository moves on.
+      await new Promise((r) => setTimeout(r, 2500))
+      write(second, "next.txt", "next\n")
+      await commitAll(second, "next", 21)
+      await git(second, ["push", "-q", url, "main"])
+      await waitFor(async () => (await packs(node, "built")) >= 3, "the pack after the pause")
+      await waitFor(async () => (await pending()) === 0, "no background work")
+      // One pack: the new repository's latest. Nothing of the deleted one, and no list
+      // held by it.
+      expect(packFiles(packDir)).toHaveLength(1)
+      const clone = await cloneAndCheck(work, url, "c", second, 2)
+      expect(await runGit(clone, ["cat-file", "-e", "HEAD:next.txt"])).toMatchObject({ code: 0 })
+    } finally {
+      await node.close()
+    }
+  }, 60_000)
+
   it("are not written for small repositories (below clone-pack-min-objects)", async () => {
     const work = tempDir("clone-packs-small")
     const node = await startNode({ config: { clonePackMinObjects: 1_000_000 } })

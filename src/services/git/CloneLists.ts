@@ -179,18 +179,19 @@ export const makeCloneLists = (objects: ObjectStoreShape, options: CloneListsOpt
 
   /**
    * Forgets the list of a deleted repository (by its id): its pointer goes, and the list
-   * (with its pack) when no other repository points at it.
+   * (with its pack) when no other repository points at it. Returns the identity the
+   * pointer was kept under, if there was one.
    */
   const forgetRepository = (id: number) =>
     Effect.gen(function* () {
       const identity = yield* objects.getDerived(byIdKey(id))
-      if (identity === undefined) return false
+      if (identity === undefined) return undefined
       const repo = Buffer.from(identity).toString("utf8")
       const p = yield* pointer(repo)
       yield* objects.putDerived(repoKey(repo), undefined)
       yield* objects.putDerived(byIdKey(id), undefined)
       if (p) yield* release(p.key)
-      return p !== undefined
+      return repo
     })
   const count = (key: string, by: number) =>
     Effect.gen(function* () {
