@@ -21,6 +21,21 @@ const metric = async (node: { metricsUrl: string }, name: string, outcome: strin
 const packs = (node: { metricsUrl: string }, outcome: string) =>
   metric(node, "guts_git_clone_packs_total", outcome)
 
+/** `DELETE /api/repos/admin/{name}`: its status. */
+const deleteRepo = async (node: RunningNode, name: string) =>
+  (
+    await fetch(`${node.url}/api/repos/admin/${name}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${node.token}` },
+    })
+  ).status
+
+/** Pushes every branch and tag of `src`. */
+const pushAll = async (src: string, url: string) => {
+  await git(src, ["push", "-q", url, "--all"])
+  await git(src, ["push", "-q", url, "--tags"])
+}
+
 const waitFor = async (what: () => Promise<boolean>, label: string) => {
   for (let i = 0; i < 400; i++) {
     if (await what()) return
@@ -66,8 +81,7 @@ describe("cached clone packs", () => {
         await makeSource(src)
         await createRepo(node, "packs")
         const url = authUrl(`${node.url}/admin/packs.git`, node.token)
-        await git(src, ["push", "-q", url, "--all"])
-        await git(src, ["push", "-q", url, "--tags"])
+        await pushAll(src, url)
         await waitFor(async () => (await packs(node, "built")) >= 1, "a built pack")
 
         await cloneAndCheck(work, url, "v2", src, 2)
@@ -101,11 +115,7 @@ describe("cached clone packs", () => {
           const packDir = path.join(node.dataDir, "clone-packs")
           expect(packFiles(packDir)).toHaveLength(1)
           // Deleting the repository deletes its pack.
-          const gone = await fetch(`${node.url}/api/repos/admin/packs`, {
-            method: "DELETE",
-            headers: { authorization: `Bearer ${node.token}` },
-          })
-          expect(gone.status).toBe(204)
+          expect(await deleteRepo(node, "packs")).toBe(204)
           await waitFor(async () => packFiles(packDir).length === 0, "the pack deleted")
         }
       } finally {
@@ -122,8 +132,7 @@ describe("cached clone packs", () => {
       await makeSource(src)
       await createRepo(node, "paced")
       const url = authUrl(`${node.url}/admin/paced.git`, node.token)
-      await git(src, ["push", "-q", url, "--all"])
-      await git(src, ["push", "-q", url, "--tags"])
+      await pushAll(src, url)
       await waitFor(async () => (await packs(node, "built")) >= 1, "the first pack")
       const builtAt = Date.now()
       write(src, "more.txt", "on top\n")
@@ -170,11 +179,7 @@ describe("cached clone packs", () => {
         "the extended list",
       )
       // Its next pack is paused; the repository goes, and another takes its name.
-      const gone = await fetch(`${node.url}/api/repos/admin/again`, {
-        method: "DELETE",
-        headers: { authorization: `Bearer ${node.token}` },
-      })
-      expect(gone.status).toBe(204)
+      expect(await deleteRepo(node, "again")).toBe(204)
       await createRepo(node, "again")
       const second = path.join(work, "second")
       await initRepo(second)
@@ -234,8 +239,7 @@ describe("cached clone packs", () => {
     const url = () => authUrl(`${node.url}/admin/kept.git`, node.token)
     try {
       await createRepo(node, "kept")
-      await git(src, ["push", "-q", url(), "--all"])
-      await git(src, ["push", "-q", url(), "--tags"])
+      await pushAll(src, url())
       await waitFor(async () => (await packs(node, "built")) >= 1, "a built pack")
     } finally {
       expect(await node.stop("SIGTERM")).toBe(0)

@@ -238,8 +238,11 @@ export const makeUploadPack = (deps: Deps) => {
       const wants = yield* cloneWants(repo)
       if (wants.length === 0) return false
       const key = cloneListKey(wants)
+      // Most runs find the pack already there (a clone asked, or nothing moved): no need
+      // to decode the list for them.
+      if (yield* packs.has(key)) return false
       const list = yield* lists.get(wants)
-      if (!list || list.length < packMinObjects || (yield* packs.has(key))) return false
+      if (!list || list.length < packMinObjects) return false
       const writer = yield* packs.create(key)
       let pending: Buffer[] = []
       let bytes = 0
